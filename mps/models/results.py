@@ -1,0 +1,206 @@
+"""What a task produced: the WorkflowTask object of DescribeTaskDetail and of events (mps-api.md §7).
+
+Traps kept on purpose: the sprite result tag is ``ImageSprites`` (plural) while its field is
+``ImageSpriteTask``; snapshot and sprite items name their storage ``Storage`` while the transcode
+item says ``OutputStorage``; bitrates are bps here, not the templates' kbps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mps.models.base import WireModel
+from mps.models.common import MediaInputInfo, TaskOutputStorage
+from mps.models.metadata import MediaAudioStreamItem, MediaMetaData, MediaVideoStreamItem
+
+SubtaskStatus = Literal["WAITING", "PROCESSING", "SUCCESS", "FAIL"]
+TaskStatus = Literal["WAITING", "PROCESSING", "FINISH"]
+
+
+class MediaTranscodeItem(WireModel):
+    """One transcode output: ``Path`` is an absolute key (``/out/a_transcode_100030.mp4``)."""
+
+    OutputStorage: TaskOutputStorage | None = None
+    Path: str
+    Definition: int
+    Bitrate: int = 0
+    Height: int = 0
+    Width: int = 0
+    Size: int = 0
+    Duration: float = 0.0
+    Container: str = ""
+    Md5: str = ""
+    VideoStreamSet: list[MediaVideoStreamItem] = Field(default_factory=list)
+    AudioStreamSet: list[MediaAudioStreamItem] = Field(default_factory=list)
+    CallBackExtInfo: str = ""
+
+
+class MediaSnapshotByTimePicInfoItem(WireModel):
+    """One screenshot: its time in seconds, where it is, and which watermarks it carries."""
+
+    TimeOffset: float
+    Path: str
+    WaterMarkDefinition: list[int] = Field(default_factory=list)
+
+
+class MediaSnapshotByTimeOffsetItem(WireModel):
+    Definition: int
+    PicInfoSet: list[MediaSnapshotByTimePicInfoItem] = Field(default_factory=list)
+    Storage: TaskOutputStorage | None = None
+
+
+class MediaSampleSnapshotItem(WireModel):
+    Definition: int
+    SampleType: str
+    Interval: int
+    Storage: TaskOutputStorage | None = None
+    ImagePathSet: list[str] = Field(default_factory=list)
+    WaterMarkDefinition: list[int] = Field(default_factory=list)
+
+
+class MediaImageSpriteItem(WireModel):
+    """Sprite sheets; ``Width``/``Height`` are of one thumbnail, ``TotalCount`` thumbnails per sheet."""
+
+    Definition: int
+    Height: int
+    Width: int
+    TotalCount: int
+    ImagePathSet: list[str] = Field(default_factory=list)
+    WebVttPath: str = ""
+    Storage: TaskOutputStorage | None = None
+
+
+class MediaAnimatedGraphicsItem(WireModel):
+    Storage: TaskOutputStorage | None = None
+    Path: str
+    Definition: int
+    Container: str
+    Height: int = 0
+    Width: int = 0
+    Bitrate: int = 0
+    Size: int = 0
+    Md5: str = ""
+    StartTimeOffset: float = 0.0
+    EndTimeOffset: float = 0.0
+
+
+SubtaskOutput = (
+    MediaTranscodeItem
+    | MediaSnapshotByTimeOffsetItem
+    | MediaSampleSnapshotItem
+    | MediaImageSpriteItem
+    | MediaAnimatedGraphicsItem
+)
+
+
+class SubtaskResult(WireModel):
+    """The fields every ``MediaProcessTask*Result`` has. ``Input`` echoes the sub-task input."""
+
+    Status: SubtaskStatus = "WAITING"
+    ErrCodeExt: str = ""
+    ErrCode: int = 0
+    Message: str = ""
+    Input: dict[str, Any] = Field(default_factory=dict)
+    Output: SubtaskOutput | None = None
+
+
+class TranscodeResult(SubtaskResult):
+    """Transcodes report ``Progress`` and no begin/finish times."""
+
+    Output: MediaTranscodeItem | None = None
+    Progress: int = 0
+
+
+class TimedResult(SubtaskResult):
+    """Every other sub-task reports begin and finish times and no progress."""
+
+    BeginProcessTime: str = ""
+    FinishTime: str = ""
+
+
+class AnimatedGraphicResult(TimedResult):
+    Output: MediaAnimatedGraphicsItem | None = None
+
+
+class SnapshotByTimeOffsetResult(TimedResult):
+    Output: MediaSnapshotByTimeOffsetItem | None = None
+
+
+class SampleSnapshotResult(TimedResult):
+    Output: MediaSampleSnapshotItem | None = None
+
+
+class ImageSpriteResult(TimedResult):
+    Output: MediaImageSpriteItem | None = None
+
+
+#: Result ``Type`` tag -> the field of MediaProcessTaskResult that holds the result.
+RESULT_FIELDS: dict[str, str] = {
+    "Transcode": "TranscodeTask",
+    "AnimatedGraphics": "AnimatedGraphicTask",
+    "SnapshotByTimeOffset": "SnapshotByTimeOffsetTask",
+    "SampleSnapshot": "SampleSnapshotTask",
+    "ImageSprites": "ImageSpriteTask",
+}
+
+ResultType = Literal["Transcode", "AnimatedGraphics", "SnapshotByTimeOffset", "SampleSnapshot", "ImageSprites"]
+
+
+class MediaProcessTaskResult(WireModel):
+    """The tagged union: ``Type`` names the one field that is set; the others are explicit nulls."""
+
+    Type: ResultType
+    TranscodeTask: TranscodeResult | None = None
+    AnimatedGraphicTask: AnimatedGraphicResult | None = None
+    SnapshotByTimeOffsetTask: SnapshotByTimeOffsetResult | None = None
+    SampleSnapshotTask: SampleSnapshotResult | None = None
+    ImageSpriteTask: ImageSpriteResult | None = None
+    AdaptiveDynamicStreamingTask: None = None
+
+    @property
+    def result(self) -> SubtaskResult:
+        """The one filled-in result."""
+        value = getattr(self, RESULT_FIELDS[self.Type])
+        assert isinstance(value, SubtaskResult)
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """Tencent sends the unused members as nulls; so do we, with the result itself compact."""
+        wire: dict[str, Any] = {"Type": self.Type}
+        for name in (*RESULT_FIELDS.values(), "AdaptiveDynamicStreamingTask"):
+            value = getattr(self, name)
+            wire[name] = value.model_dump(mode="json") if value is not None else None
+        return wire
+
+
+class WorkflowTask(WireModel):
+    """One task's state and results: DescribeTaskDetail's ``WorkflowTask`` and the event payload."""
+
+    TaskId: str
+    Status: TaskStatus = "WAITING"
+    ErrCode: int = 0
+    Message: str = ""
+    InputInfo: MediaInputInfo | None = None
+    MetaData: MediaMetaData | None = None
+    MediaProcessResultSet: list[MediaProcessTaskResult] = Field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object as Tencent sends it, AI members included as empty lists and nulls."""
+        return {
+            "TaskId": self.TaskId,
+            "Status": self.Status,
+            "ErrCode": self.ErrCode,
+            "Message": self.Message,
+            "InputInfo": self.InputInfo.to_wire() if self.InputInfo else None,
+            "MetaData": self.MetaData.model_dump(mode="json") if self.MetaData else None,
+            "MediaProcessResultSet": [item.to_wire() for item in self.MediaProcessResultSet],
+            "AiContentReviewResultSet": [],
+            "AiAnalysisResultSet": [],
+            "AiRecognitionResultSet": [],
+            "AiQualityControlTaskResult": None,
+            "SmartSubtitlesTaskResult": None,
+            "SmartEraseTaskResult": None,
+            "AiDubbingTaskResult": None,
+        }

@@ -1,0 +1,235 @@
+"""What a client asks for: MediaProcessTaskInput and its sub-task inputs (mps-api.md §6)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
+
+from mps.models.base import WireModel
+from mps.models.common import MediaInputInfo, NumberFormat, TaskOutputStorage
+from mps.models.templates import OverrideTranscodeParameter, Position, RawTranscodeParameter, WatermarkPlacement
+
+_Input = MediaInputInfo
+
+
+class RawImageWatermarkInput(WireModel):
+    """The image of an inline watermark: where it comes from and how big it is drawn."""
+
+    ImageContent: _Input
+    Width: str = Field(default="10%", pattern=r"^\d+(\.\d+)?(%|px)$")
+    Height: str = Field(default="0px", pattern=r"^\d+(\.\d+)?(%|px)$")
+    RepeatType: str = "repeat"
+
+
+class RawWatermarkParameter(WatermarkPlacement):
+    """An inline image watermark (``WatermarkInput.Definition = 0``)."""
+
+    Type: Literal["image"]
+    ImageTemplate: RawImageWatermarkInput
+
+
+class WatermarkInput(WireModel):
+    """One watermark on a transcode or snapshot, with its visibility window."""
+
+    Definition: int = Field(ge=0)
+    RawParameter: RawWatermarkParameter | None = None
+    TextContent: str | None = Field(default=None, max_length=100)
+    SvgContent: str | None = None
+    StartTimeOffset: float | None = None
+    EndTimeOffset: float | None = None
+
+    @model_validator(mode="after")
+    def _raw_when_zero(self) -> WatermarkInput:
+        if self.Definition == 0 and self.RawParameter is None:
+            raise ValueError("RawParameter is required when Definition is 0")
+        return self
+
+
+#: Sub-inputs accepted in the contract that mps does not implement: refused, never skipped.
+_UNSUPPORTED_TRANSCODE_FIELDS = ("MosaicSet", "BlindWatermark", "HeadTailParameter")
+
+
+class TranscodeTaskInput(WireModel):
+    """One transcode: a template (or ``RawParameter``), overrides, watermarks and trimming."""
+
+    Definition: int = Field(ge=0)
+    RawParameter: RawTranscodeParameter | None = None
+    OverrideParameter: OverrideTranscodeParameter | None = None
+    WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
+    MosaicSet: list[dict[str, object]] | None = None
+    StartTimeOffset: float | None = None
+    EndTimeOffset: float | None = None
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    SegmentObjectName: str | None = None
+    ObjectNumberFormat: NumberFormat | None = None
+
+    @model_validator(mode="after")
+    def _raw_when_zero(self) -> TranscodeTaskInput:
+        if self.Definition == 0 and self.RawParameter is None:
+            raise ValueError("RawParameter is required when Definition is 0")
+        if self.MosaicSet:
+            raise ValueError("MosaicSet is not supported by this server")
+        return self
+
+
+class SnapshotByTimeOffsetTaskInput(WireModel):
+    """Screenshots at given times: ``ExtTimeOffsetSet`` (``"3.5s"``, ``"10%"``) and ``TimeOffsetSet``."""
+
+    Definition: int = Field(ge=1)
+    ExtTimeOffsetSet: list[str] = Field(default_factory=list)
+    TimeOffsetSet: list[float] = Field(default_factory=list)
+    WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    ObjectNumberFormat: NumberFormat | None = None
+    ExtInfo: str | None = None
+
+    @field_validator("ExtTimeOffsetSet")
+    @classmethod
+    def _offsets_are_seconds_or_percent(cls, values: list[str]) -> list[str]:
+        for value in values:
+            text = value.strip()
+            number = text[:-1]
+            try:
+                ok = text[-1:] in ("s", "%") and float(number) >= 0 and number.strip() == number
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{value!r} is neither '<seconds>s' nor '<percent>%'")
+        return values
+
+    @model_validator(mode="after")
+    def _some_offset(self) -> SnapshotByTimeOffsetTaskInput:
+        if not self.ExtTimeOffsetSet and not self.TimeOffsetSet:
+            raise ValueError("ExtTimeOffsetSet or TimeOffsetSet must name at least one time")
+        if any(t < 0 for t in self.TimeOffsetSet):
+            raise ValueError("TimeOffsetSet values cannot be negative")
+        _no_text_or_raw_watermark(self.WatermarkSet)
+        return self
+
+
+def _no_text_or_raw_watermark(watermarks: list[WatermarkInput]) -> None:
+    """Tencent allows only template image watermarks on screenshots; so do we, minus the image rule."""
+    for watermark in watermarks:
+        if watermark.RawParameter is not None:
+            raise ValueError("RawParameter watermarks are not allowed on snapshots")
+
+
+class SampleSnapshotTaskInput(WireModel):
+    """Screenshots at a regular interval, set by the template."""
+
+    Definition: int = Field(ge=1)
+    WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    ObjectNumberFormat: NumberFormat | None = None
+    ExtInfo: str | None = None
+
+    @model_validator(mode="after")
+    def _watermarks(self) -> SampleSnapshotTaskInput:
+        _no_text_or_raw_watermark(self.WatermarkSet)
+        return self
+
+
+class ImageSpriteTaskInput(WireModel):
+    """Thumbnail sheets and their WebVTT index."""
+
+    Definition: int = Field(ge=1)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    WebVttObjectName: str | None = None
+    ObjectNumberFormat: NumberFormat | None = None
+    ExtInfo: str | None = None
+
+
+class AnimatedGraphicTaskInput(WireModel):
+    """An animated GIF/WebP of the window ``StartTimeOffset`` to ``EndTimeOffset`` (seconds)."""
+
+    Definition: int = Field(ge=1)
+    StartTimeOffset: float = Field(ge=0)
+    EndTimeOffset: float = Field(ge=0)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    ExtInfo: str | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> AnimatedGraphicTaskInput:
+        if self.EndTimeOffset and self.EndTimeOffset <= self.StartTimeOffset:
+            raise ValueError("EndTimeOffset must be after StartTimeOffset (or 0 for the end of the source)")
+        return self
+
+
+SubtaskInput = (
+    TranscodeTaskInput
+    | SnapshotByTimeOffsetTaskInput
+    | SampleSnapshotTaskInput
+    | ImageSpriteTaskInput
+    | AnimatedGraphicTaskInput
+)
+
+
+class MediaProcessTaskInput(WireModel):
+    """The sub-tasks of one task; every member is an optional list."""
+
+    TranscodeTaskSet: list[TranscodeTaskInput] = Field(default_factory=list)
+    AnimatedGraphicTaskSet: list[AnimatedGraphicTaskInput] = Field(default_factory=list)
+    SnapshotByTimeOffsetTaskSet: list[SnapshotByTimeOffsetTaskInput] = Field(default_factory=list)
+    SampleSnapshotTaskSet: list[SampleSnapshotTaskInput] = Field(default_factory=list)
+    ImageSpriteTaskSet: list[ImageSpriteTaskInput] = Field(default_factory=list)
+    AdaptiveDynamicStreamingTaskSet: list[dict[str, object]] | None = None
+    #: The order in which the request named the sets; results follow it.
+    _set_order: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data: Any, handler: ModelWrapValidatorHandler[MediaProcessTaskInput]) -> Any:
+        model = handler(data)
+        if isinstance(data, dict):
+            model._set_order = [key for key in data if key in _SET_NAMES]
+        return model
+
+    @model_validator(mode="after")
+    def _supported_and_not_empty(self) -> MediaProcessTaskInput:
+        if self.AdaptiveDynamicStreamingTaskSet:
+            raise ValueError("AdaptiveDynamicStreamingTaskSet is not supported by this server")
+        if not self.subtasks():
+            raise ValueError("MediaProcessTask names no sub-task")
+        return self
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request as JSON, its sets in the order they were named, so a stored copy keeps it."""
+        wire = super().to_wire()
+        first = {name: wire.pop(name) for name in self._set_order if name in wire}
+        return {**first, **wire}
+
+    def subtasks(self) -> list[SubtaskInput]:
+        """Every sub-task input in request order: the sets in the order the request named them."""
+        order = self._set_order + [name for name in _SET_NAMES if name not in self._set_order]
+        return [item for name in order for item in getattr(self, name)]
+
+
+#: The sub-task sets mps runs, in the order used when the request order is unknown.
+_SET_NAMES = (
+    "TranscodeTaskSet",
+    "AnimatedGraphicTaskSet",
+    "SnapshotByTimeOffsetTaskSet",
+    "SampleSnapshotTaskSet",
+    "ImageSpriteTaskSet",
+)
+
+
+__all__ = [
+    "AnimatedGraphicTaskInput",
+    "ImageSpriteTaskInput",
+    "MediaProcessTaskInput",
+    "Position",
+    "RawImageWatermarkInput",
+    "RawWatermarkParameter",
+    "SampleSnapshotTaskInput",
+    "SnapshotByTimeOffsetTaskInput",
+    "SubtaskInput",
+    "TranscodeTaskInput",
+    "WatermarkInput",
+]

@@ -1,0 +1,322 @@
+"""The six template families, in the shape of the Describe*Templates responses (mps-api.md §10).
+
+Presets (``presets/*.json``) and custom templates (``--templates FILE``, later the task store)
+are both parsed into these models, so everything downstream sees one shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from mps.models.base import WireModel
+
+AdaptiveMode = Literal["open", "close"]
+FillMode = Literal["black", "white", "stretch", "gauss", "smarttailor"]
+ImageFormat = Literal["jpg", "png", "webp"]
+SampleKind = Literal["Percent", "Time"]
+TemplateType = Literal["Preset", "Custom"]
+
+
+def _pixel_size(value: int) -> int:
+    """0 (take it from the source) or 128 to 4096 px, as Tencent allows."""
+    if value != 0 and not 128 <= value <= 4096:
+        raise ValueError("must be 0 or between 128 and 4096")
+    return value
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+PixelSize = Annotated[int, AfterValidator(_pixel_size)]
+#: Codec and format names are compared in lower case; clients send ``H264`` too.
+LowerStr = Annotated[str, AfterValidator(_lower)]
+
+
+class TemplateMeta(WireModel):
+    """Fields every template object carries."""
+
+    Name: str = ""
+    Comment: str = ""
+    CreateTime: str = ""
+    UpdateTime: str = ""
+
+
+class VideoTemplateInfo(WireModel):
+    """Video stream parameters of a transcode template. ``Bitrate`` is in **kbps**."""
+
+    Codec: LowerStr
+    Fps: int = Field(default=0, ge=0, le=120)
+    Bitrate: int = Field(default=0, ge=0, le=100000)
+    ResolutionAdaptive: AdaptiveMode = "open"
+    Width: PixelSize = 0
+    Height: PixelSize = 0
+    Gop: int = Field(default=0, ge=0, le=100000)
+    GopUnit: Literal["frame", "second"] = "frame"
+    FillType: FillMode = "black"
+    Vcrf: int | None = Field(default=None, ge=0, le=51)
+    Mode: str | None = None
+    HlsTime: int | None = Field(default=None, ge=1, le=10)
+    SegmentType: int | None = None
+    FpsDenominator: int | None = Field(default=None, ge=1)
+    VideoProfile: str | None = None
+    VideoLevel: str | None = None
+    Bframes: int | None = None
+
+    @field_validator("Bitrate")
+    @classmethod
+    def _bitrate_range(cls, value: int) -> int:
+        if value != 0 and value < 128:
+            raise ValueError("must be 0 (same as source) or 128 to 100000 kbps")
+        return value
+
+
+class AudioTemplateInfo(WireModel):
+    """Audio stream parameters of a transcode template. ``Bitrate`` is in **kbps**."""
+
+    Codec: LowerStr
+    Bitrate: int = Field(default=0, ge=0, le=256)
+    SampleRate: int = Field(default=0, ge=0, le=192000)
+    AudioChannel: int = Field(default=2, ge=0, le=8)
+
+    @field_validator("Bitrate")
+    @classmethod
+    def _bitrate_range(cls, value: int) -> int:
+        if value != 0 and value < 26:
+            raise ValueError("must be 0 (same as source) or 26 to 256 kbps")
+        return value
+
+
+class VideoTemplateInfoForUpdate(WireModel):
+    """A partial :class:`VideoTemplateInfo` for Modify and OverrideParameter; every field optional."""
+
+    Codec: LowerStr | None = None
+    Fps: int | None = Field(default=None, ge=0, le=120)
+    Bitrate: int | None = Field(default=None, ge=0, le=100000)
+    ResolutionAdaptive: AdaptiveMode | None = None
+    Width: PixelSize | None = None
+    Height: PixelSize | None = None
+    Gop: int | None = Field(default=None, ge=0, le=100000)
+    GopUnit: Literal["frame", "second"] | None = None
+    FillType: FillMode | None = None
+    Vcrf: int | None = Field(default=None, ge=0, le=100)
+    Mode: str | None = None
+    HlsTime: int | None = Field(default=None, ge=1, le=10)
+    SegmentType: int | None = None
+    FpsDenominator: int | None = Field(default=None, ge=1)
+    VideoProfile: str | None = None
+    VideoLevel: str | None = None
+    Bframes: int | None = None
+
+
+class AudioTemplateInfoForUpdate(WireModel):
+    """A partial :class:`AudioTemplateInfo`."""
+
+    Codec: LowerStr | None = None
+    Bitrate: int | None = Field(default=None, ge=0, le=256)
+    SampleRate: int | None = Field(default=None, ge=0, le=192000)
+    AudioChannel: int | None = Field(default=None, ge=0, le=8)
+
+
+class TEHDConfig(WireModel):
+    """Top-speed codec settings; accepted and echoed, not applied."""
+
+    Type: str = ""
+    MaxVideoBitrate: int | None = None
+
+
+_TEHD = TEHDConfig
+
+ContainerName = Literal["mp4", "hls", "mp3", "m4a", "flv", "ts", "mkv", "mov", "webm", "ogg", "flac", "wav"]
+
+#: Containers that carry no video stream.
+AUDIO_CONTAINERS = frozenset({"mp3", "m4a", "ogg", "flac", "wav"})
+
+
+class RawTranscodeParameter(WireModel):
+    """An inline transcode template (``Definition = 0``)."""
+
+    Container: Annotated[ContainerName, Field()]
+    RemoveVideo: int = Field(default=0, ge=0, le=1)
+    RemoveAudio: int = Field(default=0, ge=0, le=1)
+    VideoTemplate: VideoTemplateInfo | None = None
+    AudioTemplate: AudioTemplateInfo | None = None
+    TEHDConfig: _TEHD | None = None
+
+    @field_validator("Container", mode="before")
+    @classmethod
+    def _container_lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _streams_present(self) -> RawTranscodeParameter:
+        audio_only = self.Container in AUDIO_CONTAINERS
+        if not audio_only and not self.RemoveVideo and self.VideoTemplate is None:
+            raise ValueError("VideoTemplate is required unless RemoveVideo is 1")
+        if not self.RemoveAudio and self.AudioTemplate is None:
+            raise ValueError("AudioTemplate is required unless RemoveAudio is 1")
+        if self.RemoveVideo and self.RemoveAudio:
+            raise ValueError("RemoveVideo and RemoveAudio cannot both be 1")
+        return self
+
+
+class OverrideTranscodeParameter(WireModel):
+    """A partial transcode template applied on top of the named one."""
+
+    Container: str | None = None
+    RemoveVideo: int | None = Field(default=None, ge=0, le=1)
+    RemoveAudio: int | None = Field(default=None, ge=0, le=1)
+    VideoTemplate: VideoTemplateInfoForUpdate | None = None
+    AudioTemplate: AudioTemplateInfoForUpdate | None = None
+
+
+class TranscodeTemplate(RawTranscodeParameter, TemplateMeta):
+    """A transcode template. ``Definition`` is a **string** on this object only (Tencent's quirk)."""
+
+    Definition: str
+    Type: TemplateType = "Custom"
+    ContainerType: Literal["Video", "PureAudio"] | None = None
+
+    @field_validator("Definition", mode="before")
+    @classmethod
+    def _definition_as_str(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+class ImageGeometry(WireModel):
+    """Size and fill fields shared by the image templates (snapshots, sprites, GIFs)."""
+
+    Width: PixelSize = 0
+    Height: PixelSize = 0
+    ResolutionAdaptive: AdaptiveMode = "open"
+    FillType: FillMode = "black"
+
+
+class SnapshotByTimeOffsetTemplate(ImageGeometry, TemplateMeta):
+    """Screenshots at given times."""
+
+    Definition: int
+    Type: TemplateType = "Custom"
+    Format: ImageFormat = "jpg"
+
+
+class SampleSnapshotTemplate(ImageGeometry, TemplateMeta):
+    """Screenshots every ``SampleInterval`` seconds (``Time``) or percent of the duration (``Percent``)."""
+
+    Definition: int
+    Type: TemplateType = "Custom"
+    Format: ImageFormat = "jpg"
+    SampleType: SampleKind
+    SampleInterval: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _percent_in_range(self) -> SampleSnapshotTemplate:
+        if self.SampleType == "Percent" and self.SampleInterval > 100:
+            raise ValueError("SampleInterval must be 1 to 100 when SampleType is Percent")
+        return self
+
+
+class ImageSpriteTemplate(ImageGeometry, TemplateMeta):
+    """Thumbnail sheets of ``RowCount`` x ``ColumnCount`` with a WebVTT index."""
+
+    Definition: int
+    Type: TemplateType = "Custom"
+    Format: ImageFormat = "jpg"
+    SampleType: SampleKind
+    SampleInterval: int = Field(ge=1)
+    RowCount: int = Field(ge=1, le=128)
+    ColumnCount: int = Field(ge=1, le=128)
+
+    @model_validator(mode="after")
+    def _percent_in_range(self) -> ImageSpriteTemplate:
+        if self.SampleType == "Percent" and self.SampleInterval > 100:
+            raise ValueError("SampleInterval must be 1 to 100 when SampleType is Percent")
+        return self
+
+
+class AnimatedGraphicsTemplate(ImageGeometry, TemplateMeta):
+    """An animated GIF or WebP of a window of the video."""
+
+    Definition: int
+    Type: TemplateType = "Custom"
+    Format: Literal["gif", "webp"] = "gif"
+    Fps: int = Field(ge=1, le=30)
+    Quality: float = Field(default=75, ge=1, le=100)
+
+
+WatermarkSize = Annotated[str, Field(pattern=r"^\d+(\.\d+)?(%|px)$")]
+Position = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?(%|px)$")]
+
+
+class ImageWatermarkTemplate(WireModel):
+    """The image part of a watermark template; ``ImageUrl`` may be http(s), ``file://``, ``s3://`` or a path."""
+
+    ImageUrl: str
+    Width: WatermarkSize = "10%"
+    Height: WatermarkSize = "0px"
+    RepeatType: str = "repeat"
+
+
+class TextWatermarkTemplateInput(WireModel):
+    """The text part of a watermark template."""
+
+    FontType: str = "arial.ttf"
+    FontSize: Annotated[str, Field(pattern=r"^\d+px$")] = "16px"
+    FontColor: Annotated[str, Field(pattern=r"^0x[0-9A-Fa-f]{6}$")] = "0xFFFFFF"
+    FontAlpha: float = Field(default=1.0, gt=0, le=1)
+    TextContent: str = ""
+
+
+Origin = Literal["TopLeft", "TopRight", "BottomLeft", "BottomRight"]
+
+
+def _origin(value: object) -> object:
+    """Tencent's own examples spell it ``topLeft``: accept any case."""
+    if isinstance(value, str):
+        for name in ("TopLeft", "TopRight", "BottomLeft", "BottomRight"):
+            if value.lower() == name.lower():
+                return name
+    return value
+
+
+class WatermarkPlacement(WireModel):
+    """Where a watermark sits: a corner and an offset from it in px or %."""
+
+    CoordinateOrigin: Origin = "TopLeft"
+    XPos: Position = "0px"
+    YPos: Position = "0px"
+
+    @field_validator("CoordinateOrigin", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return _origin(value)
+
+
+class WatermarkTemplate(WatermarkPlacement, TemplateMeta):
+    """A watermark template. Here ``Type`` is the watermark kind, not Preset/Custom."""
+
+    Definition: int
+    Type: Literal["image", "text", "svg"]
+    ImageTemplate: ImageWatermarkTemplate | None = None
+    TextTemplate: TextWatermarkTemplateInput | None = None
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> WatermarkTemplate:
+        if self.Type == "image" and self.ImageTemplate is None:
+            raise ValueError("an image watermark template needs ImageTemplate")
+        if self.Type == "text" and self.TextTemplate is None:
+            raise ValueError("a text watermark template needs TextTemplate")
+        return self
+
+
+#: Template families by the key of their Describe response set, and the model of one entry.
+TEMPLATE_SETS: dict[str, type[WireModel]] = {
+    "TranscodeTemplateSet": TranscodeTemplate,
+    "SnapshotByTimeOffsetTemplateSet": SnapshotByTimeOffsetTemplate,
+    "SampleSnapshotTemplateSet": SampleSnapshotTemplate,
+    "ImageSpriteTemplateSet": ImageSpriteTemplate,
+    "AnimatedGraphicsTemplateSet": AnimatedGraphicsTemplate,
+    "WatermarkTemplateSet": WatermarkTemplate,
+}
