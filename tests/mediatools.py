@@ -35,13 +35,35 @@ def make_clip(
         argv += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={duration}"]
     if video:
         argv += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(gop)]
-        if rotate:
-            argv += ["-metadata:s:v:0", f"rotate={rotate}"]
     if audio:
         argv += ["-c:a", "aac" if ext in ("mp4", "m4a", "mov") else "libmp3lame", "-b:a", "64k"]
     argv.append(str(path))
     subprocess.run(argv, check=True, timeout=120)
+    if video and rotate % 360:
+        _set_display_rotation(path, rotate % 360)
     return path
+
+
+def _set_display_rotation(path: Path, clockwise: int) -> None:
+    """Store a display matrix that makes players turn the picture ``clockwise`` degrees.
+
+    ffmpeg 5.1 drops the ``rotate`` tag when encoding, and when remuxing (``-c copy``) turns it
+    into a matrix of the *opposite* direction (``rotate=90`` shows 90 counter-clockwise). Try
+    both signs and keep the one ffprobe reads back as wanted (its ``rotation`` counts
+    counter-clockwise), so this stays right on ffmpeg versions that fix the sign.
+    """
+    remuxed = path.with_name(path.stem + ".rot" + path.suffix)
+    for tag in ((360 - clockwise) % 360, clockwise):
+        subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(path), "-map", "0",
+                        "-c", "copy", "-metadata:s:v:0", f"rotate={tag}", str(remuxed)],
+                       check=True, timeout=120)
+        side_data = video_stream(remuxed).get("side_data_list", [])
+        rotation = next((float(d["rotation"]) for d in side_data if "rotation" in d), 0.0)
+        if round(-rotation) % 360 == clockwise:
+            remuxed.replace(path)
+            return
+    remuxed.unlink(missing_ok=True)
+    raise RuntimeError(f"this ffmpeg cannot store a {clockwise} degree display rotation")
 
 
 def make_image(path: Path, *, size: tuple[int, int], color: tuple[int, int, int]) -> Path:

@@ -11,6 +11,8 @@ from typing import Protocol
 
 from mps.media.command import Command
 from mps.models.metadata import MediaMetaData
+from mps.runner.fake import FakeRunner
+from mps.runner.ffmpeg import FfmpegRunner
 
 #: Called with the fraction (0.0 to 1.0) of a command's output timeline written so far.
 ProgressCallback = Callable[[float], None]
@@ -40,3 +42,6 @@ class Runner(Protocol):
     def encoders(self) -> frozenset[str]:
         """Names of the encoders this ffmpeg has (``libx264``, ``libvpx-vp9``...)."""
         ...
+
+
+__all__ = ["FakeRunner", "FfmpegRunner", "ProgressCallback", "Runner"]

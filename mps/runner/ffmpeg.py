@@ -1,0 +1,384 @@
+"""The real runner: ffmpeg and ffprobe as child processes.
+
+Each run gets its own session (process group), so a kill on timeout or cancellation takes any
+helper process ffmpeg started with it. The calling thread reads ffmpeg's ``-progress`` stream;
+a background thread drains stderr keeping only its tail, and a watchdog thread enforces the
+time limit and the cancel event. Every path ends with the process reaped and its pipes closed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from mps.errors import ProcessingError, ProcessTimeoutError, SourceError
+from mps.media.command import Command, input_args
+from mps.media.probe import parse_probe
+from mps.models.metadata import MediaMetaData
+
+if TYPE_CHECKING:
+    # Only for annotations: mps.runner imports this module to export FfmpegRunner.
+    from mps.runner import ProgressCallback
+
+#: Flags put before every command: no stdin, only errors on stderr, progress as key=value on stdout.
+GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats")
+
+#: Code of the SourceError raised when a local source does not exist (or a URL answers 404).
+CODE_SOURCE_NOT_FOUND = "ResourceNotFound.SourceFile"
+#: Code of the SourceError raised when a source cannot be read, is not media, or has no stream.
+CODE_SOURCE_UNREADABLE = "FailedOperation.SourceFile"
+#: Code of the ProcessingError raised when a run was cancelled through its event.
+CODE_CANCELLED = "FailedOperation.Cancelled"
+
+#: How often the watchdog looks at the cancel event; also bounds how late a timeout fires.
+_WATCH_INTERVAL = 0.05
+#: The smallest progress step reported, so a callback is not called for every progress block.
+_PROGRESS_STEP = 0.005
+#: stderr lines ffmpeg prints after the real error; the line before them says what went wrong.
+_GENERIC_ERRORS = (
+    "Conversion failed",
+    "Error while processing the decoded data",
+    "Failed to inject frame into filter network",
+    "Error reinitializing filters",
+    "Exiting normally",
+)
+#: "[Parsed_scale_0 @ 0x55d0c8a2b0c0] " -> "[Parsed_scale_0] ": addresses only make messages differ.
+_ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+\]")
+#: Longest message built from stderr; the whole tail is kept on the error for logs.
+_MAX_MESSAGE_LINE = 300
+
+
+class FfmpegRunner:
+    """Runs ffmpeg and ffprobe from the ``PATH`` (or the given binaries).
+
+    Parameters:
+        ffmpeg: the ffmpeg binary.
+        ffprobe: the ffprobe binary.
+        default_timeout: seconds a run or probe may take when the caller gives no ``timeout``.
+        stderr_tail_bytes: how much of the end of stderr to keep for error messages.
+    """
+
+    def __init__(
+        self,
+        ffmpeg: str = "ffmpeg",
+        ffprobe: str = "ffprobe",
+        default_timeout: float = 3600.0,
+        stderr_tail_bytes: int = 4096,
+    ) -> None:
+        self.ffmpeg = ffmpeg
+        self.ffprobe = ffprobe
+        self.default_timeout = default_timeout
+        self.stderr_tail_bytes = stderr_tail_bytes
+        self._encoders: frozenset[str] | None = None
+        self._encoders_lock = threading.Lock()
+
+    def run(
+        self,
+        command: Command,
+        *,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Run one ffmpeg command to completion.
+
+        Parameters:
+            command: the argv after the binary; ``command.duration`` turns progress into a fraction.
+            on_progress: called from this thread with a non-decreasing fraction, 1.0 on success.
+            timeout: seconds before the process group is killed (``default_timeout`` if None).
+            cancel: when set from another thread, the process group is killed.
+
+        Raises:
+            ProcessingError: ffmpeg could not start or exited non-zero (one-line message with
+                the last meaningful stderr line, ``exit_code`` and ``stderr_tail`` set), or the
+                run was cancelled (code ``FailedOperation.Cancelled``).
+            ProcessTimeoutError: it ran past ``timeout`` seconds and was killed.
+        """
+        limit = self.default_timeout if timeout is None else timeout
+        proc = _start([self.ffmpeg, *GLOBAL_ARGS, *command.argv])
+        tail: _StderrTail | None = None
+        watchdog: _Watchdog | None = None
+        try:
+            tail = _StderrTail(proc.stderr, self.stderr_tail_bytes)  # type: ignore[arg-type]
+            watchdog = _Watchdog(proc, limit, cancel)
+            _follow_progress(proc.stdout, command.duration, on_progress)  # type: ignore[arg-type]
+            exit_code = proc.wait()
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+            _reap(proc)
+            if tail is not None:
+                tail.join()
+        assert tail is not None and watchdog is not None  # both set, or the try above raised
+        _raise_for_outcome(exit_code, watchdog.reason, limit, tail.text())
+        if on_progress is not None:
+            on_progress(1.0)
+
+    def probe(self, source: str | Path, *, timeout: float | None = None) -> MediaMetaData:
+        """Probe a local file or URL with ffprobe, under the same input whitelists as a run.
+
+        Parameters:
+            source: a local path or an http(s) URL.
+            timeout: seconds before ffprobe is killed (``min(default_timeout, 120)`` if None).
+
+        Returns:
+            The source's metadata; ``Size`` comes from ffprobe or, for a local file, ``os.stat``.
+
+        Raises:
+            SourceError: with code ``ResourceNotFound.SourceFile`` when the file does not exist
+                (or the server answers 404), ``FailedOperation.SourceFile`` when it cannot be
+                read, is not media ffmpeg may open (text, playlists, ...), has neither audio nor
+                video, or ffprobe timed out on it.
+        """
+        size = _local_size(source)
+        limit = min(self.default_timeout, 120.0) if timeout is None else timeout
+        argv = [self.ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+                *input_args(source)]
+        stdout = _probe_output(argv, limit)
+        try:
+            data = json.loads(stdout)
+        except ValueError as exc:
+            raise SourceError("ffprobe printed unreadable JSON", code=CODE_SOURCE_UNREADABLE) from exc
+        if not isinstance(data, dict):
+            raise SourceError("ffprobe printed unexpected JSON", code=CODE_SOURCE_UNREADABLE)
+        return parse_probe(data, size)
+
+    def encoders(self) -> frozenset[str]:
+        """Names of the encoders this ffmpeg has (``libx264``, ``aac``...), asked once per instance.
+
+        Raises:
+            ProcessingError: ffmpeg could not be started or failed to list them.
+        """
+        with self._encoders_lock:
+            if self._encoders is None:
+                self._encoders = parse_encoders(self._encoder_listing().splitlines())
+            return self._encoders
+
+    def _encoder_listing(self) -> str:
+        try:
+            result = subprocess.run(
+                [self.ffmpeg, "-nostdin", "-hide_banner", "-encoders"],
+                capture_output=True, text=True, errors="replace", timeout=60, check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ProcessingError(f"cannot list ffmpeg encoders: {exc}") from exc
+        if result.returncode != 0:
+            raise ProcessingError(f"ffmpeg -encoders exited with {result.returncode}: "
+                                  f"{last_error_line(result.stderr)}", exit_code=result.returncode,
+                                  stderr_tail=result.stderr[-4096:])
+        return result.stdout
+
+
+def parse_encoders(lines: Iterable[str]) -> frozenset[str]:
+    """Encoder names from ``ffmpeg -encoders``: the second column of the rows after ``------``.
+
+    Parameters:
+        lines: the listing, one line each.
+
+    Returns:
+        The names.
+    """
+    names: set[str] = set()
+    in_table = False
+    for line in lines:
+        fields = line.split()
+        if not in_table:
+            in_table = fields[:1] == ["------"]
+        elif len(fields) >= 2 and len(fields[0]) == 6:
+            names.add(fields[1])
+    return frozenset(names)
+
+
+def last_error_line(stderr: str) -> str:
+    """The line of ffmpeg's stderr that says what went wrong, shortened to one line.
+
+    ffmpeg often ends with generic lines ("Conversion failed!"); the last line that is not one
+    of them is the cause. Parameters: ``stderr`` as text. Returns: the line ("no error output"
+    when there was none).
+    """
+    lines = [_ADDRESS.sub("]", line.strip()) for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "no error output"
+    specific = [line for line in lines if not line.startswith(_GENERIC_ERRORS)]
+    line = (specific or lines)[-1]
+    return line if len(line) <= _MAX_MESSAGE_LINE else line[: _MAX_MESSAGE_LINE - 3] + "..."
+
+
+def progress_seconds(key: str, value: str) -> float | None:
+    """The output time in seconds from one ``-progress`` line, or None if it is not one.
+
+    ``out_time_ms`` is in microseconds too (a long-standing ffmpeg quirk); values are ``N/A``
+    before the first frame.
+    """
+    try:
+        if key in ("out_time_us", "out_time_ms"):
+            return int(value) / 1_000_000
+        if key == "out_time":
+            hours, minutes, secs = value.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+    except ValueError:
+        return None
+    return None
+
+
+def _raise_for_outcome(exit_code: int, killed_for: str | None, limit: float, stderr: str) -> None:
+    """Raise what a finished run means: killed on timeout, cancelled, or failed."""
+    if killed_for == "timeout":
+        raise ProcessTimeoutError(f"ffmpeg ran past its {limit:g} s time limit and was killed",
+                                  exit_code=exit_code, stderr_tail=stderr)
+    if killed_for == "cancel":
+        raise ProcessingError("ffmpeg was cancelled", code=CODE_CANCELLED, exit_code=exit_code,
+                              stderr_tail=stderr)
+    if exit_code != 0:
+        raise ProcessingError(f"ffmpeg exited with {exit_code}: {last_error_line(stderr)}",
+                              exit_code=exit_code, stderr_tail=stderr)
+
+
+def _start(argv: list[str]) -> subprocess.Popen[bytes]:
+    try:
+        # A new session makes the process the leader of its own group, so killpg takes its children.
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        raise ProcessingError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
+
+
+def _follow_progress(stdout: IO[bytes], duration: float, on_progress: ProgressCallback | None) -> None:
+    """Read ``-progress`` blocks until ffmpeg closes stdout, reporting rising fractions."""
+    reported = 0.0
+    for raw in stdout:
+        key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+        seconds = progress_seconds(key, value)
+        if on_progress is None or seconds is None or duration <= 0:
+            continue
+        fraction = min(1.0, max(0.0, seconds / duration))
+        # Reports only go up (ffmpeg's clock can step back a frame), and not for every tiny step.
+        if fraction >= reported + _PROGRESS_STEP and fraction < 1.0:
+            reported = fraction
+            on_progress(fraction)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone (and reaped): nothing left to kill
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the group if the process still runs, wait for it, and close our ends of the pipes."""
+    if proc.poll() is None:
+        _kill_group(proc)
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+class _StderrTail:
+    """Drains a pipe in a daemon thread, keeping only its last ``limit`` bytes."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        self._pipe = pipe
+        self._limit = max(0, limit)
+        self._buffer = bytearray()
+        self._thread = threading.Thread(target=self._drain, name="ffmpeg-stderr", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := self._pipe.read1(65536):  # type: ignore[attr-defined]
+                self._buffer += chunk
+                if len(self._buffer) > self._limit:
+                    del self._buffer[: len(self._buffer) - self._limit]
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us: the tail so far is what we have
+
+    def join(self) -> None:
+        self._thread.join(timeout=5)
+
+    def text(self) -> str:
+        return bytes(self._buffer).decode("utf-8", "replace")
+
+
+class _Watchdog:
+    """Kills the process group when the time limit passes or the cancel event is set.
+
+    ``reason`` is ``"timeout"`` or ``"cancel"`` once it has killed, else None.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], limit: float, cancel: threading.Event | None) -> None:
+        self.reason: str | None = None
+        self._proc = proc
+        self._deadline = time.monotonic() + limit
+        self._cancel = cancel
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="ffmpeg-watchdog", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            remaining = self._deadline - time.monotonic()
+            # Without a cancel event there is nothing to poll: sleep until the deadline or the end.
+            wait = remaining if self._cancel is None else min(remaining, _WATCH_INTERVAL)
+            if self._done.wait(max(0.0, wait)):
+                return
+            if self._cancel is not None and self._cancel.is_set():
+                self.reason = "cancel"
+            elif time.monotonic() >= self._deadline:
+                self.reason = "timeout"
+            else:
+                continue
+            _kill_group(self._proc)
+            return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _local_size(source: str | Path) -> int | None:
+    """The size of a local source, raising the right SourceError when it cannot be a file."""
+    if "://" in str(source):
+        return None
+    try:
+        stat = os.stat(source)
+    except FileNotFoundError as exc:
+        raise SourceError(f"source file not found: {source}", code=CODE_SOURCE_NOT_FOUND) from exc
+    except OSError as exc:
+        raise SourceError(f"cannot read source file {source}: {exc.strerror}",
+                          code=CODE_SOURCE_UNREADABLE) from exc
+    if not os.path.isfile(source):
+        raise SourceError(f"source is not a regular file: {source}", code=CODE_SOURCE_UNREADABLE)
+    return stat.st_size
+
+
+def _probe_output(argv: list[str], limit: float) -> str:
+    """ffprobe's stdout, or the SourceError its failure means."""
+    try:
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit,
+                                check=False, start_new_session=True)
+    except subprocess.TimeoutExpired as exc:
+        raise SourceError(f"ffprobe ran past its {limit:g} s time limit",
+                          code=CODE_SOURCE_UNREADABLE) from exc
+    except OSError as exc:
+        raise SourceError(f"cannot start {argv[0]}: {exc.strerror or exc}",
+                          code=CODE_SOURCE_UNREADABLE) from exc
+    stderr = result.stderr[-4096:].decode("utf-8", "replace")
+    if result.returncode != 0:
+        line = last_error_line(stderr)
+        code = CODE_SOURCE_NOT_FOUND if _means_not_found(line) else CODE_SOURCE_UNREADABLE
+        raise SourceError(f"ffprobe cannot read the source: {line}", code=code)
+    return result.stdout.decode("utf-8", "replace")
+
+
+def _means_not_found(line: str) -> bool:
+    return "No such file or directory" in line or "404 Not Found" in line
