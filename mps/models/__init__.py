@@ -32,6 +32,7 @@ from mps.models.results import (
     SampleSnapshotResult,
     SnapshotByTimeOffsetResult,
     SubtaskResult,
+    TimedResult,
     TranscodeResult,
     WorkflowTask,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "TaskNotifyConfig",
     "TaskOutputStorage",
     "TextWatermarkTemplateInput",
+    "TimedResult",
     "TranscodeResult",
     "TranscodeTaskInput",
     "TranscodeTemplate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, model_validator
 
@@ -66,7 +67,7 @@ class MediaInputInfo(WireModel):
             key = self.S3InputInfo.S3Object
         else:
             assert self.UrlInputInfo is not None
-            key = self.UrlInputInfo.Url.split("?", 1)[0].split("#", 1)[0]
+            key = unquote(urlsplit(self.UrlInputInfo.Url).path)
         return key.rstrip("/").rsplit("/", 1)[-1]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from mps.models.base import WireModel
 
@@ -18,11 +18,22 @@ ImageFormat = Literal["jpg", "png", "webp"]
 SampleKind = Literal["Percent", "Time"]
 TemplateType = Literal["Preset", "Custom"]
 
+#: Validation context for Tencent's own presets, some of whose values lie outside what a client may
+#: ask for: sprite 10 is 142x80 (clients: 0 or 128-4096 px), 1100 is AAC 24 kbps and 1020 is MP3
+#: 320 kbps (clients: 26-256).
+#: Only the preset loader passes it; client input and custom template files never do.
+PRESET_CONTEXT: dict[str, bool] = {"preset": True}
 
-def _pixel_size(value: int) -> int:
-    """0 (take it from the source) or 128 to 4096 px, as Tencent allows."""
-    if value != 0 and not 128 <= value <= 4096:
-        raise ValueError("must be 0 or between 128 and 4096")
+
+def _is_preset(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("preset"))
+
+
+def _pixel_size(value: int, info: ValidationInfo) -> int:
+    """0 (take it from the source) or 128 to 4096 px, as Tencent allows (presets: 1 to 4096)."""
+    low = 1 if _is_preset(info) else 128
+    if value != 0 and not low <= value <= 4096:
+        raise ValueError(f"must be 0 or between {low} and 4096")
     return value
 
 
@@ -77,14 +88,18 @@ class AudioTemplateInfo(WireModel):
     """Audio stream parameters of a transcode template. ``Bitrate`` is in **kbps**."""
 
     Codec: LowerStr
-    Bitrate: int = Field(default=0, ge=0, le=256)
+    Bitrate: int = Field(default=0, ge=0)
     SampleRate: int = Field(default=0, ge=0, le=192000)
     AudioChannel: int = Field(default=2, ge=0, le=8)
 
     @field_validator("Bitrate")
     @classmethod
-    def _bitrate_range(cls, value: int) -> int:
-        if value != 0 and value < 26:
+    def _bitrate_range(cls, value: int, info: ValidationInfo) -> int:
+        # Presets go past the client range both ways: 1100 is 24 kbps, 1020 (MP3) is 320 kbps.
+        if _is_preset(info):
+            if value > 320:
+                raise ValueError("must be 0 (same as source) or up to 320 kbps")
+        elif value != 0 and not 26 <= value <= 256:
             raise ValueError("must be 0 (same as source) or 26 to 256 kbps")
         return value
 
@@ -243,6 +258,9 @@ class AnimatedGraphicsTemplate(ImageGeometry, TemplateMeta):
     Type: TemplateType = "Custom"
     Format: Literal["gif", "webp"] = "gif"
     Fps: int = Field(ge=1, le=30)
+    #: Not a field of Tencent's GIF template: kept for the shared geometry code, left off the wire
+    #: because the SDK warns about unknown fields.
+    FillType: FillMode = Field(default="black", exclude=True)
     Quality: float = Field(default=75, ge=1, le=100)
 
 

@@ -1,0 +1,76 @@
+"""Entry point of the ``mps`` console script.
+
+Every command runs inside :func:`main`, which turns any error into one line on stderr and a
+non-zero exit: no Python traceback ever reaches a user (set ``MPS_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mps.errors import MpsError
+
+app = typer.Typer(
+    name="mps",
+    help="Self-hosted media processing, wire-compatible with Tencent Cloud MPS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Exit statuses: 0 all sub-tasks succeeded; 1 some work failed; 2 the request or input was refused.
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+
+@app.command()
+def process(
+    input: Annotated[str, typer.Argument(help="Input media: a local file.")],
+    task: Annotated[Path, typer.Option("--task", help="MediaProcessTaskInput JSON file.")],
+    output_dir: Annotated[Path, typer.Option("--output-dir", help="Where outputs and result.json go.")],
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="Custom templates, in Describe*Templates shape.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Sub-tasks run at once (default: cores).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or table.")] = False,
+) -> None:
+    """Run every sub-task of TASK on INPUT locally; write the outputs and result.json to DIR."""
+    from mps.cli.process import run_process
+
+    raise typer.Exit(run_process(input, task, output_dir, templates, concurrency=concurrency, quiet=quiet))
+
+
+def main() -> None:
+    """Console-script entry: run the app, with errors as one line and an exit status."""
+    logging.basicConfig(level=os.environ.get("MPS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        # Without standalone mode click returns the exit status instead of calling sys.exit.
+        status = app(standalone_mode=False)
+        sys.exit(status if isinstance(status, int) else EXIT_OK)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except MpsError as exc:
+        print(f"mps: error: {exc.message} [{exc.code}]", file=sys.stderr)
+        sys.exit(EXIT_REFUSED if exc.err_code == 40000 else EXIT_FAILED)
+    except (typer.Abort, KeyboardInterrupt):
+        print("mps: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # the outermost boundary: log it, never show a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("MPS_DEBUG"):
+            raise
+        print(f"mps: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Rich rendering for ``mps process``: a progress bar per sub-task and a table of outputs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mps.models import SubtaskInput, WorkflowTask
+from mps.workflow.engine import ProgressUpdate
+from mps.workflow.resolve import KINDS
+
+
+def _label(item: SubtaskInput) -> str:
+    return f"{KINDS[type(item)]} {item.Definition}"
+
+
+class SubtaskBars:
+    """One bar per sub-task, updated from worker threads."""
+
+    def __init__(self, console: Console, items: list[SubtaskInput]) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<28}"), BarColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[status]:<10}"), TimeElapsedColumn(), console=console, transient=False,
+        )
+        self._ids: list[TaskID] = [
+            self._progress.add_task(_label(item), total=100, status="WAITING") for item in items
+        ]
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SubtaskBars:
+        self._progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def update(self, update: ProgressUpdate) -> None:
+        with self._lock:
+            self._progress.update(self._ids[update.index], completed=round(update.fraction * 100), status=update.status)
+
+
+def result_table(result: WorkflowTask, root: Path) -> Table:
+    """What each sub-task produced: status, files and their key facts."""
+    table = Table(title=f"{result.TaskId}: {result.Status}")
+    for column in ("#", "sub-task", "status", "outputs", "details"):
+        table.add_column(column)
+    for index, entry in enumerate(result.MediaProcessResultSet):
+        sub = entry.result
+        paths, details = _describe(entry.Type, sub.Output)
+        if sub.Status != "SUCCESS":
+            details = f"{sub.ErrCodeExt}: {sub.Message}"
+        table.add_row(str(index), f"{entry.Type} {sub.Input.get('Definition')}", sub.Status,
+                      "\n".join(paths[:4] + ([f"... {len(paths) - 4} more"] if len(paths) > 4 else [])), details)
+    return table
+
+
+def _describe(kind: str, output: object) -> tuple[list[str], str]:
+    if output is None:
+        return [], ""
+    data = output.model_dump()  # type: ignore[attr-defined]
+    if kind == "Transcode":
+        return [data["Path"]], (f"{data['Width']}x{data['Height']} {data['Duration']:.2f}s "
+                                f"{data['Bitrate'] // 1000} kb/s {data['Size']} B")
+    if kind == "AnimatedGraphics":
+        return [data["Path"]], f"{data['Width']}x{data['Height']} {data['Container']} {data['Size']} B"
+    if kind == "SnapshotByTimeOffset":
+        pics = data["PicInfoSet"]
+        return [p["Path"] for p in pics], f"{len(pics)} images"
+    if kind == "ImageSprites":
+        return [*data["ImagePathSet"], data["WebVttPath"]], (
+            f"{len(data['ImagePathSet'])} sheets of {data['TotalCount']} tiles {data['Width']}x{data['Height']}")
+    return list(data["ImagePathSet"]), f"{len(data['ImagePathSet'])} images every {data['Interval']}"

@@ -1,0 +1,152 @@
+"""Run a whole task on this machine: probe once, run the sub-tasks in parallel, merge the results.
+
+``mps process`` uses this directly; the service's workers reuse its pieces per sub-task.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from mps.errors import InvalidParameterError, MpsError
+from mps.media.naming import Namer
+from mps.media.specs import Subtask
+from mps.models import MediaInputInfo, MediaMetaData, MediaProcessTaskInput, MediaProcessTaskResult, WorkflowTask
+from mps.runner import Runner
+from mps.settings import Settings
+from mps.workflow.context import OperationContext
+from mps.workflow.execute import execute_subtask, failed_result
+from mps.workflow.resolve import KINDS, AssetFetcher, SubtaskResolver, TemplateLookup, check_request
+
+log = logging.getLogger("mps.workflow.engine")
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """One sub-task's state, for progress bars: ``fraction`` 0.0 to 1.0, ``status`` as in results."""
+
+    index: int
+    kind: str
+    fraction: float
+    status: str
+
+
+ProgressListener = Callable[[ProgressUpdate], None]
+
+
+def _quiet(_update: ProgressUpdate) -> None:
+    return None
+
+
+class TaskEngine:
+    """Runs tasks against local files with a bounded number of sub-tasks at once.
+
+    Parameters:
+        runner: starts ffmpeg/ffprobe.
+        templates: presets plus custom templates.
+        fetch: fetches watermark images.
+        settings: limits, timeouts, encoder preset, font, concurrency, scratch directory.
+    """
+
+    def __init__(self, runner: Runner, templates: TemplateLookup, fetch: AssetFetcher, settings: Settings) -> None:
+        self.runner, self.templates, self.fetch, self.settings = runner, templates, fetch, settings
+
+    def check(self, task: MediaProcessTaskInput) -> None:
+        """Refuse unknown templates before any work (see :func:`check_request`)."""
+        check_request(task, self.templates)
+
+    def probe(self, source: str) -> MediaMetaData:
+        """Probe ``source`` and enforce the input limits.
+
+        Raises:
+            SourceError: the source cannot be read as media.
+            InvalidParameterError: it is longer or larger than the configured limits.
+        """
+        meta = self.runner.probe(source)
+        if meta.media_duration > self.settings.max_input_duration:
+            raise InvalidParameterError.field(
+                "InputInfo", f"the input lasts {meta.media_duration:.0f} s, over the limit of "
+                f"{self.settings.max_input_duration:.0f} s")
+        if meta.Width * meta.Height > self.settings.max_input_pixels:
+            raise InvalidParameterError.field(
+                "InputInfo", f"the input is {meta.Width}x{meta.Height}, over the limit of "
+                f"{self.settings.max_input_pixels} pixels")
+        return meta
+
+    def process(
+        self,
+        *,
+        task_id: str,
+        task: MediaProcessTaskInput,
+        input_info: MediaInputInfo,
+        source: str,
+        out_root: Path,
+        output_dir: str | None = None,
+        on_progress: ProgressListener = _quiet,
+    ) -> WorkflowTask:
+        """Run every sub-task of ``task`` on ``source``, writing outputs under ``out_root``.
+
+        Returns the finished WorkflowTask. A source that cannot be probed gives ``ErrCode``
+        60000 on the task and every sub-task FAIL; a failing sub-task fails alone.
+        """
+        self.check(task)
+        result = WorkflowTask(TaskId=task_id, Status="PROCESSING", InputInfo=input_info)
+        try:
+            meta = self.probe(source)
+        except MpsError as exc:
+            failed = [failed_result(KINDS[type(item)], item, exc) for item in task.subtasks()]
+            return result.model_copy(update={
+                "Status": "FINISH", "ErrCode": exc.err_code, "Message": exc.message,
+                "MediaProcessResultSet": failed})
+        entries = self._run_all(task, meta, input_info, source, out_root, output_dir, on_progress)
+        return result.model_copy(update={
+            "Status": "FINISH", "Message": "SUCCESS", "MetaData": meta, "MediaProcessResultSet": entries})
+
+    def _run_all(
+        self, task: MediaProcessTaskInput, meta: MediaMetaData, input_info: MediaInputInfo, source: str,
+        out_root: Path, output_dir: str | None, on_progress: ProgressListener,
+    ) -> list[MediaProcessTaskResult]:
+        settings = self.settings
+        resolver = SubtaskResolver(self.templates, meta, self.fetch, settings.x264_preset, settings.font_file)
+        scratch = Path(tempfile.mkdtemp(prefix="mps-", dir=settings.work_dir))
+        try:
+            def run(index: int) -> MediaProcessTaskResult:
+                item = task.subtasks()[index]
+                kind = KINDS[type(item)]
+                on_progress(ProgressUpdate(index, kind, 0.0, "PROCESSING"))
+                try:
+                    subtask = resolver.subtask(index, item)
+                except MpsError as exc:
+                    entry = failed_result(kind, item, exc)
+                else:
+                    ctx = self._context(subtask, meta, input_info, source, out_root, output_dir, scratch, on_progress)
+                    entry = execute_subtask(subtask, ctx)
+                on_progress(ProgressUpdate(index, kind, 1.0, entry.result.Status))
+                return entry
+
+            with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="mps-sub") as pool:
+                return list(pool.map(run, range(len(task.subtasks()))))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _context(
+        self, subtask: Subtask, meta: MediaMetaData, input_info: MediaInputInfo, source: str, out_root: Path,
+        output_dir: str | None, scratch: Path, on_progress: ProgressListener,
+    ) -> OperationContext:
+        workdir = scratch / f"sub{subtask.index}"
+        workdir.mkdir()
+
+        def progress(fraction: float) -> None:
+            on_progress(ProgressUpdate(subtask.index, subtask.kind, fraction, "PROCESSING"))
+
+        return OperationContext(
+            runner=self.runner, meta=meta, source=source, out_root=out_root,
+            namer=Namer(input_info.file_name, output_dir, subtask.spec.definition),
+            workdir=workdir, on_progress=progress, timeout=self.settings.ffmpeg_timeout,
+            font_file=self.settings.font_file,
+        )

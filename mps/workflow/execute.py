@@ -1,0 +1,114 @@
+"""Run one resolved sub-task and turn what happened into its wire result.
+
+This is the unit both ``mps process`` (threads on one machine) and the service workers run.
+Failures stay per sub-task: an error becomes ``Status: FAIL`` with Tencent's ``ErrCode``
+family, our stable code in ``ErrCodeExt`` and a one-line ``Message``; it never escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from mps.errors import ERR_CODE_INTERNAL, MpsError
+from mps.media.specs import Subtask
+from mps.models import (
+    AnimatedGraphicResult,
+    ImageSpriteResult,
+    MediaProcessTaskResult,
+    RESULT_FIELDS,
+    SampleSnapshotResult,
+    SnapshotByTimeOffsetResult,
+    SubtaskInput,
+    SubtaskResult,
+    TaskOutputStorage,
+    TimedResult,
+    TranscodeResult,
+)
+from mps.workflow.context import OperationContext
+from mps.workflow.operations.animated import run_animation
+from mps.workflow.operations.sample import run_sample
+from mps.workflow.operations.snapshot import run_snapshot
+from mps.workflow.operations.sprite import run_sprite
+from mps.workflow.operations.transcode import run_transcode
+
+log = logging.getLogger("mps.workflow.execute")
+
+#: The operation that runs each result ``Type``: an explicit table, so an unknown kind fails loudly.
+OPERATIONS: dict[str, Callable[[Subtask, OperationContext], Any]] = {
+    "Transcode": run_transcode,
+    "SnapshotByTimeOffset": run_snapshot,
+    "SampleSnapshot": run_sample,
+    "ImageSprites": run_sprite,
+    "AnimatedGraphics": run_animation,
+}
+
+_RESULT_CLASSES: dict[str, type[SubtaskResult]] = {
+    "Transcode": TranscodeResult,
+    "AnimatedGraphics": AnimatedGraphicResult,
+    "SnapshotByTimeOffset": SnapshotByTimeOffsetResult,
+    "SampleSnapshot": SampleSnapshotResult,
+    "ImageSprites": ImageSpriteResult,
+}
+
+
+def now_iso() -> str:
+    """UTC now as Tencent writes times: ``2019-07-16T06:21:27Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pending_result(kind: str, request: SubtaskInput, status: str = "WAITING") -> MediaProcessTaskResult:
+    """The result entry of a sub-task that has not finished: no Output yet."""
+    result = _RESULT_CLASSES[kind](Status=status, Input=request.to_wire())
+    return MediaProcessTaskResult.model_validate({"Type": kind, RESULT_FIELDS[kind]: result})
+
+
+def failed_result(kind: str, request: SubtaskInput, error: MpsError, begin: str = "") -> MediaProcessTaskResult:
+    """The result entry of a sub-task that failed with ``error``."""
+    entry = pending_result(kind, request, "FAIL")
+    result = entry.result
+    result.ErrCode, result.ErrCodeExt, result.Message = error.err_code, error.code, error.message
+    _stamp(result, begin)
+    return entry
+
+
+def execute_subtask(
+    subtask: Subtask, ctx: OperationContext, storage: TaskOutputStorage | None = None
+) -> MediaProcessTaskResult:
+    """Run ``subtask`` and return its result entry, SUCCESS or FAIL; never raises for media errors.
+
+    Parameters:
+        subtask: the resolved sub-task.
+        ctx: where it reads and writes.
+        storage: reported as the output's ``OutputStorage``/``Storage`` (None on a local disk).
+    """
+    begin = now_iso()
+    try:
+        item = OPERATIONS[subtask.kind](subtask, ctx)
+    except MpsError as exc:
+        log.warning("sub-task %d (%s) failed: %s [%s]", subtask.index, subtask.kind, exc.message, exc.code)
+        return failed_result(subtask.kind, subtask.request, exc, begin)
+    except Exception as exc:  # the boundary of one sub-task: a bug must not take the others down
+        log.exception("sub-task %d (%s) crashed", subtask.index, subtask.kind)
+        error = MpsError(f"internal error: {type(exc).__name__}", code="InternalError")
+        error.err_code = ERR_CODE_INTERNAL
+        return failed_result(subtask.kind, subtask.request, error, begin)
+    if storage is not None:
+        item = item.model_copy(update={"OutputStorage" if subtask.kind == "Transcode" else "Storage": storage})
+    entry = pending_result(subtask.kind, subtask.request, "SUCCESS")
+    result = entry.result
+    result.Output = item
+    result.Message = "SUCCESS"
+    if isinstance(result, TranscodeResult):
+        result.Progress = 100
+    _stamp(result, begin)
+    return entry
+
+
+def _stamp(result: SubtaskResult, begin: str) -> None:
+    """Transcode results carry Progress; all the others carry begin and finish times instead."""
+    if isinstance(result, TimedResult):
+        result.BeginProcessTime = begin
+        result.FinishTime = now_iso()
