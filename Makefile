@@ -1,0 +1,51 @@
+# mps: every entry point a developer or CI needs. `make test` installs whatever is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := sample
+
+.PHONY: install system-deps run test test-fast lint bench clean
+
+install: system-deps $(STAMP)
+
+# Debian's FFmpeg and the DejaVu font for text watermarks, installed only when missing.
+system-deps:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { \
+	  echo "installing ffmpeg and fonts-dejavu-core"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null; }
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test,postgres]"
+	touch $(STAMP)
+
+# The local demo: a sample clip through every sub-task type, then a table of what was produced.
+run: install
+	@mkdir -p $(SAMPLE)
+	@[ -f $(SAMPLE)/clip.mp4 ] || ffmpeg -nostdin -v error -y \
+	  -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=12" -f lavfi -i "sine=frequency=440:duration=12" \
+	  -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest $(SAMPLE)/clip.mp4
+	@[ -f $(SAMPLE)/logo.png ] || ffmpeg -nostdin -v error -y -f lavfi -i "color=c=red:s=160x80,format=rgba" \
+	  -frames:v 1 $(SAMPLE)/logo.png
+	$(BIN)/mps process $(SAMPLE)/clip.mp4 --task examples/task.json --templates examples/templates.json \
+	  --output-dir $(SAMPLE)/out
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
+
+lint: install
+	$(BIN)/ruff check mps tests
+	$(BIN)/ruff format --check mps tests || true
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(SAMPLE) .pytest_cache .ruff_cache
