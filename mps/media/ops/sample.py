@@ -1,0 +1,123 @@
+"""Sampled snapshots (SampleSnapshot): a picture every N seconds or every N % of the duration.
+
+The whole source is decoded once and ``select`` keeps, for each sample instant ``k * step``, the
+first frame at or after it: ``gte(t, selected_n * step)``. The expression compares against the
+*count of pictures already taken*, not against the previous picture's time, so a frame that lands
+a little late does not push every later sample back (no drift), and ``-frames:v`` caps the count at
+the number of planned instants. Timestamps are rebased with ``setpts=PTS-STARTPTS`` first, because
+containers such as MPEG-TS start far from 0.
+
+Pictures are written as a numbered sequence (``%06d``) into scratch space; the operation renames
+them to their final names. Sprites reuse :func:`build_frame_sequence` for their thumbnails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mps.media.command import Command, input_args
+from mps.media.filters import FilterGraph, escape_value
+from mps.media.geometry import Size, fill_filters
+from mps.media.ops.snapshot import add_watermark_inputs, image_codec_args, image_size, output_arg
+from mps.media.specs import SampleSpec, WatermarkSpec
+from mps.media.timing import sample_step, sample_times
+from mps.media.watermark import overlay_watermarks
+from mps.models.metadata import MediaMetaData
+
+#: A frame whose time is this much before an instant still counts as at it: sample steps such as
+#: 0.4 s are not exact in binary floating point, and a 1 ms slack is far below any frame interval.
+_SELECT_SLACK = 0.0005
+
+#: Digits of the scratch sequence numbers; image2 starts the sequence at 0 with ``-start_number``.
+SEQUENCE_PATTERN = "%06d"
+#: Scratch names of sampled pictures: ``sample_000000.jpg``... (see :func:`sequence_file`).
+SAMPLE_STEM = "sample"
+
+
+def select_filters(step: float) -> list[str]:
+    """The filters that keep the first frame at or after each instant ``k * step`` (``k`` = 0, 1...).
+
+    Parameters:
+        step: seconds between instants (> 0).
+    """
+    expr = f"gte(t,selected_n*{step:.6f}-{_SELECT_SLACK})"
+    return ["setpts=PTS-STARTPTS", f"select={escape_value(expr)}"]
+
+
+def sequence_file(directory: Path, stem: str, fmt: str, index: int) -> Path:
+    """The ``index``-th (0-based) file of a sequence written to ``directory/stem_%06d.fmt``."""
+    return directory / f"{stem}_{index:06d}.{fmt}"
+
+
+def build_frame_sequence(
+    meta: MediaMetaData,
+    source: str | Path,
+    pattern: Path,
+    *,
+    step: float,
+    count: int,
+    size: Size,
+    fill: str,
+    codec_args: Sequence[str],
+    watermarks: Sequence[WatermarkSpec] = (),
+    font_file: str | None = None,
+) -> Command:
+    """One decode of ``source`` writing at most ``count`` pictures, one every ``step`` seconds.
+
+    Parameters:
+        meta: the probe of the source.
+        source: a local path or URL.
+        pattern: the output sequence, with ``%06d`` where the 0-based number goes.
+        step: seconds between pictures.
+        count: pictures planned (from :func:`mps.media.timing.sample_times`).
+        size: the picture size.
+        fill: ``FillType``.
+        codec_args: encoder arguments for the pictures.
+        watermarks: burned in after scaling, on the source timeline.
+        font_file: TrueType font for text watermarks.
+    """
+    argv = input_args(source)
+    graph = FilterGraph()
+    pad = graph.add("[0:v:0]", select_filters(step))
+    pad = fill_filters(graph, pad, size, fill)
+    if watermarks:
+        mapping = add_watermark_inputs(argv, watermarks, 1)
+        pad = overlay_watermarks(graph, pad, size, watermarks, mapping,
+                                 duration=meta.media_duration, font_file=font_file)
+    argv += ["-filter_complex", graph.render(), "-map", pad, "-an", "-sn", "-dn",
+             "-fps_mode", "vfr", "-frames:v", str(count), *codec_args,
+             "-f", "image2", "-start_number", "0", output_arg(pattern)]
+    return Command(argv=argv, duration=meta.media_duration, outputs=[])
+
+
+def build_sample(
+    spec: SampleSpec, meta: MediaMetaData, source: str | Path, workdir: Path, *, font_file: str | None = None
+) -> tuple[Command, list[float]]:
+    """The run that writes a sampled snapshot's pictures into ``workdir``.
+
+    Parameters:
+        spec: template (SampleType, SampleInterval, size, Format) and watermarks.
+        meta: the probe of the source.
+        source: a local path or URL.
+        workdir: scratch directory; the ``i``-th picture is
+            ``sequence_file(workdir, SAMPLE_STEM, Format, i)``.
+        font_file: TrueType font for text watermarks.
+
+    Returns:
+        The command, and the planned instants in seconds (the files written may be fewer
+        if the video ends early; count the files).
+
+    Raises:
+        SourceError: the source has no video stream.
+    """
+    template = spec.template
+    duration = meta.media_duration
+    times = sample_times(template.SampleType, template.SampleInterval, duration, meta.fps)
+    command = build_frame_sequence(
+        meta, source, workdir / f"{SAMPLE_STEM}_{SEQUENCE_PATTERN}.{template.Format}",
+        step=sample_step(template.SampleType, template.SampleInterval, duration) or 1.0,
+        count=len(times), size=image_size(template, meta), fill=template.FillType,
+        codec_args=image_codec_args(template.Format), watermarks=spec.watermarks, font_file=font_file,
+    )
+    return command, times

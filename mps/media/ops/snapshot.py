@@ -1,0 +1,166 @@
+"""Time-point snapshots (SnapshotByTimeOffset): one picture per requested instant.
+
+Each instant is its own input, opened with an input-side seek (``-ss`` before ``-i``), so only the
+GOP around that instant is decoded, however long the source. Several seeked inputs share one
+ffmpeg process, each mapped to its own one-frame output; that saves a process start and a probe of
+the container per picture while keeping every seek independent.
+
+The helpers for still images (codec arguments, output size, watermark inputs) live here too and
+are shared with sampled snapshots and sprites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from mps.errors import SourceError
+from mps.media.command import Command, input_args
+from mps.media.filters import FilterGraph
+from mps.media.geometry import Size, fill_filters, target_size
+from mps.media.specs import SnapshotSpec, WatermarkSpec
+from mps.media.timing import clamp_time
+from mps.media.watermark import overlay_watermarks, watermark_input_args
+from mps.models.metadata import MediaMetaData
+from mps.models.templates import ImageGeometry
+
+#: At most this many seeked inputs (and pictures) per ffmpeg process: enough to amortise the
+#: process start, few enough that open decoders and file handles stay modest.
+BATCH_SIZE = 8
+
+#: Encoder arguments per image ``Format``. JPEG ``-q:v 2`` is near-lossless for mjpeg's 2-31 scale;
+#: WebP at quality 90 is visibly clean at a fraction of PNG's size.
+IMAGE_CODEC_ARGS: dict[str, tuple[str, ...]] = {
+    "jpg": ("-c:v", "mjpeg", "-q:v", "2"),
+    "png": ("-c:v", "png"),
+    "webp": ("-c:v", "libwebp", "-quality", "90"),
+}
+
+
+def image_codec_args(fmt: str) -> list[str]:
+    """Encoder arguments for one still image format (``jpg``, ``png``, ``webp``).
+
+    Raises:
+        KeyError: an unknown format (templates only allow the three above).
+    """
+    return list(IMAGE_CODEC_ARGS[fmt])
+
+
+def image_size(template: ImageGeometry, meta: MediaMetaData) -> Size:
+    """The picture size for a template on this source (display size, never upscaled).
+
+    Raises:
+        SourceError: the source has no video stream.
+    """
+    if not meta.has_video or not meta.display_width or not meta.display_height:
+        raise SourceError("the source has no video stream to take pictures from")
+    source = Size(meta.display_width, meta.display_height)
+    return target_size(source, template.Width, template.Height, template.ResolutionAdaptive)
+
+
+def output_arg(path: Path) -> str:
+    """An output file for ffmpeg's command line: absolute, so no name can read as an option or protocol."""
+    return str(path.absolute())
+
+
+def add_watermark_inputs(
+    argv: list[str], watermarks: Sequence[WatermarkSpec], next_input: int
+) -> dict[int, int]:
+    """Append the watermark images' inputs to ``argv``.
+
+    Parameters:
+        argv: the command being built; extended in place.
+        watermarks: the watermarks of one picture chain.
+        next_input: the ffmpeg input index the first appended input will get.
+
+    Returns:
+        Index in ``watermarks`` -> ffmpeg input index, as :func:`overlay_watermarks` expects.
+    """
+    if not watermarks:
+        return {}
+    fragments = watermark_input_args(watermarks)
+    image_positions = [i for i, mark in enumerate(watermarks) if mark.kind == "image"]
+    mapping: dict[int, int] = {}
+    for position, fragment in zip(image_positions, fragments, strict=True):
+        argv.extend(fragment)
+        mapping[position] = next_input
+        next_input += 1
+    return mapping
+
+
+def _timeless(watermarks: Sequence[WatermarkSpec]) -> tuple[WatermarkSpec, ...]:
+    # A seeked snapshot's own timeline starts at 0 whatever the instant, and Tencent applies
+    # watermark windows to video only: every watermark of a snapshot is simply always shown.
+    return tuple(replace(mark, start=None, end=None) for mark in watermarks)
+
+
+def build_snapshots(
+    spec: SnapshotSpec,
+    meta: MediaMetaData,
+    source: str | Path,
+    outputs: Sequence[Path],
+    *,
+    font_file: str | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> list[Command]:
+    """The ffmpeg runs that write one picture per instant of ``spec.times`` to ``outputs``.
+
+    Parameters:
+        spec: times (seconds), template and watermarks.
+        meta: the probe of the source.
+        source: a local path or URL.
+        outputs: one file per time, in the same order.
+        font_file: TrueType font for text watermarks.
+        batch_size: pictures per process.
+
+    Returns:
+        Commands to run in order; their ``outputs`` together are ``outputs``.
+
+    Raises:
+        ValueError: ``outputs`` and ``spec.times`` differ in length.
+        SourceError: the source has no video stream.
+    """
+    if len(outputs) != len(spec.times):
+        raise ValueError(f"{len(spec.times)} snapshot times but {len(outputs)} output files")
+    size = image_size(spec.template, meta)
+    times = snapshot_times(spec, meta)
+    watermarks = _timeless(spec.watermarks)
+    jobs = list(zip(times, outputs, strict=True))
+    return [
+        _batch_command(jobs[i : i + batch_size], meta, source, size, spec, watermarks, font_file)
+        for i in range(0, len(jobs), batch_size)
+    ]
+
+
+def snapshot_times(spec: SnapshotSpec, meta: MediaMetaData) -> list[float]:
+    """``spec.times`` clamped to this source's last frame (see :mod:`mps.media.timing`)."""
+    return [clamp_time(t, meta.media_duration, meta.fps) for t in spec.times]
+
+
+def _batch_command(
+    jobs: Sequence[tuple[float, Path]],
+    meta: MediaMetaData,
+    source: str | Path,
+    size: Size,
+    spec: SnapshotSpec,
+    watermarks: Sequence[WatermarkSpec],
+    font_file: str | None,
+) -> Command:
+    argv: list[str] = []
+    for time, _path in jobs:
+        argv += input_args(source, seek=time)
+    graph = FilterGraph()
+    outputs: list[str] = []
+    next_input = len(jobs)
+    for index, (_time, path) in enumerate(jobs):
+        pad = fill_filters(graph, f"[{index}:v:0]", size, spec.template.FillType)
+        if watermarks:
+            mapping = add_watermark_inputs(argv, watermarks, next_input)
+            next_input += len(mapping)
+            pad = overlay_watermarks(graph, pad, size, watermarks, mapping,
+                                     duration=meta.media_duration, font_file=font_file)
+        outputs += ["-map", pad, "-frames:v", "1", *image_codec_args(spec.template.Format),
+                    "-f", "image2", "-update", "1", output_arg(path)]
+    argv += ["-filter_complex", graph.render(), *outputs]
+    return Command(argv=argv, duration=0.0, outputs=[path for _time, path in jobs])

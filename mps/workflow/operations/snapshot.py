@@ -1,0 +1,82 @@
+"""Run a SnapshotByTimeOffset sub-task: pictures at given instants, written straight to their names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from mps.errors import ProcessingError
+from mps.media.ops.snapshot import build_snapshots, snapshot_times
+from mps.media.specs import SnapshotSpec, Subtask
+from mps.models.results import MediaSnapshotByTimeOffsetItem, MediaSnapshotByTimePicInfoItem
+from mps.models.tasks import SnapshotByTimeOffsetTaskInput
+from mps.workflow.context import OperationContext
+from mps.workflow.outputs import wire_path
+
+T = TypeVar("T")
+
+
+def expect(value: object, kind: type[T], what: str) -> T:
+    """``value`` as ``kind``, or a clear error when the executor routed the wrong sub-task here.
+
+    Raises:
+        TypeError: ``value`` is not a ``kind``.
+    """
+    if not isinstance(value, kind):
+        raise TypeError(f"{what} must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def progress_span(ctx: OperationContext, start: float, end: float) -> Callable[[float], None]:
+    """A progress callback mapping one step's 0..1 onto ``start..end`` of the whole sub-task."""
+
+    def report(fraction: float) -> None:
+        ctx.on_progress(start + (end - start) * min(max(fraction, 0.0), 1.0))
+
+    return report
+
+
+def run_snapshot(subtask: Subtask, ctx: OperationContext) -> MediaSnapshotByTimeOffsetItem:
+    """Take the pictures of one SnapshotByTimeOffset sub-task.
+
+    Files are named ``{inputName}_snapshotByTimeOffset_{definition}_{number}.{format}`` (or from
+    ``OutputObjectPath``, numbered when there are several pictures), in request order.
+
+    Parameters:
+        subtask: a sub-task whose spec is a :class:`SnapshotSpec`.
+        ctx: runner, probe, output root and progress callback.
+
+    Returns:
+        The result item; ``TimeOffset`` is the instant actually used (clamped to the last frame),
+        and ``Storage`` is left for the executor.
+
+    Raises:
+        ProcessingError: ffmpeg failed or wrote no picture for an instant.
+        SourceError: the source has no video stream.
+    """
+    spec = expect(subtask.spec, SnapshotSpec, "a SnapshotByTimeOffset spec")
+    request = expect(subtask.request, SnapshotByTimeOffsetTaskInput, "a SnapshotByTimeOffset input")
+    fmt = spec.template.Format
+    keys = [
+        ctx.namer.key("snapshotByTimeOffset", fmt, index=i, custom=request.OutputObjectPath,
+                      number_format=request.ObjectNumberFormat, numbered=len(spec.times) > 1)
+        for i in range(len(spec.times))
+    ]
+    paths = [ctx.output_path(key) for key in keys]
+    commands = build_snapshots(spec, ctx.meta, ctx.source, paths, font_file=ctx.font_file)
+    for index, command in enumerate(commands):
+        span = progress_span(ctx, index / len(commands), (index + 1) / len(commands))
+        ctx.runner.run(command, on_progress=span, timeout=ctx.timeout)
+        span(1.0)
+    times = snapshot_times(spec, ctx.meta)
+    for time, path in zip(times, paths, strict=True):
+        if not path.is_file() or path.stat().st_size == 0:
+            raise ProcessingError(f"ffmpeg wrote no picture at {time:g} s")
+    marks = [mark.definition for mark in spec.watermarks]
+    pictures = [
+        MediaSnapshotByTimePicInfoItem(
+            TimeOffset=round(time, 3), Path=wire_path(key), WaterMarkDefinition=marks
+        )
+        for time, key in zip(times, keys, strict=True)
+    ]
+    return MediaSnapshotByTimeOffsetItem(Definition=spec.definition, PicInfoSet=pictures)
