@@ -260,9 +260,6 @@ class AnimatedGraphicsTemplate(ImageGeometry, TemplateMeta):
     Fps: int = Field(ge=1, le=30)
     #: Not in Tencent's contract for GIFs: kept internal (never sent) so the box is letterboxed.
     FillType: FillMode = Field("black", exclude=True)
-    #: Not a field of Tencent's GIF template: kept for the shared geometry code, left off the wire
-    #: because the SDK warns about unknown fields.
-    FillType: FillMode = Field(default="black", exclude=True)
     Quality: float = Field(default=75, ge=1, le=100)
 
 
