@@ -29,9 +29,15 @@ def _is_preset(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get("preset"))
 
 
+#: Smallest width or height accepted. Tencent documents 128, yet its own sprite preset is 142x80
+#: and sprite thumbnails of 160x90 are common, so mps accepts from 16 px: a superset, never a refusal
+#: of something Tencent takes.
+MIN_PIXEL_SIZE = 16
+
+
 def _pixel_size(value: int, info: ValidationInfo) -> int:
-    """0 (take it from the source) or 128 to 4096 px, as Tencent allows (presets: 1 to 4096)."""
-    low = 1 if _is_preset(info) else 128
+    """0 (take it from the source) or 16 to 4096 px (presets: 1 to 4096)."""
+    low = 1 if _is_preset(info) else MIN_PIXEL_SIZE
     if value != 0 and not low <= value <= 4096:
         raise ValueError(f"must be 0 or between {low} and 4096")
     return value
