@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mps.errors import InvalidParameterError
+from mps.media.naming import safe_key
 from mps.media.ops.transcode import effective_parameters
 from mps.media.specs import (
     AnimationSpec,
@@ -87,6 +88,15 @@ def check_request(task: MediaProcessTaskInput, templates: TemplateLookup) -> Non
             templates.get(_FAMILY_OF_KIND[kind], item.Definition)
         for watermark in getattr(item, "WatermarkSet", []):
             _watermark_template(watermark, templates, on_snapshot=kind != "Transcode")
+        _check_names(item)
+
+
+def _check_names(item: SubtaskInput) -> None:
+    """Custom output names that climb (``..``) are refused now, not when their sub-task runs."""
+    for field in ("OutputObjectPath", "SegmentObjectName", "WebVttObjectName"):
+        value = getattr(item, field, None)
+        if value:
+            safe_key(value, field=field)
 
 
 def _watermark_template(
