@@ -1,0 +1,37 @@
+"""``SqlTaskStore``: the task store on SQLAlchemy Core, SQLite by default, PostgreSQL when several
+hosts share it. One Engine per store, short transactions, every SQLAlchemy error translated
+(:func:`mps.store.sqlbase.map_db_errors`). The parts live by concern in ``sql_tasks``,
+``sql_outbox`` and ``sql_catalog``."""
+
+from __future__ import annotations
+
+from mps.store.migrate import migrate
+from mps.store.sql_catalog import CatalogMixin
+from mps.store.sql_outbox import OutboxMixin
+from mps.store.sql_tasks import TasksMixin
+from mps.store.sqlbase import Clock, create_store_engine, map_db_errors, utc_now
+
+
+class SqlTaskStore(TasksMixin, OutboxMixin, CatalogMixin):
+    """The :class:`mps.store.base.TaskStore` on a SQL database.
+
+    Parameters:
+        url: a SQLAlchemy URL (``sqlite:///./mps.db``, ``postgresql+psycopg2://...``); the
+            ``MPS_DATABASE_URL`` setting.
+        upgrade: bring the schema to the newest migration on open (``alembic upgrade head``; a
+            no-op when it is current). Turn off when the CLI migrates as a separate step.
+        clock: the source of "now" (UTC), replaceable in tests.
+
+    Raises:
+        StorageUnavailableError: the database cannot be reached.
+    """
+
+    def __init__(self, url: str, *, upgrade: bool = True, clock: Clock = utc_now) -> None:
+        engine = create_store_engine(url)
+        if upgrade:
+            with map_db_errors():
+                migrate(engine)
+        super().__init__(engine, clock)
+
+    def __repr__(self) -> str:
+        return f"SqlTaskStore({self._engine.url.render_as_string(hide_password=True)!r})"

@@ -1,0 +1,393 @@
+"""Tasks and sub-tasks of :class:`mps.store.sql.SqlTaskStore`: creation with SessionId and trigger
+de-duplication, keyset listing, and the once-only commits that make redelivery harmless."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
+    FINAL_SUBTASK_STATUSES,
+    SESSION_TTL,
+    Completion,
+    ConflictError,
+    EventTarget,
+    JsonDict,
+    Merger,
+    NewSubtask,
+    NewTask,
+    SubtaskRecord,
+    SubtaskStatus,
+    TaskRecord,
+    TaskStatus,
+    check_subtask_status,
+    decode_scroll_token,
+    encode_scroll_token,
+    not_abortable,
+    subtask_not_found,
+    task_not_found,
+)
+from mps.store.schema import UtcDateTime, bucket_events, subtasks, tasks
+from mps.store.sql_outbox import insert_event
+from mps.store.sqlbase import SqlBase, subtask_record, task_record
+
+_FINAL = sorted(FINAL_SUBTASK_STATUSES)
+#: Attempts at create_task: a conflict on an expired SessionId frees it and tries once more.
+_CREATE_ATTEMPTS = 3
+
+
+def _subtask_key(task_id: str, index: int) -> sa.ColumnElement[bool]:
+    return sa.and_(subtasks.c.task_id == task_id, subtasks.c.subtask_index == index)
+
+
+class TasksMixin(SqlBase):
+    """Tasks and sub-tasks (see :class:`mps.store.base.TaskStore` for the contract)."""
+
+    def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
+        """Store a WAITING task, its sub-tasks and its trigger key in one transaction.
+
+        The unique keys on ``session_id`` and on the trigger decide races: the loser's insert fails,
+        and it returns the winner's task. A SessionId older than :data:`SESSION_TTL` is released
+        from its old task and taken again.
+
+        Returns:
+            ``(task, True)`` when created; ``(existing task, False)`` for a repeat.
+
+        Raises:
+            ConflictError: the TaskId itself already exists.
+        """
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return self._insert_task(conn, new), True
+            except ConflictError:
+                existing = self._resolve_conflict(new)
+                if existing is not None:
+                    return existing, False
+        raise ConflictError(f"could not create task {new.task_id!r}: its keys stay taken")
+
+    def _insert_task(self, conn: Connection, new: NewTask) -> TaskRecord:
+        now = self._now()
+        conn.execute(
+            sa.insert(tasks).values(
+                task_id=new.task_id, status="WAITING", request=new.request, workflow_task=new.workflow_task,
+                err_code=0, message="", session_id=new.session_id, session_context=new.session_context,
+                notify=new.notify, priority=new.priority, workflow_id=new.workflow_id, create_time=now,
+            )
+        )
+        self._insert_subtasks(conn, new.task_id, 0, new.subtasks)
+        if new.trigger is not None:
+            t = new.trigger
+            conn.execute(
+                sa.insert(bucket_events).values(
+                    workflow_id=t.workflow_id, bucket=t.bucket, object_key=t.key, etag=t.etag,
+                    task_id=new.task_id, create_time=now,
+                )
+            )
+        row = conn.execute(sa.select(tasks).where(tasks.c.task_id == new.task_id)).one()
+        return task_record(row)
+
+    @staticmethod
+    def _insert_subtasks(conn: Connection, task_id: str, first: int, new: Sequence[NewSubtask]) -> None:
+        if new:
+            conn.execute(
+                sa.insert(subtasks),
+                [
+                    {"task_id": task_id, "subtask_index": first + i, "kind": s.kind, "status": "WAITING",
+                     "input": s.input, "progress": 0, "attempts": 0}
+                    for i, s in enumerate(new)
+                ],
+            )
+
+    def _resolve_conflict(self, new: NewTask) -> TaskRecord | None:
+        """After a failed insert: the task that holds the trigger or SessionId, or None to retry
+        (an expired SessionId was just released)."""
+        with self._write() as conn:
+            if new.trigger is not None:
+                t = new.trigger
+                holder = conn.execute(
+                    sa.select(bucket_events.c.task_id).where(
+                        bucket_events.c.workflow_id == t.workflow_id, bucket_events.c.bucket == t.bucket,
+                        bucket_events.c.object_key == t.key, bucket_events.c.etag == t.etag,
+                    )
+                ).scalar()
+                if holder is not None:
+                    return self._fetch_task(conn, holder)
+            if new.session_id is not None:
+                row = conn.execute(sa.select(tasks).where(tasks.c.session_id == new.session_id)).first()
+                if row is not None:
+                    if row.create_time > self._now() - SESSION_TTL:
+                        return task_record(row)
+                    conn.execute(sa.update(tasks).where(tasks.c.seq == row.seq).values(session_id=None))
+                    return None
+            if conn.execute(sa.select(tasks.c.seq).where(tasks.c.task_id == new.task_id)).first() is not None:
+                raise ConflictError(f"task {new.task_id!r} already exists", code="InvalidParameterValue.TaskId")
+        return None
+
+    @staticmethod
+    def _fetch_task(conn: Connection, task_id: str, lock: bool = False) -> TaskRecord:
+        query = sa.select(tasks).where(tasks.c.task_id == task_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            raise task_not_found(task_id)
+        return task_record(row)
+
+    def get_task(self, task_id: str) -> TaskRecord:
+        """The task.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._read() as conn:
+            return self._fetch_task(conn, task_id)
+
+    def get_subtasks(self, task_id: str) -> list[SubtaskRecord]:
+        """The task's sub-tasks ordered by index ([] for an unknown task)."""
+        with self._read() as conn:
+            return self._fetch_subtasks(conn, task_id)
+
+    @staticmethod
+    def _fetch_subtasks(conn: Connection, task_id: str) -> list[SubtaskRecord]:
+        rows = conn.execute(
+            sa.select(subtasks).where(subtasks.c.task_id == task_id).order_by(subtasks.c.subtask_index)
+        )
+        return [subtask_record(row) for row in rows]
+
+    def list_tasks(
+        self,
+        status: TaskStatus,
+        limit: int = 10,
+        scroll_token: str = "",
+        sub_task_has_failed: bool | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> tuple[list[TaskRecord], str]:
+        """One page of tasks in ``status``, newest first, and the next page's ScrollToken.
+
+        The token holds the position of the page's last task, so tasks created meanwhile (which
+        sort first) never shift a later page: no duplicates, no gaps.
+
+        Raises:
+            InvalidParameterError: ``InvalidParameterValue.ScrollToken`` for a token not ours.
+        """
+        query = sa.select(tasks).where(tasks.c.status == status)
+        after = decode_scroll_token(scroll_token)
+        if after is not None:
+            query = query.where(tasks.c.seq < after)
+        if start_time is not None:
+            query = query.where(tasks.c.create_time >= start_time)
+        if end_time is not None:
+            query = query.where(tasks.c.create_time < end_time)
+        if sub_task_has_failed is not None:
+            failed = sa.or_(
+                tasks.c.err_code != 0,
+                sa.exists().where(subtasks.c.task_id == tasks.c.task_id, subtasks.c.status == "FAIL"),
+            )
+            query = query.where(failed if sub_task_has_failed else sa.not_(failed))
+        with self._read() as conn:
+            rows = list(conn.execute(query.order_by(tasks.c.seq.desc()).limit(max(limit, 1) + 1)))
+        page = rows[: max(limit, 1)]
+        token = encode_scroll_token(page[-1].seq) if len(rows) > len(page) else ""
+        return [task_record(row) for row in page], token
+
+    def start_task(self, task_id: str) -> bool:
+        """WAITING -> PROCESSING with the begin time.
+
+        Returns:
+            True for the call that moved it; False if it had already started (idempotent).
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._write() as conn:
+            if self._start(conn, task_id):
+                return True
+            self._fetch_task(conn, task_id)
+            return False
+
+    def _start(self, conn: Connection, task_id: str) -> bool:
+        moved = conn.execute(
+            sa.update(tasks)
+            .where(tasks.c.task_id == task_id, tasks.c.status == "WAITING")
+            .values(status="PROCESSING", begin_time=self._now())
+        )
+        return moved.rowcount == 1
+
+    def set_metadata(self, task_id: str, metadata: JsonDict) -> None:
+        """Store the source's MediaMetaData.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._write() as conn:
+            if conn.execute(sa.update(tasks).where(tasks.c.task_id == task_id).values(metadata=metadata)).rowcount != 1:
+                raise task_not_found(task_id)
+
+    def abort_task(self, task_id: str, event: tuple[EventTarget, JsonDict] | None = None) -> TaskRecord:
+        """End a WAITING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks FAIL, and ``event``
+        (target, payload) in the outbox, all in one transaction.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+            InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING.
+        """
+        now = self._now()
+        with self._write() as conn:
+            task = self._fetch_task(conn, task_id, lock=self._postgres)
+            if task.status != "WAITING":
+                raise not_abortable(task_id, task.status)
+            workflow_task = None
+            if task.workflow_task is not None:
+                workflow_task = {**task.workflow_task, "Status": "FINISH", "ErrCode": ABORTED_ERR_CODE,
+                                 "Message": ABORTED_MESSAGE}
+            conn.execute(
+                sa.update(tasks).where(tasks.c.task_id == task_id).values(
+                    status="FINISH", finish_time=now, err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE,
+                    workflow_task=workflow_task,
+                )
+            )
+            conn.execute(
+                sa.update(subtasks)
+                .where(subtasks.c.task_id == task_id, subtasks.c.status.not_in(_FINAL))
+                .values(status="FAIL", finish_time=now)
+            )
+            if event is not None:
+                insert_event(conn, task_id, event[0], event[1], now)
+            return self._fetch_task(conn, task_id)
+
+    def add_subtasks(self, task_id: str, new: Sequence[NewSubtask]) -> int:
+        """Append sub-tasks after the existing ones (e.g. planned after the probe).
+
+        Returns:
+            The index of the first sub-task added.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._write() as conn:
+            # The task row lock orders this against try_finish_task, which must not finish a task
+            # while sub-tasks are being added to it.
+            self._fetch_task(conn, task_id, lock=self._postgres)
+            last = conn.execute(
+                sa.select(sa.func.max(subtasks.c.subtask_index)).where(subtasks.c.task_id == task_id)
+            ).scalar()
+            first = 0 if last is None else last + 1
+            self._insert_subtasks(conn, task_id, first, new)
+            return first
+
+    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
+        """Mark a sub-task PROCESSING (attempts + 1) and its task PROCESSING if it was WAITING.
+
+        Returns:
+            The sub-task as started, or None when it or its task is already final: the message
+            that asked for it is a redelivery, to be acked and skipped.
+
+        Raises:
+            ResourceNotFoundError: unknown task or sub-task.
+        """
+        with self._write() as conn:
+            if self._fetch_task(conn, task_id).status == "FINISH":
+                return None
+            started = conn.execute(
+                sa.update(subtasks)
+                .where(_subtask_key(task_id, index), subtasks.c.status.not_in(_FINAL))
+                .values(status="PROCESSING", attempts=subtasks.c.attempts + 1,
+                        begin_time=sa.func.coalesce(subtasks.c.begin_time, sa.literal(self._now(), UtcDateTime)))
+            )
+            row = conn.execute(sa.select(subtasks).where(_subtask_key(task_id, index))).first()
+            if row is None:
+                raise subtask_not_found(task_id, index)
+            if started.rowcount != 1:
+                return None
+            self._start(conn, task_id)
+            return subtask_record(row)
+
+    def update_progress(self, task_id: str, index: int, progress: int) -> bool:
+        """Store progress (clamped to 0-100) of a sub-task that is not final.
+
+        Returns:
+            True if stored; False for a final (or unknown) sub-task, which keeps its state.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(subtasks)
+                .where(_subtask_key(task_id, index), subtasks.c.status.not_in(_FINAL))
+                .values(progress=min(max(int(progress), 0), 100))
+            )
+            return result.rowcount == 1
+
+    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
+        """Commit a sub-task's result, once.
+
+        Parameters:
+            result: the MediaProcessTaskResult wire dict.
+            status: ``SUCCESS`` or ``FAIL``.
+
+        Returns:
+            True for the commit that stored it; False when it was already final (a redelivery).
+
+        Raises:
+            ResourceNotFoundError: unknown sub-task.
+            ValueError: ``status`` is not final.
+        """
+        check_subtask_status(status)
+        values: dict[str, Any] = {"status": status, "result": result, "finish_time": self._now()}
+        if status == "SUCCESS":
+            values["progress"] = 100
+        with self._write() as conn:
+            stored = conn.execute(
+                sa.update(subtasks).where(_subtask_key(task_id, index), subtasks.c.status.not_in(_FINAL)).values(**values)
+            )
+            if stored.rowcount == 1:
+                return True
+            if conn.execute(sa.select(subtasks.c.status).where(_subtask_key(task_id, index))).first() is None:
+                raise subtask_not_found(task_id, index)
+            return False
+
+    def try_finish_task(
+        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
+    ) -> bool:
+        """Finish the task if every sub-task is final, exactly once however many workers race.
+
+        The task row is locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock), so the losers wait,
+        then see FINISH and return False; the final UPDATE is conditional too and its row count is
+        checked. A :data:`Merger` runs under that lock, after the last result is in.
+
+        Parameters:
+            completion: the merged WorkflowTask and event, or a function building them from the task
+                and its sub-tasks (preferred: it cannot miss a result committed meanwhile).
+            target: where the event goes; no outbox row without both a target and an event.
+
+        Returns:
+            True only for the call that finished the task.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._write() as conn:
+            task = self._fetch_task(conn, task_id, lock=self._postgres)
+            if task.status == "FINISH":
+                return False
+            subs = self._fetch_subtasks(conn, task_id)
+            if any(s.status not in FINAL_SUBTASK_STATUSES for s in subs):
+                return False
+            done = completion if isinstance(completion, Completion) else completion(task, subs)
+            now = self._now()
+            wt = done.workflow_task
+            finished = conn.execute(
+                sa.update(tasks).where(tasks.c.task_id == task_id, tasks.c.status != "FINISH").values(
+                    status="FINISH", finish_time=now, begin_time=task.begin_time or now, workflow_task=wt,
+                    err_code=int(wt.get("ErrCode") or 0), message=str(wt.get("Message") or ""),
+                )
+            )
+            if finished.rowcount != 1:
+                return False
+            if target is not None and done.event is not None:
+                insert_event(conn, task_id, target, done.event, now)
+            return True
