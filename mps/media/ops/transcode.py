@@ -1,0 +1,261 @@
+"""Transcode: a resolved template and the source's probe -> one ffmpeg command (pure, no I/O).
+
+Choices that are ours, where Tencent's contract is silent or where we differ on purpose:
+
+Rate control
+    ``Vcrf`` set: constant quality (``-crf``); with a ``Bitrate`` as well, capped CRF
+    (``-maxrate B -bufsize 2B``). ``Bitrate`` alone: average bitrate under the same cap
+    (``-b:v B -maxrate B -bufsize 2B``), so peaks never pass the template's number, which is what
+    players budget for; ``Mode=CBR`` adds ``-minrate B``. Neither: CRF at the encoder's usual
+    default (x264 23, x265 28, VP9 32, AV1 35); ``Mode=VCRF`` without ``Vcrf`` is that default
+    capped by the bitrate.
+Frame rate
+    ``Fps`` 0 keeps the source's rate. A higher explicit rate is capped at the source's: duplicated
+    frames cost bits and time and show nothing new, the same reasoning as never upscaling.
+Keyframes
+    ``Gop`` in frames, or in seconds times the output rate, gives ``-g``. HLS also forces a
+    keyframe at every segment boundary, so segments are ``HlsTime`` long and each starts clean.
+Streams
+    The first video and first audio streams are mapped. A source without audio gives an output
+    without audio. A source without video, given a video template, gives an audio-only file in the
+    requested container (MP4 and HLS hold audio alone fine): failing a task because an upload was a
+    voice memo would surprise more than a file without pictures. An output left with no stream at
+    all (an audio container from a silent source) is a :class:`SourceError`.
+Codecs
+    Template names (``h264``, ``libx264``, ``libfdk_aac``...) map to the encoders of Debian's
+    ffmpeg (``libfdk_aac`` becomes ``aac``). A codec the container cannot hold, or that this
+    ffmpeg lacks, is ``InvalidParameterValue.Codec``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mps.errors import InvalidParameterError, SourceError
+from mps.media.command import Command, input_args
+from mps.media.filters import FilterGraph
+from mps.media.geometry import Size, fill_filters, target_size
+from mps.media.ops.transcode_codecs import (
+    DEFAULT_HLS_TIME,
+    audio_codec_args,
+    container_args,
+    output_format,
+    video_codec_args,
+    video_encoder,
+)
+from mps.media.specs import TranscodeSpec
+from mps.media.watermark import image_input_map, overlay_watermarks, watermark_input_args
+from mps.models.metadata import MediaMetaData
+from mps.models.templates import (
+    AUDIO_CONTAINERS,
+    OverrideTranscodeParameter,
+    RawTranscodeParameter,
+    VideoTemplateInfo,
+)
+from mps.models.validation import invalid_parameter
+
+__all__ = [
+    "build_transcode",
+    "effective_parameters",
+    "output_format",
+    "output_fps",
+    "trim_window",
+]
+
+
+def build_transcode(
+    spec: TranscodeSpec,
+    meta: MediaMetaData,
+    source: str,
+    output: Path,
+    *,
+    encoders: Set[str],
+    segment_pattern: Path | None = None,
+    font_file: str | None = None,
+    hls_start_number: int = 0,
+) -> Command:
+    """The ffmpeg command of one transcode.
+
+    Parameters:
+        spec: the effective template, watermarks and trim.
+        meta: the probe of the source.
+        source: what ffmpeg opens (local path or http(s) URL).
+        output: the main output file (the ``.m3u8`` for HLS).
+        encoders: the encoders this ffmpeg has (:meth:`Runner.encoders`).
+        segment_pattern: HLS only: where segments go, with a ``%d`` for their number
+            (default: beside ``output`` as ``<stem>_%d.ts``).
+        font_file: TrueType font for text watermarks without a font of their own.
+        hls_start_number: the number of the first HLS segment.
+
+    Returns:
+        The command; its ``duration`` is the output's length, for progress.
+
+    Raises:
+        InvalidParameterError: a codec, profile, segment type or trim window that cannot be done.
+        SourceError: the source lacks every stream the output would carry, or has no frame size.
+    """
+    params = spec.params
+    seek, length = trim_window(spec.start, spec.end, meta.media_duration)
+    video = _video_template(params, meta)
+    audio = params.AudioTemplate if not params.RemoveAudio and meta.has_audio else None
+    if video is None and audio is None:
+        raise SourceError(
+            f"the source has no stream left to put in a {params.Container} output "
+            f"(video: {meta.has_video}, audio: {meta.has_audio}, RemoveVideo={params.RemoveVideo}, "
+            f"RemoveAudio={params.RemoveAudio})"
+        )
+    duration = length if length is not None else max(meta.media_duration - seek, 0.0)
+    argv = input_args(source, seek=seek, duration=length)
+    if video is not None:
+        argv += _video_args(spec, video, meta, duration, encoders, font_file)
+    else:
+        argv.append("-vn")
+    if audio is not None:
+        argv += ["-map", "0:a:0", *audio_codec_args(audio, meta, params.Container, encoders)]
+    else:
+        argv.append("-an")
+    hls_time = (video.HlsTime if video is not None else None) or DEFAULT_HLS_TIME
+    pattern = segment_pattern or output.with_name(f"{output.stem}_%d.ts")
+    argv += container_args(
+        params.Container, hls_time=hls_time, segment_pattern=pattern, start_number=hls_start_number
+    )
+    argv.append(_output_arg(output))
+    return Command(argv=argv, duration=duration, outputs=[output])
+
+
+def trim_window(start: float | None, end: float | None, duration: float) -> tuple[float, float | None]:
+    """Start/EndTimeOffset as ``(seek, length)`` in source seconds.
+
+    0 or None is the start (or end) of the source; a negative value counts back from the end.
+
+    Parameters:
+        start, end: the offsets as the request gave them.
+        duration: the source's length (0 when unknown; negative offsets then count from 0).
+
+    Returns:
+        Where to seek to, and how much to read (None: to the end of the source).
+
+    Raises:
+        InvalidParameterError: the window starts past the end, or ends before it starts.
+    """
+    begin = _offset(start, duration) or 0.0
+    stop = _offset(end, duration)
+    if duration and begin >= duration:
+        raise InvalidParameterError.field(
+            "StartTimeOffset", f"StartTimeOffset {start} is at or past the end of the {duration:.3f} s source"
+        )
+    if stop is not None and duration and stop >= duration:
+        stop = None
+    if stop is not None and stop <= begin:
+        raise InvalidParameterError.field(
+            "EndTimeOffset", f"EndTimeOffset {end} is not after StartTimeOffset {start or 0}"
+        )
+    return begin, (stop - begin if stop is not None else None)
+
+
+def _offset(value: float | None, duration: float) -> float | None:
+    if not value:
+        return None
+    return max(duration + value, 0.0) if value < 0 else value
+
+
+def _video_template(params: RawTranscodeParameter, meta: MediaMetaData) -> VideoTemplateInfo | None:
+    """The video template, or None when the output has no pictures (removed, audio container, no video)."""
+    if params.RemoveVideo or params.Container in AUDIO_CONTAINERS or not meta.has_video:
+        return None
+    if params.VideoTemplate is None:
+        raise InvalidParameterError.field(
+            "VideoTemplate", "VideoTemplate is required unless RemoveVideo is 1"
+        )
+    return params.VideoTemplate
+
+
+def _video_args(
+    spec: TranscodeSpec,
+    video: VideoTemplateInfo,
+    meta: MediaMetaData,
+    duration: float,
+    encoders: Set[str],
+    font_file: str | None,
+) -> list[str]:
+    """Watermark inputs, the filter graph ending in ``[vout]``, its map, and the encoder options."""
+    container = spec.params.Container
+    encoder = video_encoder(video.Codec, container, encoders)
+    if container == "hls" and video.SegmentType not in (None, 0):
+        raise InvalidParameterError.field("SegmentType", "only TS segments (SegmentType 0) are supported")
+    source = Size(meta.display_width, meta.display_height)
+    if source.width <= 0 or source.height <= 0:
+        raise SourceError("the source's video stream has no frame size")
+    # ffmpeg autorotates, so geometry is computed on the displayed size, not the coded one.
+    size = target_size(source, video.Width, video.Height, video.ResolutionAdaptive)
+    fps_filter, out_fps = output_fps(video, meta)
+    graph = FilterGraph()
+    pad = graph.add("[0:v:0]", [f"fps={fps_filter}"]) if fps_filter else "[0:v:0]"
+    pad = fill_filters(graph, pad, size, video.FillType)
+    images = image_input_map(spec.watermarks, first_input=1)
+    pad = overlay_watermarks(
+        graph, pad, size, spec.watermarks, images, duration=duration, font_file=font_file
+    )
+    graph.add(pad, ["format=yuv420p"], "[vout]")
+    inputs = [arg for fragment in watermark_input_args(spec.watermarks) for arg in fragment]
+    hls_time = (video.HlsTime or DEFAULT_HLS_TIME) if container == "hls" else None
+    codec = video_codec_args(
+        video, encoder, container, preset=spec.x264_preset, fps=out_fps, hls_time=hls_time
+    )
+    return [*inputs, "-filter_complex", graph.render(), "-map", "[vout]", *codec]
+
+
+def output_fps(video: VideoTemplateInfo, meta: MediaMetaData) -> tuple[str | None, float]:
+    """The ``fps`` filter value (None: keep the source's rate) and the output rate.
+
+    An explicit rate above the source's is capped at the source's (see the module docstring).
+    """
+    stream = meta.VideoStreamSet[0] if meta.VideoStreamSet else None
+    known = bool(stream and (stream.FpsNumerator or stream.Fps))
+    source = meta.fps
+    if not video.Fps:
+        return None, source
+    denominator = video.FpsDenominator or 1
+    wanted = video.Fps / denominator
+    if known and wanted >= source - 0.01:
+        return None, source
+    return (f"{video.Fps}/{denominator}" if denominator != 1 else str(video.Fps)), wanted
+
+
+def _output_arg(output: Path) -> str:
+    """The output path as ffmpeg must see it: a relative name is made ``./name`` so it is never an option."""
+    text = str(output)
+    return text if output.is_absolute() else f"./{text}"
+
+
+def effective_parameters(
+    template: RawTranscodeParameter, override: OverrideTranscodeParameter | None
+) -> RawTranscodeParameter:
+    """A template with a task's OverrideParameter applied, revalidated.
+
+    Fields the override leaves out keep the template's values. ``Vcrf=100`` and ``Bframes=-1``
+    reset those fields to automatic, as Tencent's ``...ForUpdate`` models document.
+
+    Raises:
+        InvalidParameterError: the merged template is invalid (``InvalidParameterValue.<Field>``).
+    """
+    merged = template.model_dump(include=set(RawTranscodeParameter.model_fields))
+    if override is not None:
+        changes = override.model_dump(exclude_none=True)
+        for part in ("VideoTemplate", "AudioTemplate"):
+            if part in changes:
+                merged[part] = {**(merged.get(part) or {}), **changes.pop(part)}
+        merged.update(changes)
+        video = merged.get("VideoTemplate")
+        if video:
+            if video.get("Vcrf") == 100:
+                video["Vcrf"] = None
+            if video.get("Bframes") == -1:
+                video["Bframes"] = None
+    try:
+        return RawTranscodeParameter.model_validate(merged)
+    except ValidationError as exc:
+        raise invalid_parameter(exc, "OverrideParameter") from None
