@@ -50,6 +50,8 @@ _GENERIC_ERRORS = (
     "Error reinitializing filters",
     "Exiting normally",
 )
+#: The same, as suffixes: "<input>: Invalid argument" only repeats the error code of the line before.
+_GENERIC_ENDINGS = (": Invalid argument",)
 #: "[Parsed_scale_0 @ 0x55d0c8a2b0c0] " -> "[Parsed_scale_0] ": addresses only make messages differ.
 _ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+\]")
 #: Longest message built from stderr; the whole tail is kept on the error for logs.
@@ -207,7 +209,8 @@ def last_error_line(stderr: str) -> str:
     lines = [_ADDRESS.sub("]", line.strip()) for line in stderr.splitlines() if line.strip()]
     if not lines:
         return "no error output"
-    specific = [line for line in lines if not line.startswith(_GENERIC_ERRORS)]
+    specific = [line for line in lines
+                if not line.startswith(_GENERIC_ERRORS) and not line.endswith(_GENERIC_ENDINGS)]
     line = (specific or lines)[-1]
     return line if len(line) <= _MAX_MESSAGE_LINE else line[: _MAX_MESSAGE_LINE - 3] + "..."
 
