@@ -1,0 +1,261 @@
+"""TC3-HMAC-SHA256 and legacy v1 verification, against the SDK's own signing code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from tencentcloud.common import credential
+from tencentcloud.common.common_client import CommonClient
+from tencentcloud.common.http.request import RequestInternal
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.common.sign import Sign
+
+from mps.api.auth import (
+    canonical_request,
+    legacy_sign_string,
+    parse_authorization,
+    tc3_signature,
+    verify_legacy,
+    verify_tc3,
+)
+from mps.api.errors import ApiError
+from mps.api.wire import RawRequest, legacy_fields
+
+SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
+SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
+KEYS = {SECRET_ID: SECRET_KEY}
+TC3 = "TC3-HMAC-SHA256"
+ENDPOINT = "127.0.0.1:8080"
+PARAMS: dict[str, Any] = {
+    "TaskId": "t-1",
+    "MediaProcessTask": {"TranscodeTaskSet": [{"Definition": 100010, "WatermarkSet": [{"Definition": 1}]}]},
+    "Note": "a b&c=d_é",
+}
+
+
+def sdk_request(
+    method: str = "POST", sign_method: str | None = None, unsigned: bool = False, key: str = SECRET_KEY
+) -> RawRequest:
+    """The exact request the SDK would send, built by its own code (no network)."""
+    profile = ClientProfile(
+        signMethod=sign_method, httpProfile=HttpProfile(endpoint=ENDPOINT, reqMethod=method)
+    )
+    profile.unsignedPayload = unsigned
+    client = CommonClient("mps", "2019-06-12", credential.Credential(SECRET_ID, key), "ap-guangzhou", profile)
+    req = RequestInternal(ENDPOINT, method, "/", header={})
+    client._build_req_inter("DescribeTaskDetail", PARAMS, req)
+    headers = {"host": ENDPOINT} | {name.lower(): str(value) for name, value in req.header.items()}
+    if method == "GET":
+        return RawRequest(method=method, query=req.data, headers=headers, body=b"")
+    return RawRequest(method=method, query="", headers=headers, body=req.data.encode("utf-8"))
+
+
+def _replace(raw: RawRequest, **changes: Any) -> RawRequest:
+    headers = dict(raw.headers)
+    headers.update(changes.pop("headers", {}))
+    return RawRequest(
+        **{"method": raw.method, "query": raw.query, "body": raw.body, "headers": headers, **changes}
+    )
+
+
+def _code(call: Any) -> str:
+    with pytest.raises(ApiError) as info:
+        call()
+    return info.value.code
+
+
+# -- TC3 ----------------------------------------------------------------------------------------
+
+
+def test_tc3_matches_a_hand_computed_vector() -> None:
+    # Given a request written out by hand (timestamp 1551113065 is 2019-02-25 UTC)
+    body = b'{"Limit": 1, "Offset": 0}'
+    raw = RawRequest(
+        method="POST",
+        query="",
+        headers={"content-type": "application/json; charset=utf-8", "host": "mps.example.com"},
+        body=body,
+    )
+    # The canonical request of mps-api.md §1.2, spelled out
+    expected_canonical = (
+        "POST\n/\n\ncontent-type:application/json; charset=utf-8\nhost:mps.example.com\n\n"
+        f"content-type;host\n{hashlib.sha256(body).hexdigest()}"
+    )
+    assert canonical_request(raw, ("content-type", "host")) == expected_canonical
+    # And the SDK's own signing function over the string to sign
+    to_sign = (
+        "TC3-HMAC-SHA256\n1551113065\n2019-02-25/mps/tc3_request\n"
+        + hashlib.sha256(expected_canonical.encode()).hexdigest()
+    )
+    expected = Sign.sign_tc3(SECRET_KEY, "2019-02-25", "mps", to_sign)
+    assert tc3_signature(SECRET_KEY, "2019-02-25", "1551113065", expected_canonical) == expected
+    # Then a request carrying that signature verifies
+    auth = (
+        f"TC3-HMAC-SHA256 Credential={SECRET_ID}/2019-02-25/mps/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={expected}"
+    )
+    signed = _replace(raw, headers={"authorization": auth, "x-tc-timestamp": "1551113065"})
+    assert verify_tc3(signed, KEYS, now=1551113065 + 299) == SECRET_ID
+
+
+@pytest.mark.parametrize(
+    ("method", "unsigned"), [("POST", False), ("GET", False), ("POST", True), ("GET", True)]
+)
+def test_tc3_accepts_what_the_sdk_signs(method: str, unsigned: bool) -> None:
+    raw = sdk_request(method, unsigned=unsigned)
+    assert verify_tc3(raw, KEYS, now=time.time()) == SECRET_ID
+
+
+def test_tc3_get_canonicalises_the_raw_query() -> None:
+    raw = sdk_request("GET")
+    assert "MediaProcessTask.TranscodeTaskSet.0.WatermarkSet.0.Definition=1" in raw.query
+    lines = canonical_request(raw, ("content-type", "host")).split("\n")
+    assert lines[:3] == ["GET", "/", raw.query]
+    assert lines[-1] == hashlib.sha256(b"").hexdigest()
+
+
+def test_unsigned_payload_hashes_the_literal() -> None:
+    raw = sdk_request("POST", unsigned=True)
+    assert canonical_request(raw, ("content-type", "host")).endswith(
+        hashlib.sha256(b"UNSIGNED-PAYLOAD").hexdigest()
+    )
+    # so the body may change without breaking the signature, which is what the client asked for
+    assert verify_tc3(_replace(raw, body=b"{}"), KEYS, now=time.time()) == SECRET_ID
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": json.dumps({"TaskId": "t-2"}).encode()},
+        {"headers": {"host": "evil.example.com"}},
+        {"headers": {"content-type": "application/json; charset=utf-8"}},
+        {"headers": {"x-tc-timestamp": str(int(time.time()) - 1)}},
+    ],
+)
+def test_tc3_tampering_is_signature_failure(change: dict[str, Any]) -> None:
+    raw = _replace(sdk_request(), **change)
+    assert _code(lambda: verify_tc3(raw, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
+
+
+def test_tc3_wrong_key_is_signature_failure() -> None:
+    raw = sdk_request(key="not-the-key")
+    assert _code(lambda: verify_tc3(raw, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
+
+
+@pytest.mark.parametrize("skew", [301, -301, 3600])
+def test_tc3_outside_the_window_is_signature_expire(skew: int) -> None:
+    raw = sdk_request()
+    now = int(raw.headers["x-tc-timestamp"]) + skew
+    assert _code(lambda: verify_tc3(raw, KEYS, now=now)) == "AuthFailure.SignatureExpire"
+
+
+def test_tc3_edge_of_the_window_is_accepted() -> None:
+    raw = sdk_request()
+    assert verify_tc3(raw, KEYS, now=int(raw.headers["x-tc-timestamp"]) - 300) == SECRET_ID
+
+
+def test_tc3_unknown_secret_id() -> None:
+    raw = sdk_request()
+    assert (
+        _code(lambda: verify_tc3(raw, {"AKIDother": "k"}, now=time.time())) == "AuthFailure.SecretIdNotFound"
+    )
+
+
+def test_tc3_credential_date_must_be_the_timestamp_utc_date() -> None:
+    # Given a request signed (correctly) with a local-time date instead of the UTC one
+    ts = 1551113065  # 2019-02-25 16:44 UTC...
+    raw = RawRequest(
+        "POST", "", {"content-type": "application/json", "host": "h", "x-tc-timestamp": str(ts)}, b"{}"
+    )
+    date = "2019-02-26"  # ...but already the 26th in Beijing (UTC+8): the classic client bug
+    sig = tc3_signature(SECRET_KEY, date, str(ts), canonical_request(raw, ("content-type", "host")))
+    scope = f"{SECRET_ID}/{date}/mps/tc3_request"
+    auth = f"{TC3} Credential={scope}, SignedHeaders=content-type;host, Signature={sig}"
+    with pytest.raises(ApiError, match="UTC date") as info:
+        verify_tc3(_replace(raw, headers={"authorization": auth}), KEYS, now=ts)
+    assert info.value.code == "AuthFailure.SignatureFailure"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "SKIP",
+        "Bearer abc",
+        "TC3-HMAC-SHA256",
+        f"{TC3} Credential=AKID/2019-02-25/mps/tc3_request, Signature=abc",
+        f"{TC3} Credential=AKID/2019-02-25/mps, SignedHeaders=content-type;host, Signature=abc",
+        f"{TC3} Credential=AKID/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=a",
+        f"{TC3} Credential=AKID/2019-02-25/mps/tc3_request, SignedHeaders=content-type, Signature=abc",
+        f"{TC3} Credential=AKID/2019-02-25/mps/tc3_request, SignedHeaders=content-type;host, Signature=",
+        "TC3-HMAC-SHA256 garbage",
+    ],
+)
+def test_malformed_authorization_is_invalid_authorization(header: str | None) -> None:
+    assert _code(lambda: parse_authorization(header)) == "AuthFailure.InvalidAuthorization"
+
+
+@pytest.mark.parametrize("timestamp", [None, "", "abc", "１２３", "²", "9" * 40, "-5"])
+def test_bad_timestamps_are_invalid_authorization(timestamp: str | None) -> None:
+    raw = sdk_request()
+    headers = {k: v for k, v in raw.headers.items() if k != "x-tc-timestamp"}
+    if timestamp is not None:
+        headers["x-tc-timestamp"] = timestamp
+    bad = RawRequest(raw.method, raw.query, headers, raw.body)
+    assert _code(lambda: verify_tc3(bad, KEYS, now=time.time())) == "AuthFailure.InvalidAuthorization"
+
+
+def test_hostile_signature_text_does_not_crash_the_compare() -> None:
+    raw = sdk_request()
+    auth = raw.headers["authorization"].rsplit("Signature=", 1)[0] + "Signature=ünïcode☃"
+    bad = _replace(raw, headers={"authorization": auth})
+    assert _code(lambda: verify_tc3(bad, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
+
+
+def test_a_signed_header_that_was_not_sent_is_invalid_authorization() -> None:
+    raw = sdk_request()
+    headers = {k: v for k, v in raw.headers.items() if k != "host"}
+    bad = RawRequest(raw.method, raw.query, headers, raw.body)
+    assert _code(lambda: verify_tc3(bad, KEYS, now=time.time())) == "AuthFailure.InvalidAuthorization"
+
+
+# -- legacy v1 ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sign_method", ["HmacSHA1", "HmacSHA256"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_legacy_accepts_what_the_sdk_signs(sign_method: str, method: str) -> None:
+    raw = sdk_request(method, sign_method=sign_method)
+    fields = legacy_fields(raw)
+    assert fields["SignatureMethod"] == sign_method
+    assert verify_legacy(raw, fields, KEYS, now=time.time()) == SECRET_ID
+
+
+def test_legacy_sign_string_follows_the_sdk() -> None:
+    fields = {"Action": "X", "b_c": "1 2", "a": "é", "Signature": "ignored"}
+    assert legacy_sign_string("POST", "h:1", fields) == "POSTh:1/?Action=X&a=é&b.c=1 2"
+
+
+def test_legacy_failures_have_their_codes() -> None:
+    raw = sdk_request("POST", sign_method="HmacSHA256")
+    fields = legacy_fields(raw)
+    now = time.time()
+    assert (
+        _code(lambda: verify_legacy(raw, fields | {"TaskId": "t-9"}, KEYS, now))
+        == "AuthFailure.SignatureFailure"
+    )
+    assert _code(lambda: verify_legacy(raw, fields, KEYS, now + 600)) == "AuthFailure.SignatureExpire"
+    assert _code(lambda: verify_legacy(raw, fields, {"x": "y"}, now)) == "AuthFailure.SecretIdNotFound"
+    assert _code(lambda: verify_legacy(raw, fields | {"SignatureMethod": "MD5"}, KEYS, now)) == (
+        "AuthFailure.InvalidAuthorization"
+    )
+    without = {k: v for k, v in fields.items() if k != "Signature"}
+    assert _code(lambda: verify_legacy(raw, without, KEYS, now)) == "AuthFailure.InvalidAuthorization"
+    wrong_host = _replace(raw, headers={"host": "other:1"})
+    assert _code(lambda: verify_legacy(wrong_host, fields, KEYS, now)) == "AuthFailure.SignatureFailure"
