@@ -202,9 +202,15 @@ def parse_encoders(lines: Iterable[str]) -> frozenset[str]:
 def last_error_line(stderr: str) -> str:
     """The line of ffmpeg's stderr that says what went wrong, shortened to one line.
 
-    ffmpeg often ends with generic lines ("Conversion failed!"); the last line that is not one
-    of them is the cause. Parameters: ``stderr`` as text. Returns: the line ("no error output"
-    when there was none).
+    ffmpeg often ends with generic lines ("Conversion failed!", "<input>: Invalid argument");
+    the last line that is not one of them is the cause.
+
+    Parameters:
+        stderr: ffmpeg's stderr (or its tail) as text.
+
+    Returns:
+        The line, without object addresses, at most 300 characters; ``"no error output"`` when
+        stderr was empty.
     """
     lines = [_ADDRESS.sub("]", line.strip()) for line in stderr.splitlines() if line.strip()]
     if not lines:
@@ -216,10 +222,17 @@ def last_error_line(stderr: str) -> str:
 
 
 def progress_seconds(key: str, value: str) -> float | None:
-    """The output time in seconds from one ``-progress`` line, or None if it is not one.
+    """The output time in seconds from one ``-progress`` line.
 
     ``out_time_ms`` is in microseconds too (a long-standing ffmpeg quirk); values are ``N/A``
     before the first frame.
+
+    Parameters:
+        key: the part before ``=`` (``out_time_us``, ``frame``, ``progress``...).
+        value: the part after it.
+
+    Returns:
+        Seconds, or None when the line is not an output time or its value is not a number.
     """
     try:
         if key in ("out_time_us", "out_time_ms"):
@@ -335,12 +348,15 @@ class _Watchdog:
             if self._done.wait(max(0.0, wait)):
                 return
             if self._cancel is not None and self._cancel.is_set():
-                self.reason = "cancel"
+                reason = "cancel"
             elif time.monotonic() >= self._deadline:
-                self.reason = "timeout"
+                reason = "timeout"
             else:
                 continue
-            _kill_group(self._proc)
+            # A process that just finished on its own was not killed: its outcome stands.
+            if self._proc.poll() is None:
+                self.reason = reason
+                _kill_group(self._proc)
             return
 
     def stop(self) -> None:
