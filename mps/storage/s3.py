@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.exceptions import Boto3Error, S3UploadFailedError
+from boto3.exceptions import RetriesExceededError as Boto3RetriesExceededError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (
@@ -87,7 +88,9 @@ def translate_s3_error(exc: Exception, bucket: str, key: str | None = None) -> M
         exc = exc.__context__  # boto3 wraps the real ClientError of a failed upload
     if isinstance(exc, ClientError):
         return _translate_client_error(exc, bucket, key)
-    if isinstance(exc, BotoConnectionError | HTTPClientError | RetriesExceededError):
+    if isinstance(
+        exc, BotoConnectionError | HTTPClientError | RetriesExceededError | Boto3RetriesExceededError
+    ):
         return StorageUnavailableError(f"object store unreachable ({where}): {exc}")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return MpsError(f"no usable object store credentials ({where}): {exc}", code=ACCESS_DENIED)
