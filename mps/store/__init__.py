@@ -27,7 +27,7 @@ from mps.store.base import (
     WorkflowRecord,
     new_task_id,
 )
-
+from mps.store.memory import MemoryTaskStore
 from mps.store.migrate import migrate_url
 from mps.store.sql import SqlTaskStore
 from mps.store.sqlbase import map_db_errors

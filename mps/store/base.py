@@ -21,12 +21,14 @@ import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from mps.errors import ERR_CODE_INTERNAL, InvalidParameterError, MpsError, ResourceNotFoundError
 
 JsonDict = dict[str, Any]
+#: The source of "now" a store uses; tests pass a settable one instead of patching.
+Clock = Callable[[], datetime]
 TaskStatus = Literal["WAITING", "PROCESSING", "FINISH"]
 SubtaskStatus = Literal["WAITING", "PROCESSING", "SUCCESS", "FAIL"]
 WorkflowStatus = Literal["Enabled", "Disabled"]
@@ -52,6 +54,11 @@ ABORTED_ERR_CODE = ERR_CODE_INTERNAL
 ABORTED_MESSAGE = "task aborted by ManageTask"
 #: How long a claimed outbox row stays invisible to other relays unless marked sent or failed.
 DEFAULT_OUTBOX_LEASE = timedelta(seconds=60)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the default clock of every store)."""
+    return datetime.now(UTC)
 
 
 def new_task_id(account_id: str = "0") -> str:
@@ -253,6 +260,11 @@ def workflow_not_found(workflow_id: int) -> ResourceNotFoundError:
 def duplicate_workflow_name(name: str) -> InvalidParameterError:
     """WorkflowName is unique per account (mps-api.md §9)."""
     return InvalidParameterError.field("WorkflowName", f"a workflow named {name!r} already exists")
+
+
+def trigger_taken(trigger: BucketTrigger) -> ConflictError:
+    """``create_task`` for a bucket event that ``claim_trigger`` already took without a task."""
+    return ConflictError(f"bucket event {trigger} was already claimed without a task")
 
 
 def check_subtask_status(status: str) -> None:

@@ -32,6 +32,7 @@ from mps.store.base import (
     not_abortable,
     subtask_not_found,
     task_not_found,
+    trigger_taken,
 )
 from mps.store.schema import UtcDateTime, bucket_events, subtasks, tasks
 from mps.store.sql_outbox import insert_event
@@ -111,14 +112,16 @@ class TasksMixin(SqlBase):
         with self._write() as conn:
             if new.trigger is not None:
                 t = new.trigger
-                holder = conn.execute(
+                claimed = conn.execute(
                     sa.select(bucket_events.c.task_id).where(
                         bucket_events.c.workflow_id == t.workflow_id, bucket_events.c.bucket == t.bucket,
                         bucket_events.c.object_key == t.key, bucket_events.c.etag == t.etag,
                     )
-                ).scalar()
-                if holder is not None:
-                    return self._fetch_task(conn, holder)
+                ).first()
+                if claimed is not None:
+                    if claimed.task_id is None:
+                        raise trigger_taken(t)
+                    return self._fetch_task(conn, claimed.task_id)
             if new.session_id is not None:
                 row = conn.execute(sa.select(tasks).where(tasks.c.session_id == new.session_id)).first()
                 if row is not None:

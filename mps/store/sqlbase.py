@@ -3,9 +3,8 @@ translation of SQLAlchemy errors and the row-to-record converters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from mps.errors import MpsError, StorageUnavailableError
 from mps.store.base import (
+    Clock,
     ConflictError,
     EventTarget,
     OutboxRecord,
@@ -22,19 +22,12 @@ from mps.store.base import (
     TaskRecord,
     TemplateRecord,
     WorkflowRecord,
+    utc_now,
 )
 
 #: Milliseconds a SQLite connection waits for the write lock before failing (several worker threads
 #: and processes share one file; a write transaction here lasts milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
 
 @contextmanager
 def map_db_errors() -> Iterator[None]:

@@ -1,0 +1,324 @@
+"""``MemoryTaskStore``: the in-memory twin of :class:`mps.store.sql.SqlTaskStore`, with the same
+semantics (one lock instead of transactions and unique keys), for unit tests of upper layers.
+JSON goes in and comes out as deep copies, as it would through a database."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
+    DEFAULT_OUTBOX_LEASE,
+    FINAL_SUBTASK_STATUSES,
+    SESSION_TTL,
+    Clock,
+    Completion,
+    ConflictError,
+    EventTarget,
+    JsonDict,
+    Merger,
+    NewSubtask,
+    NewTask,
+    OutboxRecord,
+    SubtaskRecord,
+    SubtaskStatus,
+    TaskRecord,
+    TaskStatus,
+    check_subtask_status,
+    decode_scroll_token,
+    encode_scroll_token,
+    not_abortable,
+    subtask_not_found,
+    task_not_found,
+    trigger_taken,
+    utc_now,
+)
+from mps.store.memory_catalog import MemoryCatalog
+
+
+def _copy(value: Any) -> Any:
+    return copy.deepcopy(value)
+
+
+class MemoryTaskStore(MemoryCatalog):
+    """The :class:`mps.store.base.TaskStore` in dicts behind one lock.
+
+    Parameters:
+        clock: the source of "now" (UTC), replaceable in tests.
+    """
+
+    def __init__(self, clock: Clock = utc_now) -> None:
+        super().__init__(threading.RLock(), clock)
+        self._tasks: dict[str, TaskRecord] = {}
+        self._positions: dict[str, int] = {}
+        self._sessions: dict[str, str] = {}
+        self._subtasks: dict[str, list[SubtaskRecord]] = {}
+        self._outbox: dict[int, OutboxRecord] = {}
+        self._counter = itertools.count(1)
+
+    def close(self) -> None:
+        """Nothing to release (present for symmetry with ``SqlTaskStore``)."""
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.create_task`."""
+        with self._lock:
+            existing = self._repeat_of(new)
+            if existing is not None:
+                return _copy(existing), False
+            if new.task_id in self._tasks:
+                raise ConflictError(f"task {new.task_id!r} already exists", code="InvalidParameterValue.TaskId")
+            now = self._now()
+            task = TaskRecord(
+                task_id=new.task_id, status="WAITING", request=_copy(new.request),
+                workflow_task=_copy(new.workflow_task), metadata=None, err_code=0, message="",
+                session_id=new.session_id, session_context=new.session_context, notify=_copy(new.notify),
+                priority=new.priority, workflow_id=new.workflow_id, create_time=now, begin_time=None,
+                finish_time=None,
+            )
+            self._tasks[task.task_id] = task
+            self._positions[task.task_id] = next(self._counter)
+            self._subtasks[task.task_id] = []
+            self._append_subtasks(task.task_id, new.subtasks)
+            if new.session_id is not None:
+                self._sessions[new.session_id] = task.task_id
+            if new.trigger is not None:
+                self._triggers[new.trigger] = task.task_id
+            return _copy(task), True
+
+    def _repeat_of(self, new: NewTask) -> TaskRecord | None:
+        """The task already answering this trigger or (live) SessionId; frees an expired one."""
+        if new.trigger is not None and new.trigger in self._triggers:
+            holder_id = self._triggers[new.trigger]
+            if holder_id is None or holder_id not in self._tasks:
+                raise trigger_taken(new.trigger)
+            return self._tasks[holder_id]
+        if new.session_id is None or new.session_id not in self._sessions:
+            return None
+        holder = self._tasks[self._sessions[new.session_id]]
+        if holder.create_time > self._now() - SESSION_TTL:
+            return holder
+        self._tasks[holder.task_id] = replace(holder, session_id=None)
+        del self._sessions[new.session_id]
+        return None
+
+    def _append_subtasks(self, task_id: str, new: Sequence[NewSubtask]) -> int:
+        subs = self._subtasks[task_id]
+        first = len(subs)
+        for i, spec in enumerate(new):
+            subs.append(
+                SubtaskRecord(
+                    task_id=task_id, index=first + i, kind=spec.kind, status="WAITING", input=_copy(spec.input),
+                    result=None, progress=0, attempts=0, begin_time=None, finish_time=None,
+                )
+            )
+        return first
+
+    def _task(self, task_id: str) -> TaskRecord:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise task_not_found(task_id) from None
+
+    def get_task(self, task_id: str) -> TaskRecord:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.get_task`."""
+        with self._lock:
+            return _copy(self._task(task_id))
+
+    def get_subtasks(self, task_id: str) -> list[SubtaskRecord]:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.get_subtasks`."""
+        with self._lock:
+            return _copy(self._subtasks.get(task_id, []))
+
+    def list_tasks(
+        self,
+        status: TaskStatus,
+        limit: int = 10,
+        scroll_token: str = "",
+        sub_task_has_failed: bool | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> tuple[list[TaskRecord], str]:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.list_tasks`."""
+        after = decode_scroll_token(scroll_token)
+        limit = max(limit, 1)
+        with self._lock:
+            found = [
+                (pos, task)
+                for task_id, pos in sorted(self._positions.items(), key=lambda item: -item[1])
+                if (after is None or pos < after)
+                and self._matches(task := self._tasks[task_id], status, sub_task_has_failed, start_time, end_time)
+            ]
+            page = found[:limit]
+            token = encode_scroll_token(page[-1][0]) if len(found) > limit else ""
+            return [_copy(task) for _, task in page], token
+
+    def _matches(
+        self, task: TaskRecord, status: str, failed: bool | None, start: datetime | None, end: datetime | None
+    ) -> bool:
+        if task.status != status or (start is not None and task.create_time < start):
+            return False
+        if end is not None and task.create_time >= end:
+            return False
+        has_failed = task.err_code != 0 or any(s.status == "FAIL" for s in self._subtasks[task.task_id])
+        return failed is None or failed == has_failed
+
+    def start_task(self, task_id: str) -> bool:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.start_task`."""
+        with self._lock:
+            task = self._task(task_id)
+            if task.status != "WAITING":
+                return False
+            self._tasks[task_id] = replace(task, status="PROCESSING", begin_time=self._now())
+            return True
+
+    def set_metadata(self, task_id: str, metadata: JsonDict) -> None:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.set_metadata`."""
+        with self._lock:
+            self._tasks[task_id] = replace(self._task(task_id), metadata=_copy(metadata))
+
+    def abort_task(self, task_id: str, event: tuple[EventTarget, JsonDict] | None = None) -> TaskRecord:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.abort_task`."""
+        with self._lock:
+            task = self._task(task_id)
+            if task.status != "WAITING":
+                raise not_abortable(task_id, task.status)
+            now = self._now()
+            workflow_task = task.workflow_task
+            if workflow_task is not None:
+                workflow_task = {**workflow_task, "Status": "FINISH", "ErrCode": ABORTED_ERR_CODE,
+                                 "Message": ABORTED_MESSAGE}
+            self._tasks[task_id] = replace(
+                task, status="FINISH", finish_time=now, err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE,
+                workflow_task=workflow_task,
+            )
+            self._subtasks[task_id] = [
+                s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL", finish_time=now)
+                for s in self._subtasks[task_id]
+            ]
+            if event is not None:
+                self._insert_event(task_id, event[0], event[1])
+            return _copy(self._tasks[task_id])
+
+    # -- sub-tasks -----------------------------------------------------------------------------
+
+    def add_subtasks(self, task_id: str, new: Sequence[NewSubtask]) -> int:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.add_subtasks`."""
+        with self._lock:
+            self._task(task_id)
+            return self._append_subtasks(task_id, new)
+
+    def _subtask(self, task_id: str, index: int) -> SubtaskRecord:
+        subs = self._subtasks.get(task_id, [])
+        if not 0 <= index < len(subs):
+            raise subtask_not_found(task_id, index)
+        return subs[index]
+
+    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.start_subtask`."""
+        with self._lock:
+            if self._task(task_id).status == "FINISH":
+                return None
+            sub = self._subtask(task_id, index)
+            if sub.status in FINAL_SUBTASK_STATUSES:
+                return None
+            sub = replace(sub, status="PROCESSING", attempts=sub.attempts + 1, begin_time=sub.begin_time or self._now())
+            self._subtasks[task_id][index] = sub
+            self.start_task(task_id)
+            return _copy(sub)
+
+    def update_progress(self, task_id: str, index: int, progress: int) -> bool:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.update_progress`."""
+        with self._lock:
+            subs = self._subtasks.get(task_id, [])
+            if not 0 <= index < len(subs) or subs[index].status in FINAL_SUBTASK_STATUSES:
+                return False
+            subs[index] = replace(subs[index], progress=min(max(int(progress), 0), 100))
+            return True
+
+    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.finish_subtask`."""
+        check_subtask_status(status)
+        with self._lock:
+            sub = self._subtask(task_id, index)
+            if sub.status in FINAL_SUBTASK_STATUSES:
+                return False
+            progress = 100 if status == "SUCCESS" else sub.progress
+            self._subtasks[task_id][index] = replace(
+                sub, status=status, result=_copy(result), progress=progress, finish_time=self._now()
+            )
+            return True
+
+    def try_finish_task(
+        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
+    ) -> bool:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.try_finish_task`."""
+        with self._lock:
+            task = self._task(task_id)
+            subs = self._subtasks[task_id]
+            if task.status == "FINISH" or any(s.status not in FINAL_SUBTASK_STATUSES for s in subs):
+                return False
+            done = completion if isinstance(completion, Completion) else completion(_copy(task), _copy(subs))
+            now = self._now()
+            wt = _copy(done.workflow_task)
+            self._tasks[task_id] = replace(
+                task, status="FINISH", finish_time=now, begin_time=task.begin_time or now, workflow_task=wt,
+                err_code=int(wt.get("ErrCode") or 0), message=str(wt.get("Message") or ""),
+            )
+            if target is not None and done.event is not None:
+                self._insert_event(task_id, target, done.event)
+            return True
+
+    # -- outbox --------------------------------------------------------------------------------
+
+    def _insert_event(self, task_id: str | None, target: EventTarget, payload: JsonDict) -> int:
+        event_id = next(self._counter)
+        now = self._now()
+        self._outbox[event_id] = OutboxRecord(
+            id=event_id, task_id=task_id, target=target, payload=_copy(payload), created_at=now, attempts=0,
+            next_attempt_at=now, sent_at=None, last_error="",
+        )
+        return event_id
+
+    def add_event(self, task_id: str | None, target: EventTarget, payload: JsonDict) -> int:
+        """See :meth:`mps.store.sql_outbox.OutboxMixin.add_event`."""
+        with self._lock:
+            return self._insert_event(task_id, target, payload)
+
+    def claim_outbox(
+        self, limit: int, now: datetime | None = None, lease: timedelta = DEFAULT_OUTBOX_LEASE
+    ) -> list[OutboxRecord]:
+        """See :meth:`mps.store.sql_outbox.OutboxMixin.claim_outbox`."""
+        now = now or self._now()
+        with self._lock:
+            due = [e for _, e in sorted(self._outbox.items()) if e.sent_at is None and e.next_attempt_at <= now]
+            claimed = [replace(e, attempts=e.attempts + 1, next_attempt_at=now + lease) for e in due[:limit]]
+            self._outbox.update((e.id, e) for e in claimed)
+            return _copy(claimed)
+
+    def mark_sent(self, event_id: int) -> None:
+        """See :meth:`mps.store.sql_outbox.OutboxMixin.mark_sent`."""
+        with self._lock:
+            event = self._outbox.get(event_id)
+            if event is not None and event.sent_at is None:
+                self._outbox[event_id] = replace(event, sent_at=self._now())
+
+    def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:
+        """See :meth:`mps.store.sql_outbox.OutboxMixin.mark_failed`."""
+        with self._lock:
+            event = self._outbox.get(event_id)
+            if event is not None and event.sent_at is None:
+                self._outbox[event_id] = replace(event, last_error=error[:4000], next_attempt_at=retry_at)
+
+    def list_events(self, task_id: str) -> list[OutboxRecord]:
+        """See :meth:`mps.store.sql_outbox.OutboxMixin.list_events`."""
+        with self._lock:
+            return _copy([e for _, e in sorted(self._outbox.items()) if e.task_id == task_id])
