@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.responses import PlainTextResponse, Response
 
 from mps.api.actions import ActionRegistry, HandlerResult, RequestContext
@@ -139,12 +140,16 @@ async def _read(request: Request, limit: int) -> RawRequest:
         raise too_big
     body = bytearray()
     seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit * DRAIN_FACTOR:
-            raise too_big
-        if seen <= limit:
-            body += chunk
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit * DRAIN_FACTOR:
+                raise too_big
+            if seen <= limit:
+                body += chunk
+    except ClientDisconnect:
+        # Nobody will read the answer; a typed error keeps the traceback out of the log.
+        raise ApiError("The client disconnected while sending the body.", "InvalidParameter") from None
     if seen > limit:
         raise too_big
     headers = {name.lower(): value for name, value in request.headers.items()}
@@ -186,13 +191,15 @@ def _as_mapping(result: HandlerResult) -> Mapping[str, Any]:
     """A handler's result as the fields of ``Response``.
 
     Raises:
-        TypeError: for anything but a mapping or a wire model (a handler bug: ``InternalError``).
+        TypeError: for anything but a mapping or a wire model, or one with an ``Error`` key, which
+            the SDK would take for a failure (handler bugs, answered ``InternalError``).
     """
-    if isinstance(result, WireModel):
-        return result.to_wire()
-    if isinstance(result, Mapping):
-        return result
-    raise TypeError(f"handler returned {type(result).__name__}, expected a dict or a WireModel")
+    fields = result.to_wire() if isinstance(result, WireModel) else result
+    if not isinstance(fields, Mapping):
+        raise TypeError(f"handler returned {type(result).__name__}, expected a dict or a WireModel")
+    if "Error" in fields:
+        raise TypeError("handler returned an 'Error' key; raise an MpsError to fail instead")
+    return fields
 
 
 def _log_failure(exc: Exception, request_id: str, action: str, code: str) -> None:

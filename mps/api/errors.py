@@ -42,7 +42,7 @@ class ApiError(MpsError):
 
     code = "InvalidParameter"
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str = "InvalidParameter") -> None:
         super().__init__(message, code)
 
 
@@ -125,8 +125,8 @@ def default_code(cls: type[MpsError]) -> str:
         A code of a known family; ``InternalError`` at worst, since ``MpsError`` is in the table.
     """
     for klass in cls.__mro__:
-        if klass in WIRE_CODES:
-            return WIRE_CODES[klass]  # type: ignore[index]
+        if issubclass(klass, MpsError) and klass in WIRE_CODES:
+            return WIRE_CODES[klass]
     return "InternalError"
 
 

@@ -28,6 +28,7 @@ from mps.api.wire import (
     unflatten_params,
 )
 from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
+from mps.models.base import WireModel
 from mps.settings import Settings
 
 NESTED: dict[str, Any] = {
@@ -209,7 +210,7 @@ def test_every_error_class_of_mps_errors_has_an_explicit_wire_code() -> None:
 def test_every_mps_error_subclass_maps_to_a_known_code() -> None:
     for cls in [MpsError, *_subclasses(MpsError)]:
         try:
-            exc = cls("boom") if cls is not ApiError else ApiError("boom", "InvalidParameter")
+            exc = cls("boom")
         except TypeError:  # a subclass elsewhere with its own constructor: the class default still maps
             exc = cls.__new__(cls)
             exc.message = "boom"
@@ -295,6 +296,11 @@ def test_parse_notification_returns_the_event_fields() -> None:
 # -- the app, in process (auth off; signatures are covered in test_api_auth and the SDK tests) ----
 
 
+class ModelOut(WireModel):
+    TaskId: str
+    Note: str | None = None
+
+
 def _demo_registry(seen: list[RequestContext]) -> ActionRegistry:
     registry = register_builtin_actions(ActionRegistry())
 
@@ -310,6 +316,14 @@ def _demo_registry(seen: list[RequestContext]) -> ActionRegistry:
     @registry.register("Weird")
     def weird(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         return ["not", "a", "dict"]  # type: ignore[return-value]
+
+    @registry.register("Model")
+    def model(params: dict[str, Any], ctx: RequestContext) -> WireModel:
+        return ModelOut(TaskId="t-1")
+
+    @registry.register("FakeError")
+    def fake_error(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        return {"Error": {"Code": "Oops", "Message": "handlers must raise"}}
 
     return registry
 
@@ -375,6 +389,7 @@ def test_success_envelope_and_context(client: AppClient, seen: list[RequestConte
         ("Echo", b"{}" + b" " * 2048, "InvalidParameter"),
         ("Crash", b"{}", "InternalError"),
         ("Weird", b"{}", "InternalError"),
+        ("FakeError", b"{}", "InternalError"),
     ],
 )
 def test_errors_are_http_200_json_envelopes(client: AppClient, action: str, body: bytes, code: str) -> None:
@@ -406,6 +421,17 @@ def test_get_mode_and_legacy_mode_reach_the_handler_with_strings(client: AppClie
     resp = client.post("/", data=form)
     assert resp.headers["content-type"] == "application/json"
     assert resp.json()["Response"]["Params"] == {"X": ["a"]}
+
+
+def test_a_wire_model_result_is_dumped_without_unset_fields(client: AppClient) -> None:
+    out, _ = _call(client, "Model")
+    assert set(out) == {"TaskId", "RequestId"} and out["TaskId"] == "t-1"
+
+
+def test_public_names_resolve() -> None:
+    import mps.api
+
+    assert all(hasattr(mps.api, name) for name in mps.api.__all__)
 
 
 def test_parse_notification_through_the_app(client: AppClient) -> None:
