@@ -16,15 +16,13 @@ Guarantees every implementation keeps (design.md, "State and delivery guarantees
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from mps.errors import ERR_CODE_INTERNAL, InvalidParameterError, MpsError, ResourceNotFoundError
+from mps.errors import ERR_CODE_INTERNAL, MpsError
 
 JsonDict = dict[str, Any]
 #: The source of "now" a store uses; tests pass a settable one instead of patching.
@@ -202,101 +200,12 @@ class WorkflowRecord:
     update_time: datetime
 
 
-# -- errors every implementation raises the same way ------------------------------------------
-
-
 class ConflictError(MpsError):
     """A unique key was already taken. The store resolves the races it expects (SessionId, bucket
     trigger, template Definition) itself; this escapes only for an unexpected one, e.g. a TaskId
     created twice."""
 
     code = "FailedOperation.Conflict"
-
-
-def task_not_found(task_id: str) -> ResourceNotFoundError:
-    """The error for an unknown TaskId (``ResourceNotFound.TaskNotFound``)."""
-    return ResourceNotFoundError(f"task {task_id!r} does not exist", code="ResourceNotFound.TaskNotFound")
-
-
-def subtask_not_found(task_id: str, index: int) -> ResourceNotFoundError:
-    """The error for a sub-task that was never created."""
-    return ResourceNotFoundError(
-        f"task {task_id!r} has no sub-task {index}", code="ResourceNotFound.TaskNotFound"
-    )
-
-
-def not_abortable(task_id: str, status: str) -> InvalidParameterError:
-    """Abort of a task that is not WAITING. Tencent has no status-specific code for ManageTask, so
-    this is ``InvalidParameterValue.TaskId``: the TaskId is not one that can be aborted now."""
-    return InvalidParameterError.field("TaskId", f"task {task_id!r} is {status}; only WAITING tasks can be aborted")
-
-
-def template_not_found(family: str, definition: int) -> ResourceNotFoundError:
-    """The error for an unknown custom template (``ResourceNotFound.TemplateNotExist``)."""
-    return ResourceNotFoundError(
-        f"{family} template {definition} does not exist", code="ResourceNotFound.TemplateNotExist"
-    )
-
-
-def too_many_templates(family: str) -> MpsError:
-    """The error when a family already holds its limit of custom templates."""
-    return MpsError(
-        f"at most {TEMPLATE_LIMITS[family]} custom {family} templates are allowed",
-        code="LimitExceeded.TooMuchTemplate",
-    )
-
-
-def check_family(family: str) -> None:
-    """Raise ``InvalidParameterValue.Family`` unless ``family`` is one of :data:`TEMPLATE_LIMITS`."""
-    if family not in TEMPLATE_LIMITS:
-        raise InvalidParameterError.field("Family", f"unknown template family {family!r}")
-
-
-def workflow_not_found(workflow_id: int) -> ResourceNotFoundError:
-    """The error for an unknown WorkflowId."""
-    return ResourceNotFoundError(f"workflow {workflow_id} does not exist", code="ResourceNotFound.Workflow")
-
-
-def duplicate_workflow_name(name: str) -> InvalidParameterError:
-    """WorkflowName is unique per account (mps-api.md §9)."""
-    return InvalidParameterError.field("WorkflowName", f"a workflow named {name!r} already exists")
-
-
-def trigger_taken(trigger: BucketTrigger) -> ConflictError:
-    """``create_task`` for a bucket event that ``claim_trigger`` already took without a task."""
-    return ConflictError(f"bucket event {trigger} was already claimed without a task")
-
-
-def check_subtask_status(status: str) -> None:
-    """``finish_subtask`` takes only a final status."""
-    if status not in FINAL_SUBTASK_STATUSES:
-        raise ValueError(f"a sub-task finishes as SUCCESS or FAIL, not {status!r}")
-
-
-# -- the opaque ScrollToken of list_tasks -------------------------------------------------------
-
-
-def encode_scroll_token(position: int) -> str:
-    """The ScrollToken that resumes a listing after the task at ``position`` (newest first)."""
-    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
-
-
-def decode_scroll_token(token: str) -> int | None:
-    """The position a ScrollToken resumes after; None for ``""`` (the first page).
-
-    Raises:
-        InvalidParameterError: ``InvalidParameterValue.ScrollToken`` for a token we did not issue.
-    """
-    if not token:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        version, _, position = text.partition(":")
-        if version != "v1":
-            raise ValueError(version)
-        return int(position)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidParameterError.field("ScrollToken", "the ScrollToken is not valid") from None
 
 
 @runtime_checkable
@@ -421,7 +330,9 @@ class TaskStore(Protocol):
         """The total matching and one page of them by Definition; ``name`` matches exactly."""
         ...
 
-    def update_template(self, family: str, definition: int, body: JsonDict, name: str | None = None) -> TemplateRecord:
+    def update_template(
+        self, family: str, definition: int, body: JsonDict, name: str | None = None
+    ) -> TemplateRecord:
         """Replace the body (and the name, if given); bumps the update time."""
         ...
 
@@ -430,7 +341,9 @@ class TaskStore(Protocol):
         ...
 
     # workflows
-    def create_workflow(self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/") -> WorkflowRecord:
+    def create_workflow(
+        self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
+    ) -> WorkflowRecord:
         """Store a Disabled workflow; ``InvalidParameterValue.WorkflowName`` if the name is taken."""
         ...
 

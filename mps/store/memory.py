@@ -12,6 +12,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from mps.store._rules import (
+    check_subtask_status,
+    decode_scroll_token,
+    encode_scroll_token,
+    not_abortable,
+    subtask_not_found,
+    task_not_found,
+    trigger_taken,
+)
 from mps.store.base import (
     ABORTED_ERR_CODE,
     ABORTED_MESSAGE,
@@ -31,13 +40,6 @@ from mps.store.base import (
     SubtaskStatus,
     TaskRecord,
     TaskStatus,
-    check_subtask_status,
-    decode_scroll_token,
-    encode_scroll_token,
-    not_abortable,
-    subtask_not_found,
-    task_not_found,
-    trigger_taken,
     utc_now,
 )
 from mps.store.memory_catalog import MemoryCatalog
@@ -75,13 +77,25 @@ class MemoryTaskStore(MemoryCatalog):
             if existing is not None:
                 return _copy(existing), False
             if new.task_id in self._tasks:
-                raise ConflictError(f"task {new.task_id!r} already exists", code="InvalidParameterValue.TaskId")
+                raise ConflictError(
+                    f"task {new.task_id!r} already exists", code="InvalidParameterValue.TaskId"
+                )
             now = self._now()
             task = TaskRecord(
-                task_id=new.task_id, status="WAITING", request=_copy(new.request),
-                workflow_task=_copy(new.workflow_task), metadata=None, err_code=0, message="",
-                session_id=new.session_id, session_context=new.session_context, notify=_copy(new.notify),
-                priority=new.priority, workflow_id=new.workflow_id, create_time=now, begin_time=None,
+                task_id=new.task_id,
+                status="WAITING",
+                request=_copy(new.request),
+                workflow_task=_copy(new.workflow_task),
+                metadata=None,
+                err_code=0,
+                message="",
+                session_id=new.session_id,
+                session_context=new.session_context,
+                notify=_copy(new.notify),
+                priority=new.priority,
+                workflow_id=new.workflow_id,
+                create_time=now,
+                begin_time=None,
                 finish_time=None,
             )
             self._tasks[task.task_id] = task
@@ -116,8 +130,16 @@ class MemoryTaskStore(MemoryCatalog):
         for i, spec in enumerate(new):
             subs.append(
                 SubtaskRecord(
-                    task_id=task_id, index=first + i, kind=spec.kind, status="WAITING", input=_copy(spec.input),
-                    result=None, progress=0, attempts=0, begin_time=None, finish_time=None,
+                    task_id=task_id,
+                    index=first + i,
+                    kind=spec.kind,
+                    status="WAITING",
+                    input=_copy(spec.input),
+                    result=None,
+                    progress=0,
+                    attempts=0,
+                    begin_time=None,
+                    finish_time=None,
                 )
             )
         return first
@@ -155,7 +177,9 @@ class MemoryTaskStore(MemoryCatalog):
                 (pos, task)
                 for task_id, pos in sorted(self._positions.items(), key=lambda item: -item[1])
                 if (after is None or pos < after)
-                and self._matches(task := self._tasks[task_id], status, sub_task_has_failed, start_time, end_time)
+                and self._matches(
+                    task := self._tasks[task_id], status, sub_task_has_failed, start_time, end_time
+                )
             ]
             page = found[:limit]
             token = encode_scroll_token(page[-1][0]) if len(found) > limit else ""
@@ -194,10 +218,18 @@ class MemoryTaskStore(MemoryCatalog):
             now = self._now()
             workflow_task = task.workflow_task
             if workflow_task is not None:
-                workflow_task = {**workflow_task, "Status": "FINISH", "ErrCode": ABORTED_ERR_CODE,
-                                 "Message": ABORTED_MESSAGE}
+                workflow_task = {
+                    **workflow_task,
+                    "Status": "FINISH",
+                    "ErrCode": ABORTED_ERR_CODE,
+                    "Message": ABORTED_MESSAGE,
+                }
             self._tasks[task_id] = replace(
-                task, status="FINISH", finish_time=now, err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE,
+                task,
+                status="FINISH",
+                finish_time=now,
+                err_code=ABORTED_ERR_CODE,
+                message=ABORTED_MESSAGE,
                 workflow_task=workflow_task,
             )
             self._subtasks[task_id] = [
@@ -211,7 +243,7 @@ class MemoryTaskStore(MemoryCatalog):
     # -- sub-tasks -----------------------------------------------------------------------------
 
     def add_subtasks(self, task_id: str, new: Sequence[NewSubtask]) -> int:
-        """See :meth:`mps.store.sql_tasks.TasksMixin.add_subtasks`."""
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.add_subtasks`."""
         with self._lock:
             self._task(task_id)
             return self._append_subtasks(task_id, new)
@@ -223,20 +255,22 @@ class MemoryTaskStore(MemoryCatalog):
         return subs[index]
 
     def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
-        """See :meth:`mps.store.sql_tasks.TasksMixin.start_subtask`."""
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.start_subtask`."""
         with self._lock:
             if self._task(task_id).status == "FINISH":
                 return None
             sub = self._subtask(task_id, index)
             if sub.status in FINAL_SUBTASK_STATUSES:
                 return None
-            sub = replace(sub, status="PROCESSING", attempts=sub.attempts + 1, begin_time=sub.begin_time or self._now())
+            sub = replace(
+                sub, status="PROCESSING", attempts=sub.attempts + 1, begin_time=sub.begin_time or self._now()
+            )
             self._subtasks[task_id][index] = sub
             self.start_task(task_id)
             return _copy(sub)
 
     def update_progress(self, task_id: str, index: int, progress: int) -> bool:
-        """See :meth:`mps.store.sql_tasks.TasksMixin.update_progress`."""
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.update_progress`."""
         with self._lock:
             subs = self._subtasks.get(task_id, [])
             if not 0 <= index < len(subs) or subs[index].status in FINAL_SUBTASK_STATUSES:
@@ -245,7 +279,7 @@ class MemoryTaskStore(MemoryCatalog):
             return True
 
     def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
-        """See :meth:`mps.store.sql_tasks.TasksMixin.finish_subtask`."""
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.finish_subtask`."""
         check_subtask_status(status)
         with self._lock:
             sub = self._subtask(task_id, index)
@@ -260,7 +294,7 @@ class MemoryTaskStore(MemoryCatalog):
     def try_finish_task(
         self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
     ) -> bool:
-        """See :meth:`mps.store.sql_tasks.TasksMixin.try_finish_task`."""
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.try_finish_task`."""
         with self._lock:
             task = self._task(task_id)
             subs = self._subtasks[task_id]
@@ -270,8 +304,13 @@ class MemoryTaskStore(MemoryCatalog):
             now = self._now()
             wt = _copy(done.workflow_task)
             self._tasks[task_id] = replace(
-                task, status="FINISH", finish_time=now, begin_time=task.begin_time or now, workflow_task=wt,
-                err_code=int(wt.get("ErrCode") or 0), message=str(wt.get("Message") or ""),
+                task,
+                status="FINISH",
+                finish_time=now,
+                begin_time=task.begin_time or now,
+                workflow_task=wt,
+                err_code=int(wt.get("ErrCode") or 0),
+                message=str(wt.get("Message") or ""),
             )
             if target is not None and done.event is not None:
                 self._insert_event(task_id, target, done.event)
@@ -283,8 +322,15 @@ class MemoryTaskStore(MemoryCatalog):
         event_id = next(self._counter)
         now = self._now()
         self._outbox[event_id] = OutboxRecord(
-            id=event_id, task_id=task_id, target=target, payload=_copy(payload), created_at=now, attempts=0,
-            next_attempt_at=now, sent_at=None, last_error="",
+            id=event_id,
+            task_id=task_id,
+            target=target,
+            payload=_copy(payload),
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            sent_at=None,
+            last_error="",
         )
         return event_id
 
@@ -299,7 +345,9 @@ class MemoryTaskStore(MemoryCatalog):
         """See :meth:`mps.store.sql_outbox.OutboxMixin.claim_outbox`."""
         now = now or self._now()
         with self._lock:
-            due = [e for _, e in sorted(self._outbox.items()) if e.sent_at is None and e.next_attempt_at <= now]
+            due = [
+                e for _, e in sorted(self._outbox.items()) if e.sent_at is None and e.next_attempt_at <= now
+            ]
             claimed = [replace(e, attempts=e.attempts + 1, next_attempt_at=now + lease) for e in due[:limit]]
             self._outbox.update((e.id, e) for e in claimed)
             return _copy(claimed)

@@ -8,6 +8,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
+from mps.store._rules import (
+    check_family,
+    duplicate_workflow_name,
+    template_not_found,
+    too_many_templates,
+    workflow_not_found,
+)
 from mps.store.base import (
     CUSTOM_DEFINITION_BASE,
     TEMPLATE_LIMITS,
@@ -17,11 +24,6 @@ from mps.store.base import (
     TemplateRecord,
     WorkflowRecord,
     WorkflowStatus,
-    check_family,
-    duplicate_workflow_name,
-    template_not_found,
-    too_many_templates,
-    workflow_not_found,
 )
 
 
@@ -81,15 +83,24 @@ class MemoryCatalog:
             found = [
                 t
                 for (f, d), t in sorted(self._templates.items())
-                if f == family and (definitions is None or d in definitions) and (name is None or t.name == name)
+                if f == family
+                and (definitions is None or d in definitions)
+                and (name is None or t.name == name)
             ]
             return len(found), copy.deepcopy(found[max(offset, 0) : max(offset, 0) + max(limit, 0)])
 
-    def update_template(self, family: str, definition: int, body: JsonDict, name: str | None = None) -> TemplateRecord:
+    def update_template(
+        self, family: str, definition: int, body: JsonDict, name: str | None = None
+    ) -> TemplateRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.update_template`."""
         with self._lock:
             old = self._template(family, definition)
-            new = replace(old, body=copy.deepcopy(body), name=old.name if name is None else name, update_time=self._now())
+            new = replace(
+                old,
+                body=copy.deepcopy(body),
+                name=old.name if name is None else name,
+                update_time=self._now(),
+            )
             self._templates[(family, definition)] = new
             return copy.deepcopy(new)
 
@@ -101,14 +112,23 @@ class MemoryCatalog:
 
     # -- workflows -----------------------------------------------------------------------------
 
-    def create_workflow(self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/") -> WorkflowRecord:
+    def create_workflow(
+        self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
+    ) -> WorkflowRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.create_workflow`."""
         with self._lock:
             if any(w.name == name for w in self._workflows.values()):
                 raise duplicate_workflow_name(name)
             now = self._now()
             record = WorkflowRecord(
-                next(self._workflow_ids), name, "Disabled", copy.deepcopy(body), trigger_bucket, trigger_dir, now, now
+                next(self._workflow_ids),
+                name,
+                "Disabled",
+                copy.deepcopy(body),
+                trigger_bucket,
+                trigger_dir,
+                now,
+                now,
             )
             self._workflows[record.workflow_id] = record
             return copy.deepcopy(record)
@@ -154,8 +174,13 @@ class MemoryCatalog:
         trigger_dir: str | None = None,
     ) -> WorkflowRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.update_workflow`."""
-        given = {"name": name, "status": status, "body": copy.deepcopy(body), "trigger_bucket": trigger_bucket,
-                 "trigger_dir": trigger_dir}
+        given = {
+            "name": name,
+            "status": status,
+            "body": copy.deepcopy(body),
+            "trigger_bucket": trigger_bucket,
+            "trigger_dir": trigger_dir,
+        }
         with self._lock:
             old = self._workflow(workflow_id)
             if name is not None and any(w.name == name and w is not old for w in self._workflows.values()):

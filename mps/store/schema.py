@@ -63,7 +63,9 @@ tasks = sa.Table(
 subtasks = sa.Table(
     "subtasks",
     metadata,
-    sa.Column("task_id", sa.String(128), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "task_id", sa.String(128), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("subtask_index", sa.Integer, primary_key=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),

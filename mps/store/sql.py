@@ -1,18 +1,18 @@
 """``SqlTaskStore``: the task store on SQLAlchemy Core, SQLite by default, PostgreSQL when several
 hosts share it. One Engine per store, short transactions, every SQLAlchemy error translated
 (:func:`mps.store.sqlbase.map_db_errors`). The parts live by concern in ``sql_tasks``,
-``sql_outbox`` and ``sql_catalog``."""
+``sql_subtasks``, ``sql_outbox`` and ``sql_catalog``."""
 
 from __future__ import annotations
 
 from mps.store.migrate import migrate
 from mps.store.sql_catalog import CatalogMixin
 from mps.store.sql_outbox import OutboxMixin
-from mps.store.sql_tasks import TasksMixin
+from mps.store.sql_subtasks import SubtasksMixin
 from mps.store.sqlbase import Clock, create_store_engine, map_db_errors, utc_now
 
 
-class SqlTaskStore(TasksMixin, OutboxMixin, CatalogMixin):
+class SqlTaskStore(SubtasksMixin, OutboxMixin, CatalogMixin):
     """The :class:`mps.store.base.TaskStore` on a SQL database.
 
     Parameters:
@@ -29,8 +29,12 @@ class SqlTaskStore(TasksMixin, OutboxMixin, CatalogMixin):
     def __init__(self, url: str, *, upgrade: bool = True, clock: Clock = utc_now) -> None:
         engine = create_store_engine(url)
         if upgrade:
-            with map_db_errors():
-                migrate(engine)
+            try:
+                with map_db_errors():
+                    migrate(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         super().__init__(engine, clock)
 
     def __repr__(self) -> str:

@@ -8,6 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mps.store._rules import (
+    check_family,
+    duplicate_workflow_name,
+    template_not_found,
+    too_many_templates,
+    workflow_not_found,
+)
 from mps.store.base import (
     CUSTOM_DEFINITION_BASE,
     TEMPLATE_LIMITS,
@@ -17,11 +24,6 @@ from mps.store.base import (
     TemplateRecord,
     WorkflowRecord,
     WorkflowStatus,
-    check_family,
-    duplicate_workflow_name,
-    template_not_found,
-    too_many_templates,
-    workflow_not_found,
 )
 from mps.store.schema import bucket_events, template_sequences, templates, workflows
 from mps.store.sqlbase import SqlBase, template_record, workflow_record
@@ -49,12 +51,15 @@ class CatalogMixin(SqlBase):
         with self._write() as conn:
             # The UPDATE locks the family's sequence row first, so concurrent creates of one family
             # run one after the other and the count below is exact.
-            definition = conn.execute(
-                sa.update(template_sequences)
-                .where(template_sequences.c.family == family)
-                .values(next_definition=template_sequences.c.next_definition + 1)
-                .returning(template_sequences.c.next_definition)
-            ).scalar_one() - 1
+            definition = (
+                conn.execute(
+                    sa.update(template_sequences)
+                    .where(template_sequences.c.family == family)
+                    .values(next_definition=template_sequences.c.next_definition + 1)
+                    .returning(template_sequences.c.next_definition)
+                ).scalar_one()
+                - 1
+            )
             count = conn.execute(
                 sa.select(sa.func.count()).select_from(templates).where(templates.c.family == family)
             ).scalar_one()
@@ -63,7 +68,12 @@ class CatalogMixin(SqlBase):
             now = self._now()
             conn.execute(
                 sa.insert(templates).values(
-                    family=family, definition=definition, name=name, body=body, create_time=now, update_time=now
+                    family=family,
+                    definition=definition,
+                    name=name,
+                    body=body,
+                    create_time=now,
+                    update_time=now,
                 )
             )
             return self._fetch_template(conn, family, definition)
@@ -76,7 +86,9 @@ class CatalogMixin(SqlBase):
                 ).first()
                 if exists is None:
                     conn.execute(
-                        sa.insert(template_sequences).values(family=family, next_definition=CUSTOM_DEFINITION_BASE)
+                        sa.insert(template_sequences).values(
+                            family=family, next_definition=CUSTOM_DEFINITION_BASE
+                        )
                     )
         except ConflictError:
             pass  # another creator inserted it first: that is all we wanted
@@ -115,10 +127,14 @@ class CatalogMixin(SqlBase):
             where.append(templates.c.name == name)
         with self._read() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(templates).where(*where)).scalar_one()
-            rows = conn.execute(_page(sa.select(templates).where(*where).order_by(templates.c.definition), offset, limit))
+            rows = conn.execute(
+                _page(sa.select(templates).where(*where).order_by(templates.c.definition), offset, limit)
+            )
             return int(total), [template_record(row) for row in rows]
 
-    def update_template(self, family: str, definition: int, body: JsonDict, name: str | None = None) -> TemplateRecord:
+    def update_template(
+        self, family: str, definition: int, body: JsonDict, name: str | None = None
+    ) -> TemplateRecord:
         """Replace a template's body (and name, if given).
 
         Raises:
@@ -148,7 +164,9 @@ class CatalogMixin(SqlBase):
             if deleted.rowcount != 1:
                 raise template_not_found(family, definition)
 
-    def create_workflow(self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/") -> WorkflowRecord:
+    def create_workflow(
+        self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
+    ) -> WorkflowRecord:
         """Store a new workflow, Disabled (mps-api.md §9).
 
         Raises:
@@ -159,8 +177,13 @@ class CatalogMixin(SqlBase):
             with self._write() as conn:
                 result = conn.execute(
                     sa.insert(workflows).values(
-                        name=name, status="Disabled", body=body, trigger_bucket=trigger_bucket,
-                        trigger_dir=trigger_dir, create_time=now, update_time=now,
+                        name=name,
+                        status="Disabled",
+                        body=body,
+                        trigger_bucket=trigger_bucket,
+                        trigger_dir=trigger_dir,
+                        create_time=now,
+                        update_time=now,
                     )
                 )
                 assert result.inserted_primary_key is not None
@@ -222,8 +245,13 @@ class CatalogMixin(SqlBase):
             ResourceNotFoundError: unknown WorkflowId.
             InvalidParameterError: ``InvalidParameterValue.WorkflowName`` when the new name is taken.
         """
-        given = {"name": name, "status": status, "body": body, "trigger_bucket": trigger_bucket,
-                 "trigger_dir": trigger_dir}
+        given = {
+            "name": name,
+            "status": status,
+            "body": body,
+            "trigger_bucket": trigger_bucket,
+            "trigger_dir": trigger_dir,
+        }
         values = {k: v for k, v in given.items() if v is not None}
         try:
             with self._write() as conn:
@@ -256,8 +284,12 @@ class CatalogMixin(SqlBase):
             with self._write() as conn:
                 conn.execute(
                     sa.insert(bucket_events).values(
-                        workflow_id=trigger.workflow_id, bucket=trigger.bucket, object_key=trigger.key,
-                        etag=trigger.etag, task_id=task_id, create_time=self._now(),
+                        workflow_id=trigger.workflow_id,
+                        bucket=trigger.bucket,
+                        object_key=trigger.key,
+                        etag=trigger.etag,
+                        task_id=task_id,
+                        create_time=self._now(),
                     )
                 )
             return True

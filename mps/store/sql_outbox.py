@@ -13,12 +13,21 @@ from mps.store.schema import outbox
 from mps.store.sqlbase import SqlBase, outbox_record
 
 
-def insert_event(conn: Connection, task_id: str | None, target: EventTarget, payload: JsonDict, now: datetime) -> int:
+def insert_event(
+    conn: Connection, task_id: str | None, target: EventTarget, payload: JsonDict, now: datetime
+) -> int:
     """Insert one outbox row, due at once, inside the caller's transaction; returns its id."""
     result = conn.execute(
         sa.insert(outbox).values(
-            task_id=task_id, target_kind=target.kind, target_name=target.name, target_key=target.key,
-            payload=payload, created_at=now, attempts=0, next_attempt_at=now, last_error="",
+            task_id=task_id,
+            target_kind=target.kind,
+            target_name=target.name,
+            target_key=target.key,
+            payload=payload,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
         )
     )
     assert result.inserted_primary_key is not None
@@ -79,7 +88,9 @@ class OutboxMixin(SqlBase):
         """Record delivery; the row is never claimed again."""
         with self._write() as conn:
             conn.execute(
-                sa.update(outbox).where(outbox.c.id == event_id, outbox.c.sent_at.is_(None)).values(sent_at=self._now())
+                sa.update(outbox)
+                .where(outbox.c.id == event_id, outbox.c.sent_at.is_(None))
+                .values(sent_at=self._now())
             )
 
     def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:

@@ -1,54 +1,52 @@
-"""Tasks and sub-tasks of :class:`mps.store.sql.SqlTaskStore`: creation with SessionId and trigger
-de-duplication, keyset listing, and the once-only commits that make redelivery harmless."""
+"""Tasks of :class:`mps.store.sql.SqlTaskStore`: creation with SessionId and trigger de-duplication,
+keyset listing, start, abort (sub-task writes are in ``sql_subtasks``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mps.store._rules import (
+    decode_scroll_token,
+    encode_scroll_token,
+    not_abortable,
+    task_not_found,
+    trigger_taken,
+)
 from mps.store.base import (
     ABORTED_ERR_CODE,
     ABORTED_MESSAGE,
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
-    Completion,
     ConflictError,
     EventTarget,
     JsonDict,
-    Merger,
     NewSubtask,
     NewTask,
     SubtaskRecord,
-    SubtaskStatus,
     TaskRecord,
     TaskStatus,
-    check_subtask_status,
-    decode_scroll_token,
-    encode_scroll_token,
-    not_abortable,
-    subtask_not_found,
-    task_not_found,
-    trigger_taken,
 )
-from mps.store.schema import UtcDateTime, bucket_events, subtasks, tasks
+from mps.store.schema import bucket_events, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sqlbase import SqlBase, subtask_record, task_record
 
-_FINAL = sorted(FINAL_SUBTASK_STATUSES)
+#: The final sub-task states, as a list for ``IN``.
+FINAL = sorted(FINAL_SUBTASK_STATUSES)
 #: Attempts at create_task: a conflict on an expired SessionId frees it and tries once more.
 _CREATE_ATTEMPTS = 3
 
 
-def _subtask_key(task_id: str, index: int) -> sa.ColumnElement[bool]:
+def subtask_key(task_id: str, index: int) -> sa.ColumnElement[bool]:
+    """The WHERE clause of one sub-task."""
     return sa.and_(subtasks.c.task_id == task_id, subtasks.c.subtask_index == index)
 
 
 class TasksMixin(SqlBase):
-    """Tasks and sub-tasks (see :class:`mps.store.base.TaskStore` for the contract)."""
+    """Tasks (see :class:`mps.store.base.TaskStore` for the contract)."""
 
     def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
         """Store a WAITING task, its sub-tasks and its trigger key in one transaction.
@@ -77,9 +75,18 @@ class TasksMixin(SqlBase):
         now = self._now()
         conn.execute(
             sa.insert(tasks).values(
-                task_id=new.task_id, status="WAITING", request=new.request, workflow_task=new.workflow_task,
-                err_code=0, message="", session_id=new.session_id, session_context=new.session_context,
-                notify=new.notify, priority=new.priority, workflow_id=new.workflow_id, create_time=now,
+                task_id=new.task_id,
+                status="WAITING",
+                request=new.request,
+                workflow_task=new.workflow_task,
+                err_code=0,
+                message="",
+                session_id=new.session_id,
+                session_context=new.session_context,
+                notify=new.notify,
+                priority=new.priority,
+                workflow_id=new.workflow_id,
+                create_time=now,
             )
         )
         self._insert_subtasks(conn, new.task_id, 0, new.subtasks)
@@ -87,8 +94,12 @@ class TasksMixin(SqlBase):
             t = new.trigger
             conn.execute(
                 sa.insert(bucket_events).values(
-                    workflow_id=t.workflow_id, bucket=t.bucket, object_key=t.key, etag=t.etag,
-                    task_id=new.task_id, create_time=now,
+                    workflow_id=t.workflow_id,
+                    bucket=t.bucket,
+                    object_key=t.key,
+                    etag=t.etag,
+                    task_id=new.task_id,
+                    create_time=now,
                 )
             )
         row = conn.execute(sa.select(tasks).where(tasks.c.task_id == new.task_id)).one()
@@ -100,8 +111,15 @@ class TasksMixin(SqlBase):
             conn.execute(
                 sa.insert(subtasks),
                 [
-                    {"task_id": task_id, "subtask_index": first + i, "kind": s.kind, "status": "WAITING",
-                     "input": s.input, "progress": 0, "attempts": 0}
+                    {
+                        "task_id": task_id,
+                        "subtask_index": first + i,
+                        "kind": s.kind,
+                        "status": "WAITING",
+                        "input": s.input,
+                        "progress": 0,
+                        "attempts": 0,
+                    }
                     for i, s in enumerate(new)
                 ],
             )
@@ -114,8 +132,10 @@ class TasksMixin(SqlBase):
                 t = new.trigger
                 claimed = conn.execute(
                     sa.select(bucket_events.c.task_id).where(
-                        bucket_events.c.workflow_id == t.workflow_id, bucket_events.c.bucket == t.bucket,
-                        bucket_events.c.object_key == t.key, bucket_events.c.etag == t.etag,
+                        bucket_events.c.workflow_id == t.workflow_id,
+                        bucket_events.c.bucket == t.bucket,
+                        bucket_events.c.object_key == t.key,
+                        bucket_events.c.etag == t.etag,
                     )
                 ).first()
                 if claimed is not None:
@@ -130,7 +150,9 @@ class TasksMixin(SqlBase):
                     conn.execute(sa.update(tasks).where(tasks.c.seq == row.seq).values(session_id=None))
                     return None
             if conn.execute(sa.select(tasks.c.seq).where(tasks.c.task_id == new.task_id)).first() is not None:
-                raise ConflictError(f"task {new.task_id!r} already exists", code="InvalidParameterValue.TaskId")
+                raise ConflictError(
+                    f"task {new.task_id!r} already exists", code="InvalidParameterValue.TaskId"
+                )
         return None
 
     @staticmethod
@@ -229,7 +251,12 @@ class TasksMixin(SqlBase):
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
         """
         with self._write() as conn:
-            if conn.execute(sa.update(tasks).where(tasks.c.task_id == task_id).values(metadata=metadata)).rowcount != 1:
+            if (
+                conn.execute(
+                    sa.update(tasks).where(tasks.c.task_id == task_id).values(metadata=metadata)
+                ).rowcount
+                != 1
+            ):
                 raise task_not_found(task_id)
 
     def abort_task(self, task_id: str, event: tuple[EventTarget, JsonDict] | None = None) -> TaskRecord:
@@ -247,150 +274,28 @@ class TasksMixin(SqlBase):
                 raise not_abortable(task_id, task.status)
             workflow_task = None
             if task.workflow_task is not None:
-                workflow_task = {**task.workflow_task, "Status": "FINISH", "ErrCode": ABORTED_ERR_CODE,
-                                 "Message": ABORTED_MESSAGE}
+                workflow_task = {
+                    **task.workflow_task,
+                    "Status": "FINISH",
+                    "ErrCode": ABORTED_ERR_CODE,
+                    "Message": ABORTED_MESSAGE,
+                }
             conn.execute(
-                sa.update(tasks).where(tasks.c.task_id == task_id).values(
-                    status="FINISH", finish_time=now, err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE,
+                sa.update(tasks)
+                .where(tasks.c.task_id == task_id)
+                .values(
+                    status="FINISH",
+                    finish_time=now,
+                    err_code=ABORTED_ERR_CODE,
+                    message=ABORTED_MESSAGE,
                     workflow_task=workflow_task,
                 )
             )
             conn.execute(
                 sa.update(subtasks)
-                .where(subtasks.c.task_id == task_id, subtasks.c.status.not_in(_FINAL))
+                .where(subtasks.c.task_id == task_id, subtasks.c.status.not_in(FINAL))
                 .values(status="FAIL", finish_time=now)
             )
             if event is not None:
                 insert_event(conn, task_id, event[0], event[1], now)
             return self._fetch_task(conn, task_id)
-
-    def add_subtasks(self, task_id: str, new: Sequence[NewSubtask]) -> int:
-        """Append sub-tasks after the existing ones (e.g. planned after the probe).
-
-        Returns:
-            The index of the first sub-task added.
-
-        Raises:
-            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
-        """
-        with self._write() as conn:
-            # The task row lock orders this against try_finish_task, which must not finish a task
-            # while sub-tasks are being added to it.
-            self._fetch_task(conn, task_id, lock=self._postgres)
-            last = conn.execute(
-                sa.select(sa.func.max(subtasks.c.subtask_index)).where(subtasks.c.task_id == task_id)
-            ).scalar()
-            first = 0 if last is None else last + 1
-            self._insert_subtasks(conn, task_id, first, new)
-            return first
-
-    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
-        """Mark a sub-task PROCESSING (attempts + 1) and its task PROCESSING if it was WAITING.
-
-        Returns:
-            The sub-task as started, or None when it or its task is already final: the message
-            that asked for it is a redelivery, to be acked and skipped.
-
-        Raises:
-            ResourceNotFoundError: unknown task or sub-task.
-        """
-        with self._write() as conn:
-            if self._fetch_task(conn, task_id).status == "FINISH":
-                return None
-            started = conn.execute(
-                sa.update(subtasks)
-                .where(_subtask_key(task_id, index), subtasks.c.status.not_in(_FINAL))
-                .values(status="PROCESSING", attempts=subtasks.c.attempts + 1,
-                        begin_time=sa.func.coalesce(subtasks.c.begin_time, sa.literal(self._now(), UtcDateTime)))
-            )
-            row = conn.execute(sa.select(subtasks).where(_subtask_key(task_id, index))).first()
-            if row is None:
-                raise subtask_not_found(task_id, index)
-            if started.rowcount != 1:
-                return None
-            self._start(conn, task_id)
-            return subtask_record(row)
-
-    def update_progress(self, task_id: str, index: int, progress: int) -> bool:
-        """Store progress (clamped to 0-100) of a sub-task that is not final.
-
-        Returns:
-            True if stored; False for a final (or unknown) sub-task, which keeps its state.
-        """
-        with self._write() as conn:
-            result = conn.execute(
-                sa.update(subtasks)
-                .where(_subtask_key(task_id, index), subtasks.c.status.not_in(_FINAL))
-                .values(progress=min(max(int(progress), 0), 100))
-            )
-            return result.rowcount == 1
-
-    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
-        """Commit a sub-task's result, once.
-
-        Parameters:
-            result: the MediaProcessTaskResult wire dict.
-            status: ``SUCCESS`` or ``FAIL``.
-
-        Returns:
-            True for the commit that stored it; False when it was already final (a redelivery).
-
-        Raises:
-            ResourceNotFoundError: unknown sub-task.
-            ValueError: ``status`` is not final.
-        """
-        check_subtask_status(status)
-        values: dict[str, Any] = {"status": status, "result": result, "finish_time": self._now()}
-        if status == "SUCCESS":
-            values["progress"] = 100
-        with self._write() as conn:
-            stored = conn.execute(
-                sa.update(subtasks).where(_subtask_key(task_id, index), subtasks.c.status.not_in(_FINAL)).values(**values)
-            )
-            if stored.rowcount == 1:
-                return True
-            if conn.execute(sa.select(subtasks.c.status).where(_subtask_key(task_id, index))).first() is None:
-                raise subtask_not_found(task_id, index)
-            return False
-
-    def try_finish_task(
-        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
-    ) -> bool:
-        """Finish the task if every sub-task is final, exactly once however many workers race.
-
-        The task row is locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock), so the losers wait,
-        then see FINISH and return False; the final UPDATE is conditional too and its row count is
-        checked. A :data:`Merger` runs under that lock, after the last result is in.
-
-        Parameters:
-            completion: the merged WorkflowTask and event, or a function building them from the task
-                and its sub-tasks (preferred: it cannot miss a result committed meanwhile).
-            target: where the event goes; no outbox row without both a target and an event.
-
-        Returns:
-            True only for the call that finished the task.
-
-        Raises:
-            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
-        """
-        with self._write() as conn:
-            task = self._fetch_task(conn, task_id, lock=self._postgres)
-            if task.status == "FINISH":
-                return False
-            subs = self._fetch_subtasks(conn, task_id)
-            if any(s.status not in FINAL_SUBTASK_STATUSES for s in subs):
-                return False
-            done = completion if isinstance(completion, Completion) else completion(task, subs)
-            now = self._now()
-            wt = done.workflow_task
-            finished = conn.execute(
-                sa.update(tasks).where(tasks.c.task_id == task_id, tasks.c.status != "FINISH").values(
-                    status="FINISH", finish_time=now, begin_time=task.begin_time or now, workflow_task=wt,
-                    err_code=int(wt.get("ErrCode") or 0), message=str(wt.get("Message") or ""),
-                )
-            )
-            if finished.rowcount != 1:
-                return False
-            if target is not None and done.event is not None:
-                insert_event(conn, task_id, target, done.event, now)
-            return True

@@ -29,6 +29,16 @@ from mps.store.base import (
 #: and processes share one file; a write transaction here lasts milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+#: Errors that mean "the database did not answer" (down, locked past the busy timeout, connection
+#: dropped, pool exhausted) rather than "the statement is wrong".
+_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+
+
 @contextmanager
 def map_db_errors() -> Iterator[None]:
     """Translate SQLAlchemy exceptions into mps errors, chaining the original.
@@ -43,7 +53,7 @@ def map_db_errors() -> Iterator[None]:
         yield
     except sa_exc.IntegrityError as exc:
         raise ConflictError(f"constraint violated: {exc.orig}") from exc
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
+    except _UNAVAILABLE as exc:
         raise StorageUnavailableError(f"task store unavailable: {exc}") from exc
     except sa_exc.SQLAlchemyError as exc:
         raise MpsError(f"task store error: {exc}", code="InternalError.Database") from exc
@@ -107,19 +117,25 @@ class SqlBase:
         with map_db_errors(), self._engine.connect() as conn, conn.begin():
             yield conn
 
-    def _lock(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
-        """``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes."""
-        return stmt.with_for_update() if self._postgres else stmt
-
 
 def task_record(row: sa.Row[Any]) -> TaskRecord:
     """A ``tasks`` row as a record."""
     m = row._mapping
     return TaskRecord(
-        task_id=m["task_id"], status=m["status"], request=m["request"], workflow_task=m["workflow_task"],
-        metadata=m["metadata"], err_code=m["err_code"], message=m["message"], session_id=m["session_id"],
-        session_context=m["session_context"], notify=m["notify"], priority=m["priority"],
-        workflow_id=m["workflow_id"], create_time=m["create_time"], begin_time=m["begin_time"],
+        task_id=m["task_id"],
+        status=m["status"],
+        request=m["request"],
+        workflow_task=m["workflow_task"],
+        metadata=m["metadata"],
+        err_code=m["err_code"],
+        message=m["message"],
+        session_id=m["session_id"],
+        session_context=m["session_context"],
+        notify=m["notify"],
+        priority=m["priority"],
+        workflow_id=m["workflow_id"],
+        create_time=m["create_time"],
+        begin_time=m["begin_time"],
         finish_time=m["finish_time"],
     )
 
@@ -128,8 +144,15 @@ def subtask_record(row: sa.Row[Any]) -> SubtaskRecord:
     """A ``subtasks`` row as a record."""
     m = row._mapping
     return SubtaskRecord(
-        task_id=m["task_id"], index=m["subtask_index"], kind=m["kind"], status=m["status"], input=m["input"],
-        result=m["result"], progress=m["progress"], attempts=m["attempts"], begin_time=m["begin_time"],
+        task_id=m["task_id"],
+        index=m["subtask_index"],
+        kind=m["kind"],
+        status=m["status"],
+        input=m["input"],
+        result=m["result"],
+        progress=m["progress"],
+        attempts=m["attempts"],
+        begin_time=m["begin_time"],
         finish_time=m["finish_time"],
     )
 
@@ -138,9 +161,15 @@ def outbox_record(row: sa.Row[Any]) -> OutboxRecord:
     """An ``outbox`` row as a record."""
     m = row._mapping
     return OutboxRecord(
-        id=m["id"], task_id=m["task_id"], target=EventTarget(m["target_kind"], m["target_name"], m["target_key"]),
-        payload=m["payload"], created_at=m["created_at"], attempts=m["attempts"],
-        next_attempt_at=m["next_attempt_at"], sent_at=m["sent_at"], last_error=m["last_error"],
+        id=m["id"],
+        task_id=m["task_id"],
+        payload=m["payload"],
+        target=EventTarget(m["target_kind"], m["target_name"], m["target_key"]),
+        created_at=m["created_at"],
+        attempts=m["attempts"],
+        next_attempt_at=m["next_attempt_at"],
+        sent_at=m["sent_at"],
+        last_error=m["last_error"],
     )
 
 
@@ -148,8 +177,12 @@ def template_record(row: sa.Row[Any]) -> TemplateRecord:
     """A ``templates`` row as a record."""
     m = row._mapping
     return TemplateRecord(
-        family=m["family"], definition=m["definition"], name=m["name"], body=m["body"],
-        create_time=m["create_time"], update_time=m["update_time"],
+        family=m["family"],
+        definition=m["definition"],
+        name=m["name"],
+        body=m["body"],
+        create_time=m["create_time"],
+        update_time=m["update_time"],
     )
 
 
@@ -157,7 +190,12 @@ def workflow_record(row: sa.Row[Any]) -> WorkflowRecord:
     """A ``workflows`` row as a record."""
     m = row._mapping
     return WorkflowRecord(
-        workflow_id=m["workflow_id"], name=m["name"], status=m["status"], body=m["body"],
-        trigger_bucket=m["trigger_bucket"], trigger_dir=m["trigger_dir"], create_time=m["create_time"],
+        workflow_id=m["workflow_id"],
+        name=m["name"],
+        status=m["status"],
+        body=m["body"],
+        trigger_bucket=m["trigger_bucket"],
+        trigger_dir=m["trigger_dir"],
+        create_time=m["create_time"],
         update_time=m["update_time"],
     )

@@ -70,13 +70,20 @@ def race(n: int, action: Callable[[int], T]) -> list[T]:
 def new(subtasks: int = 0, **kwargs: Any) -> NewTask:
     """A NewTask with ``subtasks`` transcode sub-tasks."""
     specs = [NewSubtask("Transcode", {"Definition": 100010 + i}) for i in range(subtasks)]
-    return NewTask(task_id=new_task_id("1250000"), request={"InputInfo": {"Type": "URL"}}, subtasks=specs, **kwargs)
+    return NewTask(
+        task_id=new_task_id("1250000"), request={"InputInfo": {"Type": "URL"}}, subtasks=specs, **kwargs
+    )
 
 
 def merge(task: TaskRecord, subs: list[SubtaskRecord]) -> Completion:
     """A Merger: the WorkflowTask with every sub-task result, and an event around it."""
-    workflow_task = {"TaskId": task.task_id, "Status": "FINISH", "ErrCode": 0, "Message": "SUCCESS",
-                     "MediaProcessResultSet": [s.result for s in subs]}
+    workflow_task = {
+        "TaskId": task.task_id,
+        "Status": "FINISH",
+        "ErrCode": 0,
+        "Message": "SUCCESS",
+        "MediaProcessResultSet": [s.result for s in subs],
+    }
     return Completion(workflow_task, {"EventType": "WorkflowTask", "WorkflowTaskEvent": workflow_task})
 
 
@@ -93,7 +100,9 @@ class StoreContract:
 
     # -- tasks ---------------------------------------------------------------------------------
 
-    def test_a_created_task_reads_back_waiting_with_its_subtasks(self, store: TaskStore, clock: FakeClock) -> None:
+    def test_a_created_task_reads_back_waiting_with_its_subtasks(
+        self, store: TaskStore, clock: FakeClock
+    ) -> None:
         task, created = store.create_task(
             new(2, session_context="ctx", notify={"NotifyType": "URL"}, priority=5, workflow_id=7)
         )
@@ -101,7 +110,12 @@ class StoreContract:
         assert created and task.status == "WAITING"
         got = store.get_task(task.task_id)
         assert got == task
-        assert (got.session_context, got.notify, got.priority, got.workflow_id) == ("ctx", {"NotifyType": "URL"}, 5, 7)
+        assert (got.session_context, got.notify, got.priority, got.workflow_id) == (
+            "ctx",
+            {"NotifyType": "URL"},
+            5,
+            7,
+        )
         assert got.create_time == clock.now and got.create_time.tzinfo is not None
         assert got.begin_time is None and got.finish_time is None
         subs = store.get_subtasks(task.task_id)
@@ -257,7 +271,9 @@ class StoreContract:
 
     # -- finishing -----------------------------------------------------------------------------
 
-    def test_a_task_finishes_only_when_every_subtask_is_final(self, store: TaskStore, clock: FakeClock) -> None:
+    def test_a_task_finishes_only_when_every_subtask_is_final(
+        self, store: TaskStore, clock: FakeClock
+    ) -> None:
         task, _ = store.create_task(new(2))
         store.finish_subtask(task.task_id, 0, {"n": 0}, "SUCCESS")
         assert store.try_finish_task(task.task_id, merge, TARGET) is False
@@ -403,7 +419,9 @@ class StoreContract:
         c = store.create_template("Transcode", "c", {"Container": "mp4"})
 
         assert (a.definition, b.definition, c.definition) == (
-            CUSTOM_DEFINITION_BASE, CUSTOM_DEFINITION_BASE + 1, CUSTOM_DEFINITION_BASE + 2
+            CUSTOM_DEFINITION_BASE,
+            CUSTOM_DEFINITION_BASE + 1,
+            CUSTOM_DEFINITION_BASE + 2,
         )
         assert s.definition == CUSTOM_DEFINITION_BASE
         assert store.get_template("Transcode", a.definition) == a
@@ -450,18 +468,27 @@ class StoreContract:
         results = race(self.RACERS, lambda i: store.create_template("AnimatedGraphics", f"r{i}", {}))
 
         made = [r for r in results if not isinstance(r, Exception)]
-        refused = [r for r in results if isinstance(r, MpsError) and r.code == "LimitExceeded.TooMuchTemplate"]
+        refused = [
+            r for r in results if isinstance(r, MpsError) and r.code == "LimitExceeded.TooMuchTemplate"
+        ]
         assert len(made) == 4 and len(refused) == self.RACERS - 4, results
         assert len({m.definition for m in made}) == 4
         assert store.list_templates("AnimatedGraphics", limit=100)[0] == 16
 
     # -- workflows -----------------------------------------------------------------------------
 
-    def test_workflows_are_created_disabled_with_unique_names(self, store: TaskStore, clock: FakeClock) -> None:
+    def test_workflows_are_created_disabled_with_unique_names(
+        self, store: TaskStore, clock: FakeClock
+    ) -> None:
         one = store.create_workflow("one", {"WorkflowName": "one"}, "videos", "/in/")
         two = store.create_workflow("two", {"WorkflowName": "two"}, "photos")
 
-        assert (one.status, one.trigger_bucket, one.trigger_dir, two.trigger_dir) == ("Disabled", "videos", "/in/", "/")
+        assert (one.status, one.trigger_bucket, one.trigger_dir, two.trigger_dir) == (
+            "Disabled",
+            "videos",
+            "/in/",
+            "/",
+        )
         assert two.workflow_id > one.workflow_id
         with pytest.raises(InvalidParameterError) as err:
             store.create_workflow("one", {}, "videos")
@@ -476,7 +503,12 @@ class StoreContract:
 
         enabled = store.update_workflow(one.workflow_id, status="Enabled", body={"v": 2})
 
-        assert (enabled.status, enabled.body, enabled.name, enabled.update_time) == ("Enabled", {"v": 2}, "one", clock.now)
+        assert (enabled.status, enabled.body, enabled.name, enabled.update_time) == (
+            "Enabled",
+            {"v": 2},
+            "one",
+            clock.now,
+        )
         assert store.get_workflow(one.workflow_id) == enabled
         total, rows = store.list_workflows(status="Enabled", trigger_bucket="videos")
         assert total == 1 and rows[0].workflow_id == one.workflow_id

@@ -1,0 +1,171 @@
+"""Sub-tasks of :class:`mps.store.sql.SqlTaskStore` and the once-only commits that make redelivery
+harmless: a sub-task result is stored once, a task finishes once with its outbox event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from mps.store._rules import check_subtask_status, subtask_not_found
+from mps.store.base import (
+    FINAL_SUBTASK_STATUSES,
+    Completion,
+    EventTarget,
+    JsonDict,
+    Merger,
+    NewSubtask,
+    SubtaskRecord,
+    SubtaskStatus,
+)
+from mps.store.schema import UtcDateTime, subtasks, tasks
+from mps.store.sql_outbox import insert_event
+from mps.store.sql_tasks import FINAL, TasksMixin, subtask_key
+from mps.store.sqlbase import subtask_record
+
+
+class SubtasksMixin(TasksMixin):
+    """Sub-tasks and finishing (see :class:`mps.store.base.TaskStore` for the contract)."""
+
+    def add_subtasks(self, task_id: str, new: Sequence[NewSubtask]) -> int:
+        """Append sub-tasks after the existing ones (e.g. planned after the probe).
+
+        Returns:
+            The index of the first sub-task added.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._write() as conn:
+            # The task row lock orders this against try_finish_task, which must not finish a task
+            # while sub-tasks are being added to it.
+            self._fetch_task(conn, task_id, lock=self._postgres)
+            last = conn.execute(
+                sa.select(sa.func.max(subtasks.c.subtask_index)).where(subtasks.c.task_id == task_id)
+            ).scalar()
+            first = 0 if last is None else last + 1
+            self._insert_subtasks(conn, task_id, first, new)
+            return first
+
+    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
+        """Mark a sub-task PROCESSING (attempts + 1) and its task PROCESSING if it was WAITING.
+
+        Returns:
+            The sub-task as started, or None when it or its task is already final: the message
+            that asked for it is a redelivery, to be acked and skipped.
+
+        Raises:
+            ResourceNotFoundError: unknown task or sub-task.
+        """
+        with self._write() as conn:
+            if self._fetch_task(conn, task_id).status == "FINISH":
+                return None
+            started = conn.execute(
+                sa.update(subtasks)
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL))
+                .values(
+                    status="PROCESSING",
+                    attempts=subtasks.c.attempts + 1,
+                    begin_time=sa.func.coalesce(subtasks.c.begin_time, sa.literal(self._now(), UtcDateTime)),
+                )
+            )
+            row = conn.execute(sa.select(subtasks).where(subtask_key(task_id, index))).first()
+            if row is None:
+                raise subtask_not_found(task_id, index)
+            if started.rowcount != 1:
+                return None
+            self._start(conn, task_id)
+            return subtask_record(row)
+
+    def update_progress(self, task_id: str, index: int, progress: int) -> bool:
+        """Store progress (clamped to 0-100) of a sub-task that is not final.
+
+        Returns:
+            True if stored; False for a final (or unknown) sub-task, which keeps its state.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(subtasks)
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL))
+                .values(progress=min(max(int(progress), 0), 100))
+            )
+            return result.rowcount == 1
+
+    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
+        """Commit a sub-task's result, once.
+
+        Parameters:
+            result: the MediaProcessTaskResult wire dict.
+            status: ``SUCCESS`` or ``FAIL``.
+
+        Returns:
+            True for the commit that stored it; False when it was already final (a redelivery).
+
+        Raises:
+            ResourceNotFoundError: unknown sub-task.
+            ValueError: ``status`` is not final.
+        """
+        check_subtask_status(status)
+        values: dict[str, Any] = {"status": status, "result": result, "finish_time": self._now()}
+        if status == "SUCCESS":
+            values["progress"] = 100
+        with self._write() as conn:
+            stored = conn.execute(
+                sa.update(subtasks)
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL))
+                .values(**values)
+            )
+            if stored.rowcount == 1:
+                return True
+            if conn.execute(sa.select(subtasks.c.status).where(subtask_key(task_id, index))).first() is None:
+                raise subtask_not_found(task_id, index)
+            return False
+
+    def try_finish_task(
+        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
+    ) -> bool:
+        """Finish the task if every sub-task is final, exactly once however many workers race.
+
+        The task row is locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock), so the losers wait,
+        then see FINISH and return False; the final UPDATE is conditional too and its row count is
+        checked. A :data:`Merger` runs under that lock, after the last result is in.
+
+        Parameters:
+            completion: the merged WorkflowTask and event, or a function building them from the task
+                and its sub-tasks (preferred: it cannot miss a result committed meanwhile).
+            target: where the event goes; no outbox row without both a target and an event.
+
+        Returns:
+            True only for the call that finished the task.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._write() as conn:
+            task = self._fetch_task(conn, task_id, lock=self._postgres)
+            if task.status == "FINISH":
+                return False
+            subs = self._fetch_subtasks(conn, task_id)
+            if any(s.status not in FINAL_SUBTASK_STATUSES for s in subs):
+                return False
+            done = completion if isinstance(completion, Completion) else completion(task, subs)
+            now = self._now()
+            wt = done.workflow_task
+            finished = conn.execute(
+                sa.update(tasks)
+                .where(tasks.c.task_id == task_id, tasks.c.status != "FINISH")
+                .values(
+                    status="FINISH",
+                    finish_time=now,
+                    begin_time=task.begin_time or now,
+                    workflow_task=wt,
+                    err_code=int(wt.get("ErrCode") or 0),
+                    message=str(wt.get("Message") or ""),
+                )
+            )
+            if finished.rowcount != 1:
+                return False
+            if target is not None and done.event is not None:
+                insert_event(conn, task_id, target, done.event, now)
+            return True
