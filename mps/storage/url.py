@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -107,6 +108,7 @@ class UrlDownloader:
         timeout: seconds for each network operation (connect, each read).
         is_allowed: the address check; tests replace it to treat a loopback server as public.
         resolve: the resolver, ``(host, port) -> addresses``.
+        verify: TLS verification, as httpx takes it (an ``ssl.SSLContext`` for a private CA).
     """
 
     def __init__(
@@ -117,17 +119,21 @@ class UrlDownloader:
         timeout: float = 30.0,
         is_allowed: Callable[[IpAddress], bool] = is_public_address,
         resolve: Callable[[str, int], list[IpAddress]] = resolve_host,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.max_bytes = max_bytes
         self.allow_private = allow_private
         self.timeout = timeout
         self._is_allowed = is_allowed
         self._resolve = resolve
+        self._verify = verify
 
     def download(self, url: str, dest: Path) -> int:
         """Download ``url`` into ``dest``; see :func:`download_url`."""
         current = _parse(url)
-        with httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(
+            timeout=self.timeout, follow_redirects=False, trust_env=False, verify=self._verify
+        ) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 with self._open(client, current) as response:
                     if response.is_redirect:
@@ -163,6 +169,10 @@ class UrlDownloader:
             try:
                 response = client.send(request, stream=True)
             except httpx.ConnectError as exc:
+                if _caused_by_certificate(exc):
+                    raise InvalidParameterError(
+                        f"invalid TLS certificate for {url.host}", INPUT_INFO
+                    ) from exc
                 if index + 1 < len(addresses):
                     continue  # the next address of the same name may answer
                 raise StorageUnavailableError(f"cannot connect to {url.host}: {exc}") from exc
@@ -234,6 +244,16 @@ def _parse(url: str) -> httpx.URL:
     if parsed.userinfo:
         raise InvalidParameterError("URLs with credentials are not accepted", code=INPUT_INFO)
     return parsed
+
+
+def _caused_by_certificate(exc: BaseException) -> bool:
+    # A certificate that does not match will not match next time either: not retryable.
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_status(response: httpx.Response, url: httpx.URL) -> None:
