@@ -15,6 +15,7 @@ from mps.models.templates import AnimatedGraphicsTemplate
 from mps.runner.ffmpeg import FfmpegRunner
 from mps.workflow.context import OperationContext
 from mps.workflow.operations.animated import run_animation
+from tests.conftest import ClipFactory
 from tests.mediatools import frame_count, video_stream
 
 RUNNER = FfmpegRunner()
@@ -68,3 +69,9 @@ def test_end_zero_runs_to_the_end_of_the_source(sample_clip: Path, tmp_path: Pat
     item, path = animate(sample_clip, tmp_path, 3.0, 0.0, Fps=5, Width=128)
     assert (item.StartTimeOffset, item.EndTimeOffset) == (3.0, 4.0)
     assert abs(frame_count(path) - 5) <= 1
+
+
+def test_a_seek_that_decodes_nothing_falls_back_to_decoding(clip: ClipFactory, tmp_path: Path) -> None:
+    one_keyframe = clip(ext="ts", gop=1000, audio=False)
+    item, path = animate(one_keyframe, tmp_path, 1.0, 2.0, Fps=10, Width=128)
+    assert item.Size > 0 and abs(frame_count(path) - 10) <= 1

@@ -180,3 +180,13 @@ def test_sampled_pictures_carry_the_watermark(sample_clip: Path, tmp_path: Path,
     paths = sample(ctx, request, (mark,), SampleType="Time", SampleInterval=2, Format="png")
     assert len(paths) == 2
     assert all(near(pixel(path, (300, 230)), (255, 0, 0)) for path in paths)
+
+
+def test_a_seek_that_decodes_nothing_falls_back_to_decoding(clip: ClipFactory, tmp_path: Path) -> None:
+    # An MPEG-TS with a single keyframe has no index: an input-side seek lands mid-GOP and
+    # ffmpeg "succeeds" with no picture at all.
+    one_keyframe = clip(ext="ts", gop=1000, audio=False)
+    paths = snapshot(context(one_keyframe, tmp_path, 10), ["1s", "2s"], [], Format="png")
+    assert all(image_size(path) == (320, 240) for path in paths)
+    with Image.open(paths[0]) as a, Image.open(paths[1]) as b:
+        assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is not None

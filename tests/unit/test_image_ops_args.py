@@ -136,7 +136,7 @@ def test_gif_reads_only_its_window_and_builds_its_palette_in_one_process(tmp_pat
     assert argv[argv.index("-ss") + 1] == "1" and argv.index("-ss") < i
     assert argv[argv.index("-t") + 1] == "2" and argv.index("-t") < i
     graph = argv[argv.index("-filter_complex") + 1]
-    assert graph.startswith("[0:v:0]fps=10")
+    assert graph.startswith("[0:v:0]setpts=PTS-STARTPTS,fps=10")
     assert "split" in graph and "palettegen=stats_mode=diff" in graph and "paletteuse=dither=bayer" in graph
     assert argv[argv.index("-loop") + 1] == "0" and "-an" in argv
     assert command.duration == 2.0
@@ -167,3 +167,21 @@ def test_animation_never_upscales(tmp_path: Path) -> None:
     command = build_animation(animation(0, 1, Fps=5, Width=1280), META, SOURCE, tmp_path / "a.gif")
     graph = command.argv[command.argv.index("-filter_complex") + 1]
     assert "scale=320:240" in graph
+
+
+def test_snapshot_fallback_decodes_once_and_keeps_the_first_frame_at_each_instant(tmp_path: Path) -> None:
+    outputs = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    [command] = build_snapshots(snapshot_spec((1.0, 2.5)), META, SOURCE, outputs, decode=True)
+    argv = command.argv
+    assert "-ss" not in argv and argv.count("-i") == 1
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "split=2" in graph
+    assert r"select=gte(t\,1),trim=end_frame=1" in graph and r"select=gte(t\,2.5),trim=end_frame=1" in graph
+    assert command.outputs == outputs
+
+
+def test_animation_fallback_trims_the_window_out_of_a_full_decode(tmp_path: Path) -> None:
+    command = build_animation(animation(1.0, 3.0, Fps=10), META, SOURCE, tmp_path / "a.gif", decode=True)
+    argv = command.argv
+    assert "-ss" not in argv and "-t" not in argv
+    assert "trim=start=1:end=3" in argv[argv.index("-filter_complex") + 1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mps.errors import InvalidParameterError
-from mps.media.command import Command, input_args
+from mps.media.command import Command, input_args, seconds
 from mps.media.filters import FilterGraph
 from mps.media.geometry import Size, fill_filters
 from mps.media.ops.snapshot import image_size, output_arg
@@ -51,7 +51,9 @@ def animation_size(spec: AnimationSpec, meta: MediaMetaData) -> Size:
     return image_size(spec.template, meta)
 
 
-def build_animation(spec: AnimationSpec, meta: MediaMetaData, source: str | Path, output: Path) -> Command:
+def build_animation(
+    spec: AnimationSpec, meta: MediaMetaData, source: str | Path, output: Path, *, decode: bool = False
+) -> Command:
     """The run that writes the animation of ``spec`` to ``output``.
 
     Parameters:
@@ -59,6 +61,9 @@ def build_animation(spec: AnimationSpec, meta: MediaMetaData, source: str | Path
         meta: the probe of the source.
         source: a local path or URL.
         output: the file to write.
+        decode: instead of seeking to the window, decode from the start and ``trim`` it out:
+            the fallback for inputs whose seek lands where nothing decodes (an MPEG-TS with a
+            single keyframe, a damaged index).
 
     Raises:
         InvalidParameterError: the window is outside the source.
@@ -67,7 +72,8 @@ def build_animation(spec: AnimationSpec, meta: MediaMetaData, source: str | Path
     start, end = animation_window(spec, meta)
     size = animation_size(spec, meta)
     graph = FilterGraph()
-    pad = graph.add("[0:v:0]", [f"fps={spec.template.Fps}"])
+    window = [f"setpts=PTS-STARTPTS,trim=start={seconds(start)}:end={seconds(end)}"] if decode else []
+    pad = graph.add("[0:v:0]", [*window, "setpts=PTS-STARTPTS", f"fps={spec.template.Fps}"])
     pad = fill_filters(graph, pad, size, spec.template.FillType)
     if spec.template.Format == "gif":
         frames, palette_in = graph.label("f"), graph.label("p")
@@ -78,6 +84,7 @@ def build_animation(spec: AnimationSpec, meta: MediaMetaData, source: str | Path
     else:
         quality = str(round(spec.template.Quality))
         codec = ["-c:v", "libwebp_anim", "-lossless", "0", "-quality", quality, "-loop", "0", "-f", "webp"]
-    argv = [*input_args(source, seek=start, duration=end - start), "-filter_complex", graph.render(),
+    opened = input_args(source) if decode else input_args(source, seek=start, duration=end - start)
+    argv = [*opened, "-filter_complex", graph.render(),
             "-map", pad, "-an", "-sn", "-dn", *codec, output_arg(output)]
     return Command(argv=argv, duration=end - start, outputs=[output])

@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from mps.errors import SourceError
-from mps.media.command import Command, input_args
-from mps.media.filters import FilterGraph
+from mps.media.command import Command, input_args, seconds
+from mps.media.filters import FilterGraph, escape_value
 from mps.media.geometry import Size, fill_filters, target_size
 from mps.media.specs import SnapshotSpec, WatermarkSpec
 from mps.media.timing import clamp_time
@@ -103,6 +103,7 @@ def build_snapshots(
     *,
     font_file: str | None = None,
     batch_size: int = BATCH_SIZE,
+    decode: bool = False,
 ) -> list[Command]:
     """The ffmpeg runs that write one picture per instant of ``spec.times`` to ``outputs``.
 
@@ -113,6 +114,9 @@ def build_snapshots(
         outputs: one file per time, in the same order.
         font_file: TrueType font for text watermarks.
         batch_size: pictures per process.
+        decode: instead of seeking, decode from the start in one process and keep the first
+            frame at or after each instant. Slow on long sources; the fallback for inputs whose
+            seek lands where nothing decodes (an MPEG-TS with a single keyframe, a broken index).
 
     Returns:
         Commands to run in order; their ``outputs`` together are ``outputs``.
@@ -127,6 +131,8 @@ def build_snapshots(
     times = snapshot_times(spec, meta)
     watermarks = _timeless(spec.watermarks)
     jobs = list(zip(times, outputs, strict=True))
+    if decode:
+        return [_batch_command(jobs, meta, source, size, spec, watermarks, font_file, decode=True)]
     return [
         _batch_command(jobs[i : i + batch_size], meta, source, size, spec, watermarks, font_file)
         for i in range(0, len(jobs), batch_size)
@@ -146,15 +152,17 @@ def _batch_command(
     spec: SnapshotSpec,
     watermarks: Sequence[WatermarkSpec],
     font_file: str | None,
+    *,
+    decode: bool = False,
 ) -> Command:
     argv: list[str] = []
-    for time, _path in jobs:
-        argv += input_args(source, seek=time)
     graph = FilterGraph()
+    times = [time for time, _path in jobs]
+    frames = _decoded_frames(graph, argv, source, times) if decode else _seeked_frames(argv, source, times)
     outputs: list[str] = []
-    next_input = len(jobs)
-    for index, (_time, path) in enumerate(jobs):
-        pad = fill_filters(graph, f"[{index}:v:0]", size, spec.template.FillType)
+    next_input = 1 if decode else len(jobs)
+    for frame, (_time, path) in zip(frames, jobs, strict=True):
+        pad = fill_filters(graph, frame, size, spec.template.FillType)
         if watermarks:
             mapping = add_watermark_inputs(argv, watermarks, next_input)
             next_input += len(mapping)
@@ -163,4 +171,30 @@ def _batch_command(
         outputs += ["-map", pad, "-frames:v", "1", *image_codec_args(spec.template.Format),
                     "-f", "image2", "-update", "1", output_arg(path)]
     argv += ["-filter_complex", graph.render(), *outputs]
-    return Command(argv=argv, duration=0.0, outputs=[path for _time, path in jobs])
+    duration = max(times) if decode else 0.0
+    return Command(argv=argv, duration=duration, outputs=[path for _time, path in jobs])
+
+
+def _seeked_frames(argv: list[str], source: str | Path, times: Sequence[float]) -> list[str]:
+    """One input per instant, seeked before opening; its first frame is the picture."""
+    for time in times:
+        argv += input_args(source, seek=time)
+    return [f"[{index}:v:0]" for index in range(len(times))]
+
+
+def _decoded_frames(
+    graph: FilterGraph, argv: list[str], source: str | Path, times: Sequence[float]
+) -> list[str]:
+    """One decoded input split per instant; each branch keeps its first frame at or after the instant.
+
+    ``trim=end_frame=1`` ends a branch after its frame, and ``split`` stops feeding ended
+    branches, so no frames pile up for pictures already taken.
+    """
+    argv += input_args(source)
+    base = graph.add("[0:v:0]", ["setpts=PTS-STARTPTS"])
+    branches = [graph.label("s") for _time in times]
+    graph.add(base, [f"split={len(times)}"], branches)
+    return [
+        graph.add(branch, [f"select={escape_value(f'gte(t,{seconds(time)})')}", "trim=end_frame=1"])
+        for branch, time in zip(branches, times, strict=True)
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mps.errors import ProcessingError
 from mps.media.ops.animated import animation_size, animation_window, build_animation
 from mps.media.specs import AnimationSpec, Subtask
@@ -10,6 +12,10 @@ from mps.models.tasks import AnimatedGraphicTaskInput
 from mps.workflow.context import OperationContext
 from mps.workflow.operations.snapshot import expect
 from mps.workflow.outputs import file_facts, wire_path
+
+
+def _written(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
 
 
 def run_animation(subtask: Subtask, ctx: OperationContext) -> MediaAnimatedGraphicsItem:
@@ -35,9 +41,14 @@ def run_animation(subtask: Subtask, ctx: OperationContext) -> MediaAnimatedGraph
     fmt = spec.template.Format
     key = ctx.namer.key("animatedGraphic", fmt, custom=request.OutputObjectPath)
     path = ctx.output_path(key)
+    path.unlink(missing_ok=True)  # a file left by an earlier attempt must not pass for a new one
     command = build_animation(spec, ctx.meta, ctx.source, path)
     ctx.runner.run(command, on_progress=ctx.on_progress, timeout=ctx.timeout)
-    if not path.is_file():
+    if not _written(path):
+        # The seek landed where nothing decodes (see build_animation's ``decode``): decode instead.
+        fallback = build_animation(spec, ctx.meta, ctx.source, path, decode=True)
+        ctx.runner.run(fallback, timeout=ctx.timeout)
+    if not _written(path):
         raise ProcessingError("ffmpeg wrote no animation")
     size, md5 = file_facts(path)
     start, end = animation_window(spec, ctx.meta)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 from mps.errors import ProcessingError
@@ -36,6 +38,34 @@ def progress_span(ctx: OperationContext, start: float, end: float) -> Callable[[
     return report
 
 
+def _missing(paths: list[Path]) -> list[int]:
+    return [i for i, path in enumerate(paths) if not path.is_file() or path.stat().st_size == 0]
+
+
+def _retry_by_decoding(
+    spec: SnapshotSpec, ctx: OperationContext, times: list[float], paths: list[Path]
+) -> None:
+    """Take the pictures a seek could not give by decoding from the start, or raise.
+
+    A seek can land where nothing decodes (an MPEG-TS with one keyframe, a damaged index); ffmpeg
+    then ends successfully with an empty output. Decoding is slower but does not depend on seeking.
+
+    Raises:
+        ProcessingError: still no picture at some instant.
+    """
+    missing = _missing(paths)
+    if not missing:
+        return
+    retry = replace(spec, times=tuple(times[i] for i in missing))
+    outputs = [paths[i] for i in missing]
+    commands = build_snapshots(retry, ctx.meta, ctx.source, outputs, font_file=ctx.font_file, decode=True)
+    for command in commands:
+        ctx.runner.run(command, timeout=ctx.timeout)
+    still = _missing(paths)
+    if still:
+        raise ProcessingError(f"ffmpeg wrote no picture at {times[still[0]]:g} s")
+
+
 def run_snapshot(subtask: Subtask, ctx: OperationContext) -> MediaSnapshotByTimeOffsetItem:
     """Take the pictures of one SnapshotByTimeOffset sub-task.
 
@@ -63,15 +93,15 @@ def run_snapshot(subtask: Subtask, ctx: OperationContext) -> MediaSnapshotByTime
         for i in range(len(spec.times))
     ]
     paths = [ctx.output_path(key) for key in keys]
+    for path in paths:
+        path.unlink(missing_ok=True)  # a picture left by an earlier attempt must not pass for a new one
     commands = build_snapshots(spec, ctx.meta, ctx.source, paths, font_file=ctx.font_file)
     for index, command in enumerate(commands):
         span = progress_span(ctx, index / len(commands), (index + 1) / len(commands))
         ctx.runner.run(command, on_progress=span, timeout=ctx.timeout)
         span(1.0)
     times = snapshot_times(spec, ctx.meta)
-    for time, path in zip(times, paths, strict=True):
-        if not path.is_file() or path.stat().st_size == 0:
-            raise ProcessingError(f"ffmpeg wrote no picture at {time:g} s")
+    _retry_by_decoding(spec, ctx, times, paths)
     marks = [mark.definition for mark in spec.watermarks]
     pictures = [
         MediaSnapshotByTimePicInfoItem(
