@@ -76,6 +76,23 @@ def vtt_key(ctx: OperationContext, request: ImageSpriteTaskInput) -> str:
     return ctx.namer.key("imageSprite_vtt", "vtt", custom=custom or None)
 
 
+def write_index(
+    ctx: OperationContext,
+    request: ImageSpriteTaskInput,
+    times: Sequence[float],
+    layout: Sequence[Tile],
+    sheet_keys: Sequence[str],
+    tile: Size,
+) -> str:
+    """Write the WebVTT of a sprite, referring to sheets relative to its own directory; return its key."""
+    index_key = vtt_key(ctx, request)
+    index_dir = posixpath.dirname(index_key) or "."
+    names = [posixpath.relpath(key, index_dir) for key in sheet_keys]
+    text = build_vtt(times, ctx.meta.media_duration, layout, names, tile)
+    ctx.output_path(index_key).write_text(text, encoding="utf-8")
+    return index_key
+
+
 def run_sprite(subtask: Subtask, ctx: OperationContext) -> MediaImageSpriteItem:
     """Make the sheets and WebVTT of one ImageSprite sub-task.
 
@@ -113,11 +130,7 @@ def run_sprite(subtask: Subtask, ctx: OperationContext) -> MediaImageSpriteItem:
         for i in range(len(sizes))
     ]
     compose_sheets(thumbnails, layout, sizes, [ctx.output_path(key) for key in sheet_keys], template.Format)
-    index_key = vtt_key(ctx, request)
-    index_dir = posixpath.dirname(index_key) or "."
-    names = [posixpath.relpath(key, index_dir) for key in sheet_keys]
-    text = build_vtt(times[: len(thumbnails)], ctx.meta.media_duration, layout, names, tile)
-    ctx.output_path(index_key).write_text(text, encoding="utf-8")
+    index_key = write_index(ctx, request, times[: len(thumbnails)], layout, sheet_keys, tile)
     ctx.on_progress(1.0)
     return MediaImageSpriteItem(
         Definition=spec.definition,
