@@ -14,8 +14,9 @@ from mps.media.specs import Subtask, TranscodeSpec, WatermarkSpec
 from mps.models.tasks import TranscodeTaskInput
 from mps.models.templates import RawTranscodeParameter
 from mps.runner.ffmpeg import FfmpegRunner
+from mps.workflow.assets import default_font_file
 from mps.workflow.context import OperationContext
-from mps.workflow.operations.transcode import default_font_file, run_transcode
+from mps.workflow.operations.transcode import run_transcode
 from tests.mediatools import near, pixel
 
 RUNNER = FfmpegRunner(default_timeout=120)

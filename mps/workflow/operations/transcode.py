@@ -22,25 +22,12 @@ from mps.media.specs import Subtask, TranscodeSpec
 from mps.models.metadata import MediaMetaData
 from mps.models.results import MediaTranscodeItem
 from mps.models.tasks import TranscodeTaskInput
+from mps.workflow.assets import default_font_file
 from mps.workflow.context import OperationContext
 from mps.workflow.outputs import file_facts, total_size, wire_path
 
-#: Fonts tried, in order, for text watermarks when ``MPS_FONT_FILE`` is not set.
-DEFAULT_FONT_FILES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-)
 #: ffmpeg's own name pattern for HLS segments in the scratch directory.
 _SCRATCH_SEGMENTS = "segment%d.ts"
-
-
-def default_font_file() -> str | None:
-    """The first of :data:`DEFAULT_FONT_FILES` that exists, or None.
-
-    A known file rather than fontconfig's guess, so text renders the same on every worker.
-    """
-    return next((name for name in DEFAULT_FONT_FILES if Path(name).is_file()), None)
 
 
 def run_transcode(subtask: Subtask, ctx: OperationContext) -> MediaTranscodeItem:
