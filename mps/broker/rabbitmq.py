@@ -22,6 +22,7 @@ new channel.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -70,6 +71,8 @@ RECONNECT_DELAY = 0.25
 MAX_RECONNECT_DELAY = 30.0
 #: How long the consumer's I/O loop blocks at a time; bounds how fast ``stop`` is noticed.
 IO_POLL_SECONDS = 0.2
+#: RabbitMQ's default heartbeat in seconds, used when none is configured.
+DEFAULT_HEARTBEAT = 60
 #: ``x-consumer-timeout`` of the work queue (RabbitMQ 3.12+): above the 1 h default ffmpeg limit
 #: of a fused group plus its uploads.
 WORK_CONSUMER_TIMEOUT_MS = 4 * 3600 * 1000
@@ -112,6 +115,13 @@ def map_pika_errors(action: str) -> Iterator[None]:
         raise BrokerError(f"{action}: {exc!r}") from exc
 
 
+def _idle_limit(heartbeat: object) -> float:
+    """Seconds an unpumped publisher connection may stay idle and still be alive."""
+    if heartbeat == 0:
+        return float("inf")  # heartbeats disabled: the server never drops an idle connection
+    return float(heartbeat) if isinstance(heartbeat, int) else float(DEFAULT_HEARTBEAT)
+
+
 def _backoff(failures: int, base: float = RECONNECT_DELAY) -> float:
     """Seconds to wait after ``failures`` consecutive failures (exponential, capped)."""
     return min(base * 2 ** max(failures - 1, 0), MAX_RECONNECT_DELAY)
@@ -125,6 +135,22 @@ class _PublisherState:
         self.channel = connection.channel()
         self.channel.confirm_delivery()
         self.declared: set[str] = set()
+        self.last_used = time.monotonic()
+
+    def usable(self, idle_limit: float) -> bool:
+        """Whether to publish on this connection rather than open a new one.
+
+        Nobody pumps an idle publisher's I/O, so it sends no heartbeats and RabbitMQ drops it
+        after about two intervals: past ``idle_limit`` seconds it is replaced without trying.
+        """
+        if not self.channel.is_open or time.monotonic() - self.last_used > idle_limit:
+            return False
+        try:
+            self.connection.process_data_events(0)  # answer heartbeats, notice a closed socket
+        except pe.AMQPError:
+            return False
+        self.last_used = time.monotonic()
+        return self.channel.is_open
 
 
 class RabbitmqBroker:
@@ -138,6 +164,7 @@ class RabbitmqBroker:
         consumer_timeout_ms: ``x-consumer-timeout`` of the work queue (``None``: not set).
         publish_attempts: publish tries, with reconnects, before :class:`BrokerConnectionError`.
         connect_timeout: socket connect timeout, in seconds.
+        name: shown as the connection name in RabbitMQ (``{name} publish``, ``{name} consume {queue}``).
     """
 
     def __init__(
@@ -150,7 +177,9 @@ class RabbitmqBroker:
         consumer_timeout_ms: int | None = WORK_CONSUMER_TIMEOUT_MS,
         publish_attempts: int = PUBLISH_ATTEMPTS,
         connect_timeout: float = 5.0,
+        name: str = "mps",
     ) -> None:
+        self.name = name
         self.names = names.QueueNames(prefix)
         self.retry_policy = retry_policy or RetryPolicy()
         self._params = pika.URLParameters(url)
@@ -160,6 +189,7 @@ class RabbitmqBroker:
         self._params.socket_timeout = connect_timeout
         self._params.blocked_connection_timeout = 60.0  # a broker in alarm must not hang publishers
         self._consumer_timeout_ms = consumer_timeout_ms
+        self._idle_limit = _idle_limit(self._params.heartbeat)
         self._publish_attempts = max(publish_attempts, 1)
         self._local = threading.local()
 
@@ -170,18 +200,23 @@ class RabbitmqBroker:
 
     # -- connections -------------------------------------------------------------------------
 
-    def connect(self) -> pika.BlockingConnection:
+    def connect(self, purpose: str = "publish") -> pika.BlockingConnection:
         """Open a new connection (the caller owns it and uses it from one thread only).
+
+        Parameters:
+            purpose: appended to the connection name, so operators can tell connections apart.
 
         Raises:
             BrokerConnectionError: RabbitMQ is unreachable or refused the login.
         """
+        params = copy.copy(self._params)
+        params.client_properties = {"connection_name": f"{self.name} {purpose}"}
         with map_pika_errors("connect"):
-            return pika.BlockingConnection(self._params)
+            return pika.BlockingConnection(params)
 
     def _publisher(self) -> _PublisherState:
         state: _PublisherState | None = getattr(self._local, "state", None)
-        if state is None or not state.channel.is_open:
+        if state is None or not state.usable(self._idle_limit):
             self._drop_publisher()
             state = self._local.state = _PublisherState(self.connect())
         return state
@@ -387,7 +422,7 @@ class _ConsumerSession:
         self, broker: RabbitmqBroker, queue: str, handler: Handler, pool: ThreadPoolExecutor, stop: Event
     ) -> None:
         self.broker, self.queue, self.handler, self.pool, self.stop = broker, queue, handler, pool, stop
-        self.connection = broker.connect()
+        self.connection = broker.connect(f"consume {queue}")
         self._inflight = 0
         self._declared: set[str] = set()
 
