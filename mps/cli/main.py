@@ -28,6 +28,12 @@ app = typer.Typer(
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
 
+@app.callback()
+def _root() -> None:
+    """Self-hosted media processing, wire-compatible with Tencent Cloud MPS."""
+    # A callback keeps `process` a named sub-command even while it is the only one.
+
+
 @app.command()
 def process(
     input: Annotated[str, typer.Argument(help="Input media: a local file.")],

@@ -150,7 +150,8 @@ class SubtaskResolver:
         elif isinstance(item, SnapshotByTimeOffsetTaskInput):
             template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
             assert isinstance(template, SnapshotByTimeOffsetTemplate)
-            times = resolve_offsets(item.ExtTimeOffsetSet, item.TimeOffsetSet, self.meta.media_duration)
+            times = resolve_offsets(
+                item.ExtTimeOffsetSet, item.TimeOffsetSet, self.meta.media_duration, fps=self.meta.fps)
             spec = SnapshotSpec(item.Definition, template, tuple(times), self.watermarks(item.WatermarkSet))
         elif isinstance(item, SampleSnapshotTaskInput):
             template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
