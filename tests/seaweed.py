@@ -24,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -181,15 +182,15 @@ class SeaweedServer:
             raise
         return self
 
-    def client(self, **config: object):  # type: ignore[no-untyped-def]
-        """A boto3 S3 client for this server (path-style addressing)."""
+    def client(self, **config: Any) -> Any:
+        """A boto3 S3 client for this server (path-style addressing); ``config`` goes to botocore's Config."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, **config),  # type: ignore[arg-type]
+            config=Config(s3={"addressing_style": "path"}, **config),
         )
 
     def _wait_writable(self) -> None:

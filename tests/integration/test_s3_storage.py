@@ -200,7 +200,7 @@ def test_an_endpoint_that_is_down_fails_fast_and_retryably(tmp_path: Path) -> No
 
 def _client_error(code: str, status: int, operation: str = "GetObject") -> ClientError:
     response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
-    return ClientError(response, operation)  # type: ignore[arg-type]
+    return ClientError(response, operation)
 
 
 NO_KEY, NO_BUCKET = "ResourceNotFound.DownloadError", "ResourceNotFound.CosBucketNotExist"
