@@ -163,7 +163,7 @@ def test_input_that_is_not_media(tmp_path: Path) -> None:
 def test_one_failing_sub_task_does_not_fail_the_others(tmp_path: Path, sample_clip: Path) -> None:
     task = write_json(tmp_path / "task.json", {"TranscodeTaskSet": [
         {"Definition": 0, "RawParameter": {"Container": "mp4", "RemoveAudio": 1,
-                                           "VideoTemplate": {"Codec": "av1", "Fps": 0, "Bitrate": 0}}},
+                                           "VideoTemplate": {"Codec": "h266", "Fps": 0, "Bitrate": 0}}},
         {"Definition": 100010},
     ]})
     done = run_mps("process", sample_clip, "--task", task, "--output-dir", tmp_path / "out", "-q")
