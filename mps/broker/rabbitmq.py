@@ -83,6 +83,8 @@ _PERMANENT_REPLY_CODES = frozenset({403, 406})
 _AUTH_ERRORS = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError, pe.AuthenticationError)
 
 Declare = Callable[[BlockingChannel], None]
+#: A declaration and the key under which a connection remembers it has run it.
+KeyedDeclare = tuple[str, Declare]
 
 
 @contextmanager
@@ -188,7 +190,7 @@ class RabbitmqBroker:
         self._params.connection_attempts = 1  # we retry ourselves, with backoff and reconnects
         self._params.socket_timeout = connect_timeout
         self._params.blocked_connection_timeout = 60.0  # a broker in alarm must not hang publishers
-        self._consumer_timeout_ms = consumer_timeout_ms
+        self.consumer_timeout_ms = consumer_timeout_ms
         self._idle_limit = _idle_limit(self._params.heartbeat)
         self._publish_attempts = max(publish_attempts, 1)
         self._local = threading.local()
@@ -242,8 +244,8 @@ class RabbitmqBroker:
             "x-max-priority": AMQP_MAX_PRIORITY,
             "x-dead-letter-exchange": self.names.work_dlx,
         }
-        if self._consumer_timeout_ms is not None:
-            arguments["x-consumer-timeout"] = self._consumer_timeout_ms
+        if self.consumer_timeout_ms is not None:
+            arguments["x-consumer-timeout"] = self.consumer_timeout_ms
         _declare_dead_letters(self.work_queue, channel)
         channel.queue_declare(self.work_queue, durable=True, arguments=arguments)
 
@@ -334,7 +336,7 @@ class RabbitmqBroker:
         props = Properties(delivery_mode=PERSISTENT, content_type=content_type)
         declare: Declare = partial(_declare_topic, exchange)
         try:
-            self._publish(exchange, routing_key, data, props, f"exchange:{exchange}", declare)
+            self._publish(exchange, routing_key, data, props, (f"exchange:{exchange}", declare))
         except UnroutableError:
             _log.info("event %s on %s reached no queue", routing_key, exchange)
             return False
@@ -355,26 +357,25 @@ class RabbitmqBroker:
         self, queue: str, data: bytes, props: Properties, declare: Declare, *, declare_first: bool = True
     ) -> None:
         key = f"queue:{queue}"
-        if not declare_first:
-            self._publisher().declared.add(key)  # skip declaring unless the message comes back
         try:
-            self._publish("", queue, data, props, key, declare)
+            self._publish("", queue, data, props, (key, declare) if declare_first else None)
         except UnroutableError:
             # The queue is gone (deleted under us, or never declared): declare it and try once more.
             self._publisher().declared.discard(key)
-            self._publish("", queue, data, props, key, declare)
+            self._publish("", queue, data, props, (key, declare))
 
     def _publish(
-        self, exchange: str, routing_key: str, data: bytes, props: Properties, key: str, declare: Declare
+        self, exchange: str, routing_key: str, data: bytes, props: Properties, declare: KeyedDeclare | None
     ) -> None:
+        """Publish with confirms, declaring first (once per connection) if ``declare`` = (key, function)."""
         action = f"publish to {exchange or routing_key}"
         for attempt in range(1, self._publish_attempts + 1):
             try:
                 with map_pika_errors(action):
                     state = self._publisher()
-                    if key not in state.declared:
-                        declare(state.channel)
-                        state.declared.add(key)
+                    if declare is not None and declare[0] not in state.declared:
+                        declare[1](state.channel)
+                        state.declared.add(declare[0])
                     state.channel.basic_publish(exchange, routing_key, data, props, mandatory=True)
                 return
             except UnroutableError:
@@ -438,6 +439,7 @@ class _ConsumerSession:
                 self.publish_channel = self._open_publish_channel()
                 if self.queue == self.broker.work_queue:
                     self.broker.declare_work_queue(self.channel)
+                    _check_consumer_timeout(self.connection, self.broker.consumer_timeout_ms)
                 self.channel.basic_qos(prefetch_count=prefetch)
                 tag = self.channel.basic_consume(self.queue, self._on_message)
                 self._pump(lambda: not self.stop.is_set())
@@ -537,6 +539,24 @@ class _ConsumerSession:
             _log.error("could not republish %s message %s to %s: %s", self.queue, delivery.message_id,
                        target, error)
             return False
+
+
+def _check_consumer_timeout(connection: pika.BlockingConnection, timeout_ms: int | None) -> None:
+    """Say it loudly when the server ignores the work queue's ``x-consumer-timeout`` (before 3.12)."""
+    # pika keeps the broker's connection.start properties only on its private inner connection.
+    properties = getattr(getattr(connection, "_impl", None), "server_properties", None) or {}
+    raw = properties.get("version", b"")
+    version = raw.decode() if isinstance(raw, bytes) else str(raw)
+    try:
+        major_minor = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return
+    if timeout_ms is not None and major_minor < (3, 12):
+        _log.warning(
+            "RabbitMQ %s ignores x-consumer-timeout: its consumer_timeout (30 min by default) applies; "
+            "set consumer_timeout in rabbitmq.conf above the longest handler (%d ms wanted)",
+            version, timeout_ms,
+        )  # fmt: skip
 
 
 def _declare_dead_letters(queue: str, channel: BlockingChannel) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from urllib.parse import urlsplit
 
 import pika
@@ -408,3 +408,30 @@ def test_only_broker_errors_cross_the_boundary():
     # A non-pika error is not the adapter's to translate.
     with pytest.raises(ProcessingError), map_pika_errors("test"):
         raise ProcessingError("not ours")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_persistent_work_survives_a_broker_restart_and_both_sides_reconnect(broker: RabbitmqBroker):
+    # Restarting the shared RabbitMQ disturbs anyone else using it: only on request.
+    if not os.environ.get("MPS_TEST_RESTART_RABBITMQ") or shutil.which("rabbitmqctl") is None:
+        pytest.skip("set MPS_TEST_RESTART_RABBITMQ=1 (and have rabbitmqctl) to restart RabbitMQ")
+    # Given a message published and confirmed before RabbitMQ goes down
+    broker.publish_work(b"before")
+    seen: list[bytes] = []
+    with ExitStack() as stack:
+        try:
+            _rabbitmqctl("stop_app")
+            # When publishing while it is down, Then the publisher fails with a retryable error
+            with pytest.raises(BrokerConnectionError):
+                broker.publish_work(b"during")
+            # And a consumer started now keeps trying to connect
+            stack.enter_context(consuming(broker, lambda d: seen.append(d.body)))
+            time.sleep(1)
+        finally:
+            _rabbitmqctl("start_app")  # always leave RabbitMQ running
+            _rabbitmqctl("await_startup")
+        # Then once it is back the same broker publishes again and the consumer gets both messages
+        broker.publish_work(b"after")
+        wait_for(lambda: len(seen) == 2, timeout=30)
+    assert seen == [b"before", b"after"]
