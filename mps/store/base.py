@@ -218,6 +218,10 @@ class TaskStore(Protocol):
     database does not answer.
     """
 
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...
+
     # tasks
     def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
         """Store a WAITING task and its sub-tasks; a repeated SessionId (within :data:`SESSION_TTL`)

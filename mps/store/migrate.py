@@ -4,6 +4,7 @@ the CLI."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +13,9 @@ from sqlalchemy.engine import Engine
 
 #: Where the alembic environment and its versions live, inside the package so that they ship.
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: Alembic's ``context`` and ``op`` are process-wide proxies: two threads migrating at once would
+#: drive each other's migration. Threads take turns here; processes take turns in the database.
+_MIGRATION_LOCK = threading.Lock()
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -27,12 +31,14 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision``; a no-op when it is already there.
 
     Several processes may open the store at once (``mps up``): the whole upgrade runs in one
-    transaction that holds SQLite's write lock or a PostgreSQL advisory lock, so they take turns.
+    transaction that holds SQLite's write lock or a PostgreSQL advisory lock, so they take turns;
+    threads of one process take turns on a lock here.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database failed (callers translate it).
     """
-    command.upgrade(alembic_config(engine), revision)
+    with _MIGRATION_LOCK:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def migrate_url(url: str, revision: str = "head") -> None:

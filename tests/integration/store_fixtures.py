@@ -1,23 +1,22 @@
-"""Databases for the task-store tests: a SQLite file per test, and one throw-away PostgreSQL
-database per session (``CREATE DATABASE mps_test_<random>``, dropped at the end) so parallel runs
-never collide. PostgreSQL is skipped locally when unreachable and a failure when ``CI`` is set."""
+"""Databases for the task-store tests: a SQLite file per test, and throw-away PostgreSQL databases
+(``CREATE DATABASE mps_test_<random>``, dropped at the end) so parallel runs never collide.
+PostgreSQL is skipped locally when unreachable and a failure when ``CI`` is set."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
 
-#: The server the tests create their database on (override with ``MPS_TEST_POSTGRES_URL``).
+#: The server the tests create their databases on (override with ``MPS_TEST_POSTGRES_URL``).
 POSTGRES_ADMIN_URL = os.environ.get(
     "MPS_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
 
-#: Every table the store owns, emptied between PostgreSQL tests (children first).
+#: Every table the store owns, emptied between PostgreSQL tests.
 STORE_TABLES = (
     "subtasks",
     "tasks",
@@ -39,20 +38,37 @@ def require_service(name: str, available: bool, hint: str) -> None:
     pytest.skip(message)
 
 
-@dataclass(frozen=True)
-class PostgresDatabase:
-    """A database created for this session."""
+class PostgresServer:
+    """The test server: creates databases with random names and drops them all on :meth:`close`."""
 
-    url: str
+    def __init__(self, admin: sa.Engine) -> None:
+        self._admin = admin
+        self._created: list[str] = []
 
-    def truncate(self) -> None:
-        """Empty the store's tables and restart their id sequences."""
-        engine = sa.create_engine(self.url)
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY CASCADE")
-        finally:
-            engine.dispose()
+    def create_database(self) -> str:
+        """A new, empty database; returns its URL."""
+        name = f"mps_test_{uuid.uuid4().hex[:12]}"
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self._created.append(name)
+        return sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def close(self) -> None:
+        """Drop every database this server created (``WITH (FORCE)``: leftover connections too)."""
+        with self._admin.connect() as conn:
+            for name in self._created:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._admin.dispose()
+
+
+def truncate_store(url: str) -> None:
+    """Empty the store's tables and restart their id sequences."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        engine.dispose()
 
 
 def _admin_engine() -> sa.Engine | None:
@@ -69,19 +85,19 @@ def _admin_engine() -> sa.Engine | None:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[PostgresDatabase]:
-    """A fresh PostgreSQL database for the session, dropped afterwards."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server for the session; its test databases are dropped afterwards."""
     admin = _admin_engine()
     require_service("PostgreSQL", admin is not None, f"no server at {POSTGRES_ADMIN_URL}")
     assert admin is not None
-    name = f"mps_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    server = PostgresServer(admin)
     try:
-        yield PostgresDatabase(
-            sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        )
+        yield server
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_store_url(postgres_server: PostgresServer) -> str:
+    """One database for the session's store tests, emptied by each test that uses it."""
+    return postgres_server.create_database()

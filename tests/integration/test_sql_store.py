@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy.exc as sa_exc
@@ -13,25 +15,39 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from mps.errors import MpsError, StorageUnavailableError
-from mps.store import ConflictError, SqlTaskStore, TaskStore, migrate_url
+from mps.store import ConflictError, NewTask, SqlTaskStore, TaskStore, migrate_url
 from mps.store.migrate import alembic_config
 from mps.store.schema import metadata
 from mps.store.sqlbase import create_store_engine, map_db_errors
-from tests.integration.store_fixtures import PostgresDatabase, postgres_database  # noqa: F401 (fixture)
-from tests.unit.test_memory_store import FakeClock, StoreContract, new
+from tests.integration.store_fixtures import (  # noqa: F401 (fixtures are used by name)
+    PostgresServer,
+    postgres_server,
+    postgres_store_url,
+    truncate_store,
+)
+from tests.unit.test_memory_store import FakeClock, StoreContract, new, race
 
 BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a SQLite file in tmp_path, or the session's PostgreSQL database emptied."""
+    """An empty, migrated database: a SQLite file in tmp_path, or the session's PostgreSQL one emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mps.db'}"
-    postgres: PostgresDatabase = request.getfixturevalue("postgres_database")
-    migrate_url(postgres.url)
-    postgres.truncate()
-    return postgres.url
+    url: str = request.getfixturevalue("postgres_store_url")
+    migrate_url(url)
+    truncate_store(url)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database no migration has touched yet."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
 
 
 @pytest.mark.integration
@@ -84,6 +100,34 @@ class TestMigrations:
             engine.dispose()
             again.close()
 
+    def test_stores_opening_a_fresh_database_at_once_migrate_it_once(self, fresh_database_url: str) -> None:
+        stores = race(4, lambda i: SqlTaskStore(fresh_database_url))
+
+        assert all(isinstance(s, SqlTaskStore) for s in stores), stores
+        task, _ = stores[0].create_task(new())
+        assert stores[3].get_task(task.task_id).task_id == task.task_id
+        for store in stores:
+            store.close()
+
+    def test_processes_opening_a_fresh_database_at_once_migrate_it_once(
+        self, fresh_database_url: str
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        barrier = context.Barrier(3)
+        processes = [
+            context.Process(target=_open_and_create, args=(fresh_database_url, barrier, f"p{i}"))
+            for i in range(3)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(60)
+
+        assert [p.exitcode for p in processes] == [0, 0, 0]
+        store = SqlTaskStore(fresh_database_url)
+        assert sorted(t.task_id for t in store.list_tasks("WAITING")[0]) == ["p0", "p1", "p2"]
+        store.close()
+
     def test_the_migrated_schema_matches_the_metadata(self, database_url: str) -> None:
         migrate_url(database_url)
         engine = create_store_engine(database_url)
@@ -96,6 +140,14 @@ class TestMigrations:
         finally:
             engine.dispose()
         assert diff == []
+
+
+def _open_and_create(url: str, barrier: Any, task_id: str) -> None:
+    """In a child process: open the store the moment the others do, then create one task."""
+    barrier.wait()
+    store = SqlTaskStore(url)
+    store.create_task(NewTask(task_id, {}))
+    store.close()
 
 
 def test_an_unreachable_database_is_storage_unavailable() -> None:
