@@ -46,16 +46,20 @@ class SubtaskBars:
 
 def result_table(result: WorkflowTask, root: Path) -> Table:
     """What each sub-task produced: status, files and their key facts."""
-    table = Table(title=f"{result.TaskId}: {result.Status}")
-    for column in ("#", "sub-task", "status", "outputs", "details"):
-        table.add_column(column)
+    table = Table(title=f"{result.TaskId}: {result.Status} (outputs under {root})")
+    table.add_column("#", justify="right")
+    table.add_column("sub-task", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("outputs", overflow="fold")
+    table.add_column("details")
     for index, entry in enumerate(result.MediaProcessResultSet):
         sub = entry.result
         paths, details = _describe(entry.Type, sub.Output)
+        paths = [path.rsplit("/", 1)[-1] for path in paths]
         if sub.Status != "SUCCESS":
             details = f"{sub.ErrCodeExt}: {sub.Message}"
         table.add_row(str(index), f"{entry.Type} {sub.Input.get('Definition')}", sub.Status,
-                      "\n".join(paths[:4] + ([f"... {len(paths) - 4} more"] if len(paths) > 4 else [])), details)
+                      "\n".join(paths[:2] + ([f"... {len(paths) - 2} more"] if len(paths) > 2 else [])), details)
     return table
 
 
@@ -64,8 +68,8 @@ def _describe(kind: str, output: object) -> tuple[list[str], str]:
         return [], ""
     data = output.model_dump()  # type: ignore[attr-defined]
     if kind == "Transcode":
-        return [data["Path"]], (f"{data['Width']}x{data['Height']} {data['Duration']:.2f}s "
-                                f"{data['Bitrate'] // 1000} kb/s {data['Size']} B")
+        size = f"{data['Width']}x{data['Height']} " if data["Width"] else "audio "
+        return [data["Path"]], f"{size}{data['Duration']:.2f}s {data['Bitrate'] // 1000} kb/s {data['Size']} B"
     if kind == "AnimatedGraphics":
         return [data["Path"]], f"{data['Width']}x{data['Height']} {data['Container']} {data['Size']} B"
     if kind == "SnapshotByTimeOffset":
