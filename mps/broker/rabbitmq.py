@@ -121,7 +121,8 @@ def _idle_limit(heartbeat: object) -> float:
     """Seconds an unpumped publisher connection may stay idle and still be alive."""
     if heartbeat == 0:
         return float("inf")  # heartbeats disabled: the server never drops an idle connection
-    return float(heartbeat) if isinstance(heartbeat, int) else float(DEFAULT_HEARTBEAT)
+    # Half the timeout: RabbitMQ gives up after two missed beats, sent every half timeout.
+    return (heartbeat if isinstance(heartbeat, int) else DEFAULT_HEARTBEAT) / 2
 
 
 def _backoff(failures: int, base: float = RECONNECT_DELAY) -> float:
@@ -398,6 +399,10 @@ class RabbitmqBroker:
                 retries or dead-letters it according to :attr:`retry_policy`.
             prefetch: unacked messages (and so concurrent handlers) at a time.
             stop: set it to stop; running handlers finish and are acked before this returns.
+
+        Raises:
+            BrokerError: only a failure that will not go away by reconnecting (login refused, the
+                queue declared elsewhere with other arguments); anything else is retried forever.
         """
         failures = 0
         with ThreadPoolExecutor(max_workers=prefetch, thread_name_prefix="mps-handler") as pool:
@@ -406,6 +411,8 @@ class RabbitmqBroker:
                 try:
                     _ConsumerSession(self, queue, handler, pool, stop).run(prefetch)
                 except BrokerError as exc:
+                    if not exc.retryable:
+                        raise
                     # A session that lived a while was healthy: start the backoff over.
                     failures = 1 if time.monotonic() - started > MAX_RECONNECT_DELAY else failures + 1
                     _log.warning("consumer of %s lost its connection: %s; reconnecting", queue, exc)

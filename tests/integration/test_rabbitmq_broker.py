@@ -359,6 +359,17 @@ def test_bucket_events_reach_the_declared_queue(broker: RabbitmqBroker, admin: A
 
 
 @pytest.mark.integration
+def test_a_consumer_stops_on_a_work_queue_declared_with_other_arguments(broker: RabbitmqBroker, admin: Admin):
+    # Given a work queue someone declared without priorities
+    admin.channel().queue_declare(broker.work_queue, durable=True)
+    # When a consumer starts, Then it fails at once instead of reconnecting forever
+    with pytest.raises(BrokerError) as caught:
+        broker.consume(broker.work_queue, lambda d: None, prefetch=1, stop=threading.Event())
+    assert not caught.value.retryable
+    assert "406" in str(caught.value)
+
+
+@pytest.mark.integration
 def test_redeclaring_an_exchange_with_another_type_is_a_permanent_error(
     broker: RabbitmqBroker, admin: Admin, prefix: str
 ):
