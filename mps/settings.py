@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_input_pixels: int = Field(8192 * 4320, description="Largest input frame accepted, in pixels")
     url_max_bytes: int = Field(20 * 1024**3, description="Largest URL input downloaded, in bytes")
     url_allow_private: bool = Field(False, description="Allow URL inputs on loopback/private addresses")
-    font_file: str | None = Field(None, description="TrueType font for text watermarks (default: DejaVu Sans)")
+    font_file: str | None = Field(
+        None, description="TrueType font for text watermarks (default: DejaVu Sans)"
+    )
     concurrency: int = Field(os.cpu_count() or 2, description="Sub-tasks run at once (mps process, worker)")
     presets_dir: Path | None = Field(None, description="Directory of preset template files")

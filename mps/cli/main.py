@@ -53,7 +53,9 @@ def process(
 
 def main() -> None:
     """Console-script entry: run the app, with errors as one line and an exit status."""
-    logging.basicConfig(level=os.environ.get("MPS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("MPS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         # Without standalone mode click returns the exit status instead of calling sys.exit.
         status = app(standalone_mode=False)

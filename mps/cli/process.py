@@ -26,8 +26,13 @@ RESULT_FILE = "result.json"
 
 
 def run_process(
-    input: str, task_file: Path, output_dir: Path, templates_file: Path | None, *,
-    concurrency: int | None = None, quiet: bool = False,
+    input: str,
+    task_file: Path,
+    output_dir: Path,
+    templates_file: Path | None,
+    *,
+    concurrency: int | None = None,
+    quiet: bool = False,
 ) -> int:
     """Run ``mps process`` and return its exit status (0 all succeeded, 1 failures, 2 refused)."""
     task_id = f"local-WorkflowTask-{uuid.uuid4().hex}t0"
@@ -46,8 +51,12 @@ def run_process(
             source = _local_source(input)
             with SubtaskBars(console, task.subtasks()) as bars:
                 result = engine.process(
-                    task_id=task_id, task=task, input_info=input_info, source=source,
-                    out_root=output_dir, on_progress=bars.update,
+                    task_id=task_id,
+                    task=task,
+                    input_info=input_info,
+                    source=source,
+                    out_root=output_dir,
+                    on_progress=bars.update,
                 )
     except MpsError as exc:
         _write_refusal(output_dir, task_id, input_info, exc)
@@ -75,8 +84,9 @@ def _local_source(input: str) -> str:
     if not path.is_file():
         from mps.errors import SourceError
 
-        raise SourceError(f"input file {input!r} does not exist or is not a file",
-                          code="ResourceNotFound.SourceFile")
+        raise SourceError(
+            f"input file {input!r} does not exist or is not a file", code="ResourceNotFound.SourceFile"
+        )
     return str(path.absolute())
 
 
@@ -85,9 +95,13 @@ def _read_task(task_file: Path) -> MediaProcessTaskInput:
     try:
         data: Any = json.loads(task_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InvalidParameterError.field("MediaProcessTask", f"task file {str(task_file)!r} does not exist") from None
+        raise InvalidParameterError.field(
+            "MediaProcessTask", f"task file {str(task_file)!r} does not exist"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidParameterError.field("MediaProcessTask", f"task file {str(task_file)!r}: {exc}") from None
+        raise InvalidParameterError.field(
+            "MediaProcessTask", f"task file {str(task_file)!r}: {exc}"
+        ) from None
     if isinstance(data, dict) and "MediaProcessTask" in data and len(data) == 1:
         data = data["MediaProcessTask"]  # also accept {"MediaProcessTask": {...}}, as in a ProcessMedia body
     return parse_wire(MediaProcessTaskInput, data, where="MediaProcessTask")
@@ -100,8 +114,13 @@ def _write_result(output_dir: Path, result: WorkflowTask) -> None:
 
 def _write_refusal(output_dir: Path, task_id: str, input_info: MediaInputInfo, error: MpsError) -> None:
     """A result.json for a task that never ran, when the output directory can hold one."""
-    result = WorkflowTask(TaskId=task_id, Status="FINISH", ErrCode=error.err_code,
-                          Message=f"{error.code}: {error.message}", InputInfo=input_info)
+    result = WorkflowTask(
+        TaskId=task_id,
+        Status="FINISH",
+        ErrCode=error.err_code,
+        Message=f"{error.code}: {error.message}",
+        InputInfo=input_info,
+    )
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         _write_result(output_dir, result)

@@ -24,8 +24,13 @@ class SubtaskBars:
 
     def __init__(self, console: Console, items: list[SubtaskInput]) -> None:
         self._progress = Progress(
-            TextColumn("{task.description:<28}"), BarColumn(), TaskProgressColumn(),
-            TextColumn("{task.fields[status]:<10}"), TimeElapsedColumn(), console=console, transient=False,
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[status]:<10}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         )
         self._ids: list[TaskID] = [
             self._progress.add_task(_label(item), total=100, status="WAITING") for item in items
@@ -36,12 +41,16 @@ class SubtaskBars:
         self._progress.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.stop()
 
     def update(self, update: ProgressUpdate) -> None:
         with self._lock:
-            self._progress.update(self._ids[update.index], completed=round(update.fraction * 100), status=update.status)
+            self._progress.update(
+                self._ids[update.index], completed=round(update.fraction * 100), status=update.status
+            )
 
 
 def result_table(result: WorkflowTask, root: Path) -> Table:
@@ -58,8 +67,13 @@ def result_table(result: WorkflowTask, root: Path) -> Table:
         paths = [path.rsplit("/", 1)[-1] for path in paths]
         if sub.Status != "SUCCESS":
             details = f"{sub.ErrCodeExt}: {sub.Message}"
-        table.add_row(str(index), f"{entry.Type} {sub.Input.get('Definition')}", sub.Status,
-                      "\n".join(paths[:2] + ([f"... {len(paths) - 2} more"] if len(paths) > 2 else [])), details)
+        table.add_row(
+            str(index),
+            f"{entry.Type} {sub.Input.get('Definition')}",
+            sub.Status,
+            "\n".join(paths[:2] + ([f"... {len(paths) - 2} more"] if len(paths) > 2 else [])),
+            details,
+        )
     return table
 
 
@@ -69,7 +83,9 @@ def _describe(kind: str, output: object) -> tuple[list[str], str]:
     data = output.model_dump()  # type: ignore[attr-defined]
     if kind == "Transcode":
         size = f"{data['Width']}x{data['Height']} " if data["Width"] else "audio "
-        return [data["Path"]], f"{size}{data['Duration']:.2f}s {data['Bitrate'] // 1000} kb/s {data['Size']} B"
+        return [
+            data["Path"]
+        ], f"{size}{data['Duration']:.2f}s {data['Bitrate'] // 1000} kb/s {data['Size']} B"
     if kind == "AnimatedGraphics":
         return [data["Path"]], f"{data['Width']}x{data['Height']} {data['Container']} {data['Size']} B"
     if kind == "SnapshotByTimeOffset":
@@ -77,5 +93,7 @@ def _describe(kind: str, output: object) -> tuple[list[str], str]:
         return [p["Path"] for p in pics], f"{len(pics)} images"
     if kind == "ImageSprites":
         return [*data["ImagePathSet"], data["WebVttPath"]], (
-            f"{len(data['ImagePathSet'])} sheets of {data['TotalCount']} tiles {data['Width']}x{data['Height']}")
+            f"{len(data['ImagePathSet'])} sheets of {data['TotalCount']} tiles "
+            f"{data['Width']}x{data['Height']}"
+        )
     return list(data["ImagePathSet"]), f"{len(data['ImagePathSet'])} images every {data['Interval']}"

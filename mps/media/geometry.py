@@ -71,7 +71,9 @@ def fill_filters(graph: FilterGraph, pad: str, size: Size, fill: str) -> str:
     if fill == "stretch":
         return graph.add(pad, [f"scale={w}:{h}", "setsar=1"])
     if fill == "smarttailor":
-        return graph.add(pad, [f"scale={w}:{h}:force_original_aspect_ratio=increase", f"crop={w}:{h}", "setsar=1"])
+        return graph.add(
+            pad, [f"scale={w}:{h}:force_original_aspect_ratio=increase", f"crop={w}:{h}", "setsar=1"]
+        )
     fitted = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2"
     if fill == "gauss":
         back, front = graph.label("bg"), graph.label("fg")

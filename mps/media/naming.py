@@ -75,8 +75,16 @@ class Namer:
     output_dir: str | None
     definition: int
 
-    def key(self, kind: str, fmt: str, *, index: int = 0, custom: str | None = None,
-            number_format: NumberFormat | None = None, numbered: bool = False) -> str:
+    def key(
+        self,
+        kind: str,
+        fmt: str,
+        *,
+        index: int = 0,
+        custom: str | None = None,
+        number_format: NumberFormat | None = None,
+        numbered: bool = False,
+    ) -> str:
         """The output key of one file.
 
         Parameters:

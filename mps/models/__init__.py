@@ -119,5 +119,6 @@ __all__ = [
     "WatermarkInput",
     "WatermarkTemplate",
     "WireModel",
+    "WorkflowTask",
     "parse_wire",
 ]

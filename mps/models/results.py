@@ -145,7 +145,9 @@ RESULT_FIELDS: dict[str, str] = {
     "ImageSprites": "ImageSpriteTask",
 }
 
-ResultType = Literal["Transcode", "AnimatedGraphics", "SnapshotByTimeOffset", "SampleSnapshot", "ImageSprites"]
+ResultType = Literal[
+    "Transcode", "AnimatedGraphics", "SnapshotByTimeOffset", "SampleSnapshot", "ImageSprites"
+]
 
 
 class MediaProcessTaskResult(WireModel):

@@ -8,7 +8,12 @@ from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_valida
 
 from mps.models.base import WireModel
 from mps.models.common import MediaInputInfo, NumberFormat, TaskOutputStorage
-from mps.models.templates import OverrideTranscodeParameter, Position, RawTranscodeParameter, WatermarkPlacement
+from mps.models.templates import (
+    OverrideTranscodeParameter,
+    Position,
+    RawTranscodeParameter,
+    WatermarkPlacement,
+)
 
 _Input = MediaInputInfo
 

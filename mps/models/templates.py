@@ -274,7 +274,7 @@ Position = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?(%|px)$")]
 
 
 class ImageWatermarkTemplate(WireModel):
-    """The image part of a watermark template; ``ImageUrl`` may be http(s), ``file://``, ``s3://`` or a path."""
+    """The image of a watermark template; ``ImageUrl``: http(s), ``file://``, ``s3://`` or a path."""
 
     ImageUrl: str
     Width: WatermarkSize = "10%"

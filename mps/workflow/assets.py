@@ -38,8 +38,14 @@ class AssetFetcher:
             or an API caller could read the server's files).
     """
 
-    def __init__(self, directory: Path, *, storage: object | None = None, allow_private: bool = False,
-                 local_files: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        storage: object | None = None,
+        allow_private: bool = False,
+        local_files: bool = True,
+    ) -> None:
         self.directory, self.storage = directory, storage
         self.allow_private, self.local_files = allow_private, local_files
         self._lock = threading.Lock()
@@ -75,10 +81,13 @@ class AssetFetcher:
 
     def _local(self, path: Path) -> Path:
         if not self.local_files:
-            raise InvalidParameterError.field("ImageUrl", "local files cannot be used as watermark images here")
+            raise InvalidParameterError.field(
+                "ImageUrl", "local files cannot be used as watermark images here"
+            )
         if not path.is_file():
-            raise ResourceNotFoundError(f"watermark image {str(path)!r} does not exist",
-                                        code="ResourceNotFound.DownloadError")
+            raise ResourceNotFoundError(
+                f"watermark image {str(path)!r} does not exist", code="ResourceNotFound.DownloadError"
+            )
         return path
 
     def _download(self, url: str) -> Path:
@@ -90,7 +99,9 @@ class AssetFetcher:
 
     def _from_store(self, bucket: str, key: str) -> Path:
         if self.storage is None:
-            raise InvalidParameterError.field("ImageUrl", "no object store is configured for watermark images")
+            raise InvalidParameterError.field(
+                "ImageUrl", "no object store is configured for watermark images"
+            )
         target = self._target(key)
         self.storage.get(bucket, key, target)  # type: ignore[attr-defined]
         return target

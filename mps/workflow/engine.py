@@ -16,7 +16,13 @@ from pathlib import Path
 from mps.errors import InvalidParameterError, MpsError
 from mps.media.naming import Namer
 from mps.media.specs import Subtask
-from mps.models import MediaInputInfo, MediaMetaData, MediaProcessTaskInput, MediaProcessTaskResult, WorkflowTask
+from mps.models import (
+    MediaInputInfo,
+    MediaMetaData,
+    MediaProcessTaskInput,
+    MediaProcessTaskResult,
+    WorkflowTask,
+)
 from mps.runner import Runner
 from mps.settings import Settings
 from mps.workflow.context import OperationContext
@@ -53,7 +59,9 @@ class TaskEngine:
         settings: limits, timeouts, encoder preset, font, concurrency, scratch directory.
     """
 
-    def __init__(self, runner: Runner, templates: TemplateLookup, fetch: AssetFetcher, settings: Settings) -> None:
+    def __init__(
+        self, runner: Runner, templates: TemplateLookup, fetch: AssetFetcher, settings: Settings
+    ) -> None:
         self.runner, self.templates, self.fetch, self.settings = runner, templates, fetch, settings
 
     def check(self, task: MediaProcessTaskInput) -> None:
@@ -70,12 +78,16 @@ class TaskEngine:
         meta = self.runner.probe(source)
         if meta.media_duration > self.settings.max_input_duration:
             raise InvalidParameterError.field(
-                "InputInfo", f"the input lasts {meta.media_duration:.0f} s, over the limit of "
-                f"{self.settings.max_input_duration:.0f} s")
+                "InputInfo",
+                f"the input lasts {meta.media_duration:.0f} s, over the limit of "
+                f"{self.settings.max_input_duration:.0f} s",
+            )
         if meta.Width * meta.Height > self.settings.max_input_pixels:
             raise InvalidParameterError.field(
-                "InputInfo", f"the input is {meta.Width}x{meta.Height}, over the limit of "
-                f"{self.settings.max_input_pixels} pixels")
+                "InputInfo",
+                f"the input is {meta.Width}x{meta.Height}, over the limit of "
+                f"{self.settings.max_input_pixels} pixels",
+            )
         return meta
 
     def process(
@@ -100,21 +112,39 @@ class TaskEngine:
             meta = self.probe(source)
         except MpsError as exc:
             failed = [failed_result(KINDS[type(item)], item, exc) for item in task.subtasks()]
-            return result.model_copy(update={
-                "Status": "FINISH", "ErrCode": exc.err_code, "Message": exc.message,
-                "MediaProcessResultSet": failed})
+            return result.model_copy(
+                update={
+                    "Status": "FINISH",
+                    "ErrCode": exc.err_code,
+                    "Message": exc.message,
+                    "MediaProcessResultSet": failed,
+                }
+            )
         entries = self._run_all(task, meta, input_info, source, out_root, output_dir, on_progress)
-        return result.model_copy(update={
-            "Status": "FINISH", "Message": "SUCCESS", "MetaData": meta, "MediaProcessResultSet": entries})
+        return result.model_copy(
+            update={
+                "Status": "FINISH",
+                "Message": "SUCCESS",
+                "MetaData": meta,
+                "MediaProcessResultSet": entries,
+            }
+        )
 
     def _run_all(
-        self, task: MediaProcessTaskInput, meta: MediaMetaData, input_info: MediaInputInfo, source: str,
-        out_root: Path, output_dir: str | None, on_progress: ProgressListener,
+        self,
+        task: MediaProcessTaskInput,
+        meta: MediaMetaData,
+        input_info: MediaInputInfo,
+        source: str,
+        out_root: Path,
+        output_dir: str | None,
+        on_progress: ProgressListener,
     ) -> list[MediaProcessTaskResult]:
         settings = self.settings
         resolver = SubtaskResolver(self.templates, meta, self.fetch, settings.x264_preset, settings.font_file)
         scratch = Path(tempfile.mkdtemp(prefix="mps-", dir=settings.work_dir))
         try:
+
             def run(index: int) -> MediaProcessTaskResult:
                 item = task.subtasks()[index]
                 kind = KINDS[type(item)]
@@ -124,19 +154,30 @@ class TaskEngine:
                 except MpsError as exc:
                     entry = failed_result(kind, item, exc)
                 else:
-                    ctx = self._context(subtask, meta, input_info, source, out_root, output_dir, scratch, on_progress)
+                    ctx = self._context(
+                        subtask, meta, input_info, source, out_root, output_dir, scratch, on_progress
+                    )
                     entry = execute_subtask(subtask, ctx)
                 on_progress(ProgressUpdate(index, kind, 1.0, entry.result.Status))
                 return entry
 
-            with ThreadPoolExecutor(max_workers=max(1, settings.concurrency), thread_name_prefix="mps-sub") as pool:
+            with ThreadPoolExecutor(
+                max_workers=max(1, settings.concurrency), thread_name_prefix="mps-sub"
+            ) as pool:
                 return list(pool.map(run, range(len(task.subtasks()))))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _context(
-        self, subtask: Subtask, meta: MediaMetaData, input_info: MediaInputInfo, source: str, out_root: Path,
-        output_dir: str | None, scratch: Path, on_progress: ProgressListener,
+        self,
+        subtask: Subtask,
+        meta: MediaMetaData,
+        input_info: MediaInputInfo,
+        source: str,
+        out_root: Path,
+        output_dir: str | None,
+        scratch: Path,
+        on_progress: ProgressListener,
     ) -> OperationContext:
         workdir = scratch / f"sub{subtask.index}"
         workdir.mkdir()
@@ -145,8 +186,13 @@ class TaskEngine:
             on_progress(ProgressUpdate(subtask.index, subtask.kind, fraction, "PROCESSING"))
 
         return OperationContext(
-            runner=self.runner, meta=meta, source=source, out_root=out_root,
+            runner=self.runner,
+            meta=meta,
+            source=source,
+            out_root=out_root,
             namer=Namer(input_info.file_name, output_dir, subtask.spec.definition),
-            workdir=workdir, on_progress=progress, timeout=self.settings.ffmpeg_timeout,
+            workdir=workdir,
+            on_progress=progress,
+            timeout=self.settings.ffmpeg_timeout,
             font_file=self.settings.font_file,
         )

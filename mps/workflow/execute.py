@@ -15,10 +15,10 @@ from typing import Any
 from mps.errors import ERR_CODE_INTERNAL, MpsError
 from mps.media.specs import Subtask
 from mps.models import (
+    RESULT_FIELDS,
     AnimatedGraphicResult,
     ImageSpriteResult,
     MediaProcessTaskResult,
-    RESULT_FIELDS,
     SampleSnapshotResult,
     SnapshotByTimeOffsetResult,
     SubtaskInput,
@@ -65,7 +65,9 @@ def pending_result(kind: str, request: SubtaskInput, status: str = "WAITING") ->
     return MediaProcessTaskResult.model_validate({"Type": kind, RESULT_FIELDS[kind]: result})
 
 
-def failed_result(kind: str, request: SubtaskInput, error: MpsError, begin: str = "") -> MediaProcessTaskResult:
+def failed_result(
+    kind: str, request: SubtaskInput, error: MpsError, begin: str = ""
+) -> MediaProcessTaskResult:
     """The result entry of a sub-task that failed with ``error``."""
     entry = pending_result(kind, request, "FAIL")
     result = entry.result
@@ -96,7 +98,9 @@ def execute_subtask(
         error.err_code = ERR_CODE_INTERNAL
         return failed_result(subtask.kind, subtask.request, error, begin)
     if storage is not None:
-        item = item.model_copy(update={"OutputStorage" if subtask.kind == "Transcode" else "Storage": storage})
+        item = item.model_copy(
+            update={"OutputStorage" if subtask.kind == "Transcode" else "Storage": storage}
+        )
     entry = pending_result(subtask.kind, subtask.request, "SUCCESS")
     result = entry.result
     result.Output = item

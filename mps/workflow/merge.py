@@ -35,7 +35,9 @@ def subtask_entry(record: SubtaskRecord) -> MediaProcessTaskResult:
     return entry
 
 
-def merge_workflow_task(task: TaskRecord, subtasks: list[SubtaskRecord], *, finished: bool = False) -> WorkflowTask:
+def merge_workflow_task(
+    task: TaskRecord, subtasks: list[SubtaskRecord], *, finished: bool = False
+) -> WorkflowTask:
     """The WorkflowTask of ``task`` as DescribeTaskDetail and events show it.
 
     Parameters:
@@ -45,18 +47,22 @@ def merge_workflow_task(task: TaskRecord, subtasks: list[SubtaskRecord], *, fini
     """
     entries = [subtask_entry(record) for record in sorted(subtasks, key=lambda r: r.index)]
     status = "FINISH" if finished else task.status
-    return WorkflowTask.model_validate({
-        "TaskId": task.task_id,
-        "Status": status,
-        "ErrCode": task.err_code,
-        "Message": task.message or ("SUCCESS" if status == "FINISH" else ""),
-        "InputInfo": task.request.get("InputInfo"),
-        "MetaData": task.metadata,
-        "MediaProcessResultSet": entries,
-    })
+    return WorkflowTask.model_validate(
+        {
+            "TaskId": task.task_id,
+            "Status": status,
+            "ErrCode": task.err_code,
+            "Message": task.message or ("SUCCESS" if status == "FINISH" else ""),
+            "InputInfo": task.request.get("InputInfo"),
+            "MetaData": task.metadata,
+            "MediaProcessResultSet": entries,
+        }
+    )
 
 
-def notification(workflow_task: WorkflowTask, task: TaskRecord, *, now: float | None = None) -> dict[str, Any]:
+def notification(
+    workflow_task: WorkflowTask, task: TaskRecord, *, now: float | None = None
+) -> dict[str, Any]:
     """The ParseNotification object for ``workflow_task``: no ``Response`` wrapper, signed.
 
     ``Timestamp`` is when the event expires; ``Sign = md5(str(Timestamp) + NotifyKey)`` in lowercase hex.

@@ -131,7 +131,12 @@ class SubtaskResolver:
     """Resolves sub-task inputs one at a time, so one bad input can fail alone."""
 
     def __init__(
-        self, templates: TemplateLookup, meta: MediaMetaData, fetch: AssetFetcher, preset: str, font: str | None
+        self,
+        templates: TemplateLookup,
+        meta: MediaMetaData,
+        fetch: AssetFetcher,
+        preset: str,
+        font: str | None,
     ) -> None:
         self.templates, self.meta, self.fetch = templates, meta, fetch
         self.preset, self.font = preset, font
@@ -151,7 +156,8 @@ class SubtaskResolver:
             template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
             assert isinstance(template, SnapshotByTimeOffsetTemplate)
             times = resolve_offsets(
-                item.ExtTimeOffsetSet, item.TimeOffsetSet, self.meta.media_duration, fps=self.meta.fps)
+                item.ExtTimeOffsetSet, item.TimeOffsetSet, self.meta.media_duration, fps=self.meta.fps
+            )
             spec = SnapshotSpec(item.Definition, template, tuple(times), self.watermarks(item.WatermarkSet))
         elif isinstance(item, SampleSnapshotTaskInput):
             template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
@@ -171,7 +177,9 @@ class SubtaskResolver:
         if item.Definition:
             template = self.templates.get("TranscodeTemplateSet", item.Definition)
             assert isinstance(template, TranscodeTemplate)
-            base = RawTranscodeParameter.model_validate(template.model_dump(include=set(RawTranscodeParameter.model_fields)))
+            base = RawTranscodeParameter.model_validate(
+                template.model_dump(include=set(RawTranscodeParameter.model_fields))
+            )
         else:
             assert item.RawParameter is not None
             base = item.RawParameter
@@ -194,8 +202,15 @@ class SubtaskResolver:
             raw = item.RawParameter
             image = raw.ImageTemplate
             return WatermarkSpec(
-                definition=0, kind="image", origin=raw.CoordinateOrigin, x=raw.XPos, y=raw.YPos,
-                image=self.image(image.ImageContent), width=image.Width, height=image.Height, **window,
+                definition=0,
+                kind="image",
+                origin=raw.CoordinateOrigin,
+                x=raw.XPos,
+                y=raw.YPos,
+                image=self.image(image.ImageContent),
+                width=image.Width,
+                height=image.Height,
+                **window,
             )
         template = _watermark_template(item, self.templates, on_snapshot=False)
         assert template is not None
@@ -204,15 +219,26 @@ class SubtaskResolver:
             assert template.ImageTemplate is not None
             image = template.ImageTemplate
             return WatermarkSpec(
-                definition=template.Definition, kind="image", image=self.image(image.ImageUrl),
-                width=image.Width, height=image.Height, **place, **window,
+                definition=template.Definition,
+                kind="image",
+                image=self.image(image.ImageUrl),
+                width=image.Width,
+                height=image.Height,
+                **place,
+                **window,
             )
         assert template.TextTemplate is not None
         text = template.TextTemplate
         return WatermarkSpec(
-            definition=template.Definition, kind="text", text=item.TextContent or text.TextContent,
-            font_file=self.font, font_size=int(text.FontSize.removesuffix("px")), font_color=text.FontColor,
-            font_alpha=text.FontAlpha, **place, **window,
+            definition=template.Definition,
+            kind="text",
+            text=item.TextContent or text.TextContent,
+            font_file=self.font,
+            font_size=int(text.FontSize.removesuffix("px")),
+            font_color=text.FontColor,
+            font_alpha=text.FontAlpha,
+            **place,
+            **window,
         )
 
     def image(self, ref: str | MediaInputInfo) -> Path:

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.slow
 
 def run_mps(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mps", *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd,
+        [sys.executable, "-m", "mps", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
         env={**__import__("os").environ, "MPS_X264_PRESET": "ultrafast"},
     )
 
@@ -36,7 +40,9 @@ EVERY_TYPE = {
         {"Definition": 1010},
         {"Definition": 100030, "WatermarkSet": [{"Definition": 501}]},
     ],
-    "SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "ExtTimeOffsetSet": ["1s", "50%"], "TimeOffsetSet": [3.5]}],
+    "SnapshotByTimeOffsetTaskSet": [
+        {"Definition": 10, "ExtTimeOffsetSet": ["1s", "50%"], "TimeOffsetSet": [3.5]}
+    ],
     "SampleSnapshotTaskSet": [{"Definition": 10}],
     "ImageSpriteTaskSet": [{"Definition": 9001}],
     "AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 1, "EndTimeOffset": 3}],
@@ -45,16 +51,33 @@ EVERY_TYPE = {
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory, logo_png: Path) -> Path:
-    return write_json(tmp_path_factory.mktemp("tpl") / "templates.json", {
-        "WatermarkTemplateSet": [{
-            "Definition": 501, "Type": "image", "CoordinateOrigin": "TopRight", "XPos": "0px", "YPos": "0px",
-            "ImageTemplate": {"ImageUrl": str(logo_png), "Width": "64px"},
-        }],
-        "ImageSpriteTemplateSet": [{
-            "Definition": 9001, "SampleType": "Time", "SampleInterval": 1, "RowCount": 2, "ColumnCount": 2,
-            "Width": 80, "Height": 60, "ResolutionAdaptive": "close",
-        }],
-    })
+    return write_json(
+        tmp_path_factory.mktemp("tpl") / "templates.json",
+        {
+            "WatermarkTemplateSet": [
+                {
+                    "Definition": 501,
+                    "Type": "image",
+                    "CoordinateOrigin": "TopRight",
+                    "XPos": "0px",
+                    "YPos": "0px",
+                    "ImageTemplate": {"ImageUrl": str(logo_png), "Width": "64px"},
+                }
+            ],
+            "ImageSpriteTemplateSet": [
+                {
+                    "Definition": 9001,
+                    "SampleType": "Time",
+                    "SampleInterval": 1,
+                    "RowCount": 2,
+                    "ColumnCount": 2,
+                    "Width": 80,
+                    "Height": 60,
+                    "ResolutionAdaptive": "close",
+                }
+            ],
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +88,9 @@ def every_type_run(
     source = clip(duration=4.0, width=640, height=360)
     task = write_json(work / "task.json", EVERY_TYPE)
     out = work / "out"
-    return run_mps("process", source, "--task", task, "--templates", templates, "--output-dir", out, "-q"), out
+    return run_mps(
+        "process", source, "--task", task, "--templates", templates, "--output-dir", out, "-q"
+    ), out
 
 
 def test_every_sub_task_type_succeeds(every_type_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -74,14 +99,25 @@ def test_every_sub_task_type_succeeds(every_type_run: tuple[subprocess.Completed
     result = json.loads((out / "result.json").read_text())
     assert result["Status"] == "FINISH" and result["ErrCode"] == 0
     kinds = [entry["Type"] for entry in result["MediaProcessResultSet"]]
-    assert kinds == ["Transcode"] * 4 + ["SnapshotByTimeOffset", "SampleSnapshot", "ImageSprites", "AnimatedGraphics"]
-    statuses = [entry[field]["Status"] for entry in result["MediaProcessResultSet"]
-                for field in entry if field.endswith("Task") and entry[field]]
+    assert kinds == ["Transcode"] * 4 + [
+        "SnapshotByTimeOffset",
+        "SampleSnapshot",
+        "ImageSprites",
+        "AnimatedGraphics",
+    ]
+    statuses = [
+        entry[field]["Status"]
+        for entry in result["MediaProcessResultSet"]
+        for field in entry
+        if field.endswith("Task") and entry[field]
+    ]
     assert statuses == ["SUCCESS"] * 8
     assert result["MetaData"]["Width"] == 640 and result["MetaData"]["Height"] == 360
 
 
-def test_outputs_are_where_the_result_says(every_type_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def test_outputs_are_where_the_result_says(
+    every_type_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
     _, out = every_type_run
     result = json.loads((out / "result.json").read_text())
     entries = result["MediaProcessResultSet"]
@@ -110,13 +146,17 @@ def test_outputs_are_where_the_result_says(every_type_run: tuple[subprocess.Comp
 def test_the_sdk_parses_result_json(every_type_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, out = every_type_run
     event = sdk.ParseNotificationResponse()
-    event._deserialize({"EventType": "WorkflowTask", "WorkflowTaskEvent": json.loads((out / "result.json").read_text())})
+    event._deserialize(
+        {"EventType": "WorkflowTask", "WorkflowTaskEvent": json.loads((out / "result.json").read_text())}
+    )
     shots = event.WorkflowTaskEvent.MediaProcessResultSet[4].SnapshotByTimeOffsetTask.Output.PicInfoSet
     assert shots[0].Path.endswith("_snapshotByTimeOffset_10_0.jpg")
 
 
 def test_unknown_definition_is_refused_before_any_work(tmp_path: Path, sample_clip: Path) -> None:
-    task = write_json(tmp_path / "task.json", {"TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 424242}]})
+    task = write_json(
+        tmp_path / "task.json", {"TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 424242}]}
+    )
     done = run_mps("process", sample_clip, "--task", task, "--output-dir", tmp_path / "out")
     assert done.returncode == 2
     assert "ResourceNotFound.TemplateNotExist" in done.stderr and "424242" in done.stderr
@@ -128,8 +168,14 @@ def test_unknown_definition_is_refused_before_any_work(tmp_path: Path, sample_cl
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [("{not json", "task file"), ('{"TranscodeTaskSet": [{"Definition": "abc"}]}', "InvalidParameterValue.Definition"),
-     ('{"TranscodeTaskSet": [{"Definition": 100010, "OutputObjectPath": "../../x.mp4"}]}', "OutputObjectPath")],
+    [
+        ("{not json", "task file"),
+        ('{"TranscodeTaskSet": [{"Definition": "abc"}]}', "InvalidParameterValue.Definition"),
+        (
+            '{"TranscodeTaskSet": [{"Definition": 100010, "OutputObjectPath": "../../x.mp4"}]}',
+            "OutputObjectPath",
+        ),
+    ],
 )
 def test_bad_task_file(tmp_path: Path, sample_clip: Path, content: str, needle: str) -> None:
     (tmp_path / "task.json").write_text(content)
@@ -150,22 +196,36 @@ def test_missing_input(tmp_path: Path) -> None:
 def test_input_that_is_not_media(tmp_path: Path) -> None:
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n" * 100)
-    task = write_json(tmp_path / "task.json", {"TranscodeTaskSet": [{"Definition": 100010}],
-                                               "SampleSnapshotTaskSet": [{"Definition": 10}]})
+    task = write_json(
+        tmp_path / "task.json",
+        {"TranscodeTaskSet": [{"Definition": 100010}], "SampleSnapshotTaskSet": [{"Definition": 10}]},
+    )
     done = run_mps("process", fake, "--task", task, "--output-dir", tmp_path / "out")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["ErrCode"] == 60000 and result["Message"]
-    assert [e[f]["Status"] for e in result["MediaProcessResultSet"] for f in e if f.endswith("Task") and e[f]] == [
-        "FAIL", "FAIL"]
+    assert [
+        e[f]["Status"] for e in result["MediaProcessResultSet"] for f in e if f.endswith("Task") and e[f]
+    ] == ["FAIL", "FAIL"]
 
 
 def test_one_failing_sub_task_does_not_fail_the_others(tmp_path: Path, sample_clip: Path) -> None:
-    task = write_json(tmp_path / "task.json", {"TranscodeTaskSet": [
-        {"Definition": 0, "RawParameter": {"Container": "mp4", "RemoveAudio": 1,
-                                           "VideoTemplate": {"Codec": "h266", "Fps": 0, "Bitrate": 0}}},
-        {"Definition": 100010},
-    ]})
+    task = write_json(
+        tmp_path / "task.json",
+        {
+            "TranscodeTaskSet": [
+                {
+                    "Definition": 0,
+                    "RawParameter": {
+                        "Container": "mp4",
+                        "RemoveAudio": 1,
+                        "VideoTemplate": {"Codec": "h266", "Fps": 0, "Bitrate": 0},
+                    },
+                },
+                {"Definition": 100010},
+            ]
+        },
+    )
     done = run_mps("process", sample_clip, "--task", task, "--output-dir", tmp_path / "out", "-q")
     assert done.returncode == 1
     entries = json.loads((tmp_path / "out" / "result.json").read_text())["MediaProcessResultSet"]

@@ -67,24 +67,48 @@ def test_every_field_is_spelled_as_in_the_sdk(ours: type, theirs: type) -> None:
 def _finished_task() -> WorkflowTask:
     storage = TaskOutputStorage(Type="COS", CosOutputStorage={"Bucket": "media"})  # type: ignore[arg-type]
     transcode = {
-        "Status": "SUCCESS", "Progress": 100, "Input": {"Definition": 100030},
-        "Output": {"OutputStorage": storage, "Path": "/out/a_transcode_100030.mp4", "Definition": 100030,
-                   "Width": 1280, "Height": 720, "Bitrate": 1900000, "Container": "mov,mp4,m4a,3gp,3g2,mj2"},
+        "Status": "SUCCESS",
+        "Progress": 100,
+        "Input": {"Definition": 100030},
+        "Output": {
+            "OutputStorage": storage,
+            "Path": "/out/a_transcode_100030.mp4",
+            "Definition": 100030,
+            "Width": 1280,
+            "Height": 720,
+            "Bitrate": 1900000,
+            "Container": "mov,mp4,m4a,3gp,3g2,mj2",
+        },
     }
     sprite = {
-        "Status": "SUCCESS", "Input": {"Definition": 10}, "BeginProcessTime": "2026-01-01T00:00:00Z",
-        "Output": {"Definition": 10, "Width": 142, "Height": 80, "TotalCount": 100, "Storage": storage,
-                   "ImagePathSet": ["/out/a_imageSprite_10_0.jpg"], "WebVttPath": "/out/a_imageSprite_10.vtt"},
+        "Status": "SUCCESS",
+        "Input": {"Definition": 10},
+        "BeginProcessTime": "2026-01-01T00:00:00Z",
+        "Output": {
+            "Definition": 10,
+            "Width": 142,
+            "Height": 80,
+            "TotalCount": 100,
+            "Storage": storage,
+            "ImagePathSet": ["/out/a_imageSprite_10_0.jpg"],
+            "WebVttPath": "/out/a_imageSprite_10.vtt",
+        },
     }
-    return WorkflowTask.model_validate({
-        "TaskId": "t-1", "Status": "FINISH",
-        "InputInfo": {"Type": "COS", "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/in/a.mov"}},
-        "MetaData": {"Width": 1920, "Height": 1080, "Duration": 4.0},
-        "MediaProcessResultSet": [
-            {"Type": "Transcode", "TranscodeTask": transcode},
-            {"Type": "ImageSprites", "ImageSpriteTask": sprite},
-        ],
-    })
+    return WorkflowTask.model_validate(
+        {
+            "TaskId": "t-1",
+            "Status": "FINISH",
+            "InputInfo": {
+                "Type": "COS",
+                "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/in/a.mov"},
+            },
+            "MetaData": {"Width": 1920, "Height": 1080, "Duration": 4.0},
+            "MediaProcessResultSet": [
+                {"Type": "Transcode", "TranscodeTask": transcode},
+                {"Type": "ImageSprites", "ImageSpriteTask": sprite},
+            ],
+        }
+    )
 
 
 def test_the_sdk_reads_a_result_without_complaint() -> None:
@@ -92,7 +116,9 @@ def test_the_sdk_reads_a_result_without_complaint() -> None:
     response = sdk.DescribeTaskDetailResponse()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the SDK warns about every key it does not know
-        response._deserialize({"TaskType": "WorkflowTask", "Status": "FINISH", "WorkflowTask": wire, "RequestId": "r"})
+        response._deserialize(
+            {"TaskType": "WorkflowTask", "Status": "FINISH", "WorkflowTask": wire, "RequestId": "r"}
+        )
     results = response.WorkflowTask.MediaProcessResultSet
     assert results[0].TranscodeTask.Output.Path == "/out/a_transcode_100030.mp4"
     assert results[0].TranscodeTask.Output.OutputStorage.CosOutputStorage.Bucket == "media"
@@ -104,8 +130,13 @@ def test_the_tagged_union_names_the_other_members_as_nulls() -> None:
     entry = _finished_task().to_wire()["MediaProcessResultSet"][1]
     assert entry["Type"] == "ImageSprites"
     assert entry["ImageSpriteTask"]["Output"]["TotalCount"] == 100
-    for other in ("TranscodeTask", "AnimatedGraphicTask", "SnapshotByTimeOffsetTask", "SampleSnapshotTask",
-                  "AdaptiveDynamicStreamingTask"):
+    for other in (
+        "TranscodeTask",
+        "AnimatedGraphicTask",
+        "SnapshotByTimeOffsetTask",
+        "SampleSnapshotTask",
+        "AdaptiveDynamicStreamingTask",
+    ):
         assert other in entry and entry[other] is None
     assert "Progress" not in entry["ImageSpriteTask"] and "BeginProcessTime" in entry["ImageSpriteTask"]
 
@@ -117,17 +148,22 @@ def test_result_round_trips_through_json() -> None:
 
 
 def test_request_order_is_kept() -> None:
-    task = parse_wire(MediaProcessTaskInput, {
-        "ImageSpriteTaskSet": [{"Definition": 10}],
-        "TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 100020}],
-    })
+    task = parse_wire(
+        MediaProcessTaskInput,
+        {
+            "ImageSpriteTaskSet": [{"Definition": 10}],
+            "TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 100020}],
+        },
+    )
     assert [item.Definition for item in task.subtasks()] == [10, 100010, 100020]
     again = parse_wire(MediaProcessTaskInput, json.loads(json.dumps(task.to_wire())))
     assert [item.Definition for item in again.subtasks()] == [10, 100010, 100020]
 
 
 def test_string_values_are_coerced_as_get_mode_clients_send_them() -> None:
-    task = parse_wire(MediaProcessTaskInput, {"TranscodeTaskSet": [{"Definition": "100010", "StartTimeOffset": "1.5"}]})
+    task = parse_wire(
+        MediaProcessTaskInput, {"TranscodeTaskSet": [{"Definition": "100010", "StartTimeOffset": "1.5"}]}
+    )
     assert task.TranscodeTaskSet[0].Definition == 100010
     assert task.TranscodeTaskSet[0].StartTimeOffset == 1.5
 
@@ -137,12 +173,18 @@ def test_string_values_are_coerced_as_get_mode_clients_send_them() -> None:
     [
         ({}, "InvalidParameterValue.MediaProcessTask"),
         ({"TranscodeTaskSet": [{"Definition": "x"}]}, "InvalidParameterValue.Definition"),
-        ({"SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "ExtTimeOffsetSet": ["3x"]}]},
-         "InvalidParameterValue.ExtTimeOffsetSet"),
-        ({"AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 5, "EndTimeOffset": 2}]},
-         "InvalidParameterValue.AnimatedGraphicTaskSet"),
-        ({"TranscodeTaskSet": [{"Definition": 100010, "MosaicSet": [{"XPos": "1px"}]}]},
-         "InvalidParameterValue.TranscodeTaskSet"),
+        (
+            {"SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "ExtTimeOffsetSet": ["3x"]}]},
+            "InvalidParameterValue.ExtTimeOffsetSet",
+        ),
+        (
+            {"AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 5, "EndTimeOffset": 2}]},
+            "InvalidParameterValue.AnimatedGraphicTaskSet",
+        ),
+        (
+            {"TranscodeTaskSet": [{"Definition": 100010, "MosaicSet": [{"XPos": "1px"}]}]},
+            "InvalidParameterValue.TranscodeTaskSet",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(data: dict[str, object], code: str) -> None:

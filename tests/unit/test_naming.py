@@ -37,7 +37,9 @@ def test_numbered_custom_path_gets_a_number() -> None:
     assert keys == {"shot_0.jpg", "shot_1.jpg", "shot_2.jpg"}
 
 
-@pytest.mark.parametrize("hostile", ["../x.mp4", "a/../../x.mp4", "/../etc/passwd", "a\\..\\x", "a\nb.mp4", "a\x00.mp4"])
+@pytest.mark.parametrize(
+    "hostile", ["../x.mp4", "a/../../x.mp4", "/../etc/passwd", "a\\..\\x", "a\nb.mp4", "a\x00.mp4"]
+)
 def test_paths_cannot_climb_out(hostile: str) -> None:
     with pytest.raises(InvalidParameterError) as info:
         Namer("clip.mp4", "/out/", 10).key("transcode", "mp4", custom=hostile)
