@@ -115,4 +115,3 @@ class StoreTemplates:
 
 
 __all__ = ["StoreTemplates", "iso_time", "store_family", "template_from_record"]
-

@@ -1,0 +1,228 @@
+"""Submitting a task: validate a ProcessMedia request, store it, put its sub-tasks on the work queue.
+
+Free of HTTP on purpose: the ``ProcessMedia`` handler calls :func:`submit_task`, and so does the
+bucket listener when an upload fires a workflow.
+
+Order matters. Everything that can be refused is checked before the task exists (so a bad request
+leaves nothing behind), the task is committed, and only then are the work messages published. A
+publish that fails is logged and not raised: the task is stored and WAITING, and the outbox relay's
+redispatch sweep republishes sub-tasks that were never started.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from mps.broker.base import Broker
+from mps.errors import InvalidParameterError, MpsError
+from mps.models import MediaInputInfo, MediaProcessTaskInput, WireModel, parse_wire
+from mps.models import TaskNotifyConfig as _NotifyConfig
+from mps.models import TaskOutputStorage as _OutputStorage
+from mps.storage.locations import input_location, output_location
+from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id
+from mps.workflow.messages import WorkMessage
+from mps.workflow.resolve import KINDS, TemplateLookup, check_request
+
+logger = logging.getLogger(__name__)
+
+#: Request members of Tencent's API that this server does not run (AI, orchestrations...).
+UNSUPPORTED_FIELDS = (
+    "AiContentReviewTask",
+    "AiAnalysisTask",
+    "AiRecognitionTask",
+    "AiQualityControlTask",
+    "SmartSubtitlesTask",
+    "SmartEraseTask",
+    "AIDubbingTask",
+    "Activities",
+    "ScheduleId",
+)
+#: NotifyType values with a delivery here: CMQ-style queues/topics on RabbitMQ, and URL callbacks.
+NOTIFY_TYPES = frozenset({"", "TDMQ-CMQ", "CMQ", "URL"})
+#: Wire code of a request member this server does not implement.
+UNSUPPORTED = "UnsupportedOperation"
+
+
+class ProcessMediaRequest(WireModel):
+    """The ``ProcessMedia`` request (mps-api.md §5).
+
+    ``TaskType`` is accepted and not acted on: Offline tasks run like Online ones. ``ResourceId``
+    (billing) is ignored. The out-of-scope members are kept as raw values so :func:`submit_task`
+    can refuse them by name instead of silently ignoring them.
+    """
+
+    InputInfo: MediaInputInfo
+    OutputStorage: _OutputStorage | None = None
+    OutputDir: str | None = None
+    MediaProcessTask: MediaProcessTaskInput | None = None
+    TaskNotifyConfig: _NotifyConfig | None = None
+    TasksPriority: int = Field(default=0, ge=-10, le=10)
+    SessionId: str | None = Field(default=None, max_length=50)
+    SessionContext: str = Field(default="", max_length=1000)
+    TaskType: Literal["Online", "Offline"] | None = None
+    SkipMateData: int = Field(default=0, ge=0, le=1)
+    ResourceId: str | None = None
+    AiContentReviewTask: Any = None
+    AiAnalysisTask: Any = None
+    AiRecognitionTask: Any = None
+    AiQualityControlTask: Any = None
+    SmartSubtitlesTask: Any = None
+    SmartEraseTask: Any = None
+    AIDubbingTask: Any = None
+    Activities: Any = None
+    ScheduleId: Any = None
+
+    @field_validator("OutputDir")
+    @classmethod
+    def _directory(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not (value.startswith("/") and value.endswith("/")):
+            raise ValueError("must start and end with /")
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request as JSON; the sub-task sets keep the order the request named them in."""
+        wire = super().to_wire()
+        if self.MediaProcessTask is not None:
+            wire["MediaProcessTask"] = self.MediaProcessTask.to_wire()
+        return wire
+
+
+def submit_task(
+    request: ProcessMediaRequest | Mapping[str, Any],
+    *,
+    store: TaskStore,
+    broker: Broker,
+    templates: TemplateLookup,
+    account_id: str = "0",
+    workflow_id: int | None = None,
+    trigger: BucketTrigger | None = None,
+) -> tuple[str, bool]:
+    """Validate, store and dispatch one ProcessMedia request.
+
+    Parameters:
+        request: the request, as a model or as decoded wire JSON.
+        store: where the task and its sub-tasks are created (WAITING).
+        broker: the work queue; one :class:`WorkMessage` per sub-task, at the task's priority.
+        templates: presets and custom templates, to refuse unknown Definitions now.
+        account_id: the first part of the TaskId.
+        workflow_id: the workflow that fired the task, if any.
+        trigger: the bucket event that fired it: a redelivered event returns the same task.
+
+    Returns:
+        ``(TaskId, created)``: ``created`` is False when the SessionId (or trigger) named an
+        existing task, in which case nothing is published.
+
+    Raises:
+        InvalidParameterError: the request is malformed (``InvalidParameterValue.<Field>``), names
+            an unsupported member (``UnsupportedOperation``), lacks an output bucket for a URL input
+            (``InvalidParameter.OutputStorage``), or names climbing output paths.
+        ResourceNotFoundError: ``ResourceNotFound.TemplateNotExist`` for an unknown Definition.
+        StorageUnavailableError: the task store did not answer (nothing was published).
+    """
+    if not isinstance(request, ProcessMediaRequest):
+        request = parse_wire(ProcessMediaRequest, dict(request))
+    task = validate_request(request, templates)
+    new = NewTask(
+        task_id=new_task_id(account_id),
+        request=request.to_wire(),
+        session_id=request.SessionId or None,
+        session_context=request.SessionContext,
+        notify=_notify(request.TaskNotifyConfig),
+        priority=request.TasksPriority,
+        workflow_id=workflow_id,
+        subtasks=[NewSubtask(kind=KINDS[type(item)], input=item.to_wire()) for item in task.subtasks()],
+        trigger=trigger,
+    )
+    record, created = store.create_task(new)
+    if created:
+        dispatch(broker, record.task_id, len(new.subtasks), record.priority)
+    else:
+        logger.info(
+            "task %s already exists for this SessionId or trigger: not dispatched again", record.task_id
+        )
+    return record.task_id, created
+
+
+def validate_request(request: ProcessMediaRequest, templates: TemplateLookup) -> MediaProcessTaskInput:
+    """Every check that needs no media: members, locations, templates, output names, notification.
+
+    Returns:
+        The request's ``MediaProcessTask``.
+
+    Raises:
+        InvalidParameterError, ResourceNotFoundError: as :func:`submit_task` documents.
+    """
+    _refuse_unsupported(request)
+    task = request.MediaProcessTask
+    if task is None:
+        raise InvalidParameterError("MediaProcessTask is required", code="MissingParameter")
+    _check_input(request.InputInfo)
+    output_location(request.InputInfo, request.OutputStorage, None, request.OutputDir)
+    for item in task.subtasks():
+        output_location(request.InputInfo, request.OutputStorage, item.OutputStorage, request.OutputDir)
+    check_request(task, templates)
+    _check_notify(request.TaskNotifyConfig)
+    return task
+
+
+def dispatch(broker: Broker, task_id: str, count: int, priority: int) -> int:
+    """Publish one work message per sub-task ``0..count-1``; failures are logged, not raised.
+
+    Returns:
+        How many messages were published (the rest are left to the relay's redispatch sweep).
+    """
+    published = 0
+    for index in range(count):
+        message = WorkMessage(task_id=task_id, indexes=(index,))
+        try:
+            broker.publish_work(
+                message.model_dump(mode="json"), priority=priority, message_id=f"{task_id}:{index}"
+            )
+            published += 1
+        except MpsError as exc:
+            # The task is committed and WAITING: the redispatch sweep will publish it later.
+            logger.warning("task %s sub-task %d not published (%s); left to redispatch", task_id, index, exc)
+    return published
+
+
+def _refuse_unsupported(request: ProcessMediaRequest) -> None:
+    # An empty object ({}), as an SDK model with nothing set serializes, asks for nothing.
+    for name in UNSUPPORTED_FIELDS:
+        value = getattr(request, name)
+        if value is not None and value != {} and value != []:
+            raise InvalidParameterError(f"{name} is not supported by this server", code=UNSUPPORTED)
+
+
+def _check_input(info: MediaInputInfo) -> None:
+    if info.Type == "URL":
+        url = info.UrlInputInfo.Url if info.UrlInputInfo is not None else ""
+        if not url.lower().startswith(("http://", "https://")):
+            raise InvalidParameterError(
+                "UrlInputInfo.Url must be an http(s) URL", "InvalidParameterValue.InputInfo"
+            )
+    else:
+        input_location(info)
+
+
+def _check_notify(notify: _NotifyConfig | None) -> None:
+    if notify is None:
+        return
+    kind = notify.NotifyType or ""
+    if kind not in NOTIFY_TYPES:
+        raise InvalidParameterError(f"NotifyType {kind!r} is not supported by this server", code=UNSUPPORTED)
+    if notify.NotifyMode not in (None, "", "Finish", "Change"):
+        raise InvalidParameterError.field("NotifyMode", "NotifyMode must be Finish or Change")
+    if kind == "URL" and not (notify.NotifyUrl or "").lower().startswith(("http://", "https://")):
+        raise InvalidParameterError.field("NotifyUrl", "NotifyType URL needs an http(s) NotifyUrl")
+
+
+def _notify(notify: _NotifyConfig | None) -> dict[str, Any] | None:
+    wire = notify.to_wire() if notify is not None else {}
+    return wire or None
+
+
+__all__ = ["ProcessMediaRequest", "dispatch", "submit_task", "validate_request"]

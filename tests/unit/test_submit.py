@@ -1,0 +1,227 @@
+"""submit_task: validation before any task exists, one task per SessionId, one message per sub-task."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from mps.broker.stub import StubBroker
+from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
+from mps.store.base import BucketTrigger
+from mps.store.memory import MemoryTaskStore
+from mps.templates import TemplateCatalog, load_presets
+from mps.workflow.messages import WorkMessage
+from mps.workflow.submit import ProcessMediaRequest, submit_task
+from mps.workflow.templates import StoreTemplates
+
+COS_INPUT = {"Type": "COS", "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/in/a.mp4"}}
+REQUEST: dict[str, Any] = {
+    "InputInfo": COS_INPUT,
+    "OutputDir": "/out/",
+    "MediaProcessTask": {
+        "SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "TimeOffsetSet": [1.0]}],
+        "TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 100020}],
+        "ImageSpriteTaskSet": [{"Definition": 10}],
+    },
+}
+
+
+@pytest.fixture
+def store() -> MemoryTaskStore:
+    return MemoryTaskStore()
+
+
+@pytest.fixture
+def broker() -> StubBroker:
+    return StubBroker()
+
+
+@pytest.fixture
+def templates(store: MemoryTaskStore) -> StoreTemplates:
+    return StoreTemplates(TemplateCatalog(load_presets()), store)
+
+
+def submit(store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates, request: Any) -> str:
+    return submit_task(request, store=store, broker=broker, templates=templates)[0]
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    request = copy.deepcopy(REQUEST)
+    request.update(changes)
+    return request
+
+
+def test_a_request_becomes_one_waiting_task_with_its_subtasks_in_request_order(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    task_id = submit(store, broker, templates, REQUEST)
+
+    task = store.get_task(task_id)
+    assert task.status == "WAITING"
+    assert task_id.startswith("0-WorkflowTask-")
+    kinds = [(s.kind, s.input["Definition"]) for s in store.get_subtasks(task_id)]
+    assert kinds == [
+        ("SnapshotByTimeOffset", 10),
+        ("Transcode", 100010),
+        ("Transcode", 100020),
+        ("ImageSprites", 10),
+    ]
+    named = list(task.request["MediaProcessTask"])[:3]
+    assert named == ["SnapshotByTimeOffsetTaskSet", "TranscodeTaskSet", "ImageSpriteTaskSet"]
+
+
+def test_one_message_per_subtask_is_published_with_the_task_priority(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    task_id = submit(store, broker, templates, with_changes(TasksPriority=7))
+
+    messages = broker.messages(broker.work_queue)
+    assert sorted(WorkMessage.model_validate(m.json()).indexes for m in messages) == [(0,), (1,), (2,), (3,)]
+    assert {WorkMessage.model_validate(m.json()).task_id for m in messages} == {task_id}
+    assert {m.priority for m in messages} == {7}
+    assert store.get_task(task_id).priority == 7
+
+
+def test_a_repeated_session_id_returns_the_same_task_and_publishes_nothing(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    request = with_changes(SessionId="s-1", SessionContext="ctx")
+    first = submit_task(request, store=store, broker=broker, templates=templates)
+    second = submit_task(request, store=store, broker=broker, templates=templates)
+
+    assert first == (first[0], True)
+    assert second == (first[0], False)
+    assert len(broker.messages(broker.work_queue)) == 4
+    assert store.get_task(first[0]).session_context == "ctx"
+
+
+def test_a_repeated_bucket_trigger_returns_the_same_task(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    trigger = BucketTrigger(1, "media", "in/a.mp4", "etag")
+    first = submit_task(
+        REQUEST, store=store, broker=broker, templates=templates, trigger=trigger, workflow_id=1
+    )
+    second = submit_task(
+        REQUEST, store=store, broker=broker, templates=templates, trigger=trigger, workflow_id=1
+    )
+
+    assert second == (first[0], False)
+    assert store.get_task(first[0]).workflow_id == 1
+
+
+def test_an_unknown_definition_is_refused_before_any_task_exists(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    request = with_changes(
+        MediaProcessTask={"TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 4242}]}
+    )
+
+    with pytest.raises(ResourceNotFoundError) as caught:
+        submit(store, broker, templates, request)
+
+    assert caught.value.code == "ResourceNotFound.TemplateNotExist"
+    assert store.list_tasks("WAITING")[0] == []
+    assert broker.messages(broker.work_queue) == []
+
+
+def test_a_custom_template_from_the_store_is_accepted(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    record = store.create_template("SampleSnapshot", "s", {"SampleType": "Time", "SampleInterval": 5})
+    request = with_changes(MediaProcessTask={"SampleSnapshotTaskSet": [{"Definition": record.definition}]})
+
+    task_id = submit(store, broker, templates, request)
+
+    assert store.get_subtasks(task_id)[0].kind == "SampleSnapshot"
+
+
+def test_a_url_input_without_output_storage_is_refused(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    request = with_changes(InputInfo={"Type": "URL", "UrlInputInfo": {"Url": "https://example.com/a.mp4"}})
+
+    with pytest.raises(InvalidParameterError) as caught:
+        submit(store, broker, templates, request)
+
+    assert caught.value.code == "InvalidParameter.OutputStorage"
+    assert broker.messages(broker.work_queue) == []
+
+
+def test_a_url_input_with_output_storage_is_accepted(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    request = with_changes(
+        InputInfo={"Type": "URL", "UrlInputInfo": {"Url": "https://example.com/a.mp4"}},
+        OutputStorage={"Type": "COS", "CosOutputStorage": {"Bucket": "out"}},
+    )
+
+    assert submit(store, broker, templates, request)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"OutputDir": "out/"}, "InvalidParameterValue.OutputDir"),
+        ({"OutputDir": "/out/../../x/"}, "InvalidParameterValue.OutputDir"),
+        ({"TasksPriority": 11}, "InvalidParameterValue.TasksPriority"),
+        ({"SessionId": "x" * 51}, "InvalidParameterValue.SessionId"),
+        ({"SessionContext": "x" * 1001}, "InvalidParameterValue.SessionContext"),
+        ({"AiAnalysisTask": {"Definition": 10}}, "UnsupportedOperation"),
+        ({"ScheduleId": 3}, "UnsupportedOperation"),
+        ({"MediaProcessTask": None}, "MissingParameter"),
+        (
+            {
+                "MediaProcessTask": {
+                    "TranscodeTaskSet": [{"Definition": 100010, "OutputObjectPath": "../../etc/x"}]
+                }
+            },
+            "InvalidParameterValue.OutputObjectPath",
+        ),
+        (
+            {"InputInfo": {"Type": "URL", "UrlInputInfo": {"Url": "file:///etc/passwd"}}},
+            "InvalidParameterValue.InputInfo",
+        ),
+        ({"TaskNotifyConfig": {"NotifyType": "URL"}}, "InvalidParameterValue.NotifyUrl"),
+        ({"TaskNotifyConfig": {"NotifyType": "SCF"}}, "UnsupportedOperation"),
+    ],
+)
+def test_bad_requests_are_refused_with_their_code_and_leave_nothing_behind(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates, changes: dict[str, Any], code: str
+) -> None:
+    with pytest.raises(MpsError) as caught:
+        submit(store, broker, templates, with_changes(**changes))
+
+    assert caught.value.code == code
+    assert store.list_tasks("WAITING")[0] == []
+    assert broker.messages(broker.work_queue) == []
+
+
+def test_an_empty_unsupported_member_asks_for_nothing(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    assert submit(store, broker, templates, with_changes(AiAnalysisTask={}))
+
+
+def test_a_broker_outage_still_stores_the_task_for_the_redispatch_sweep(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    broker.unavailable = True
+
+    task_id, created = submit_task(REQUEST, store=store, broker=broker, templates=templates)
+
+    assert created
+    assert store.get_task(task_id).status == "WAITING"
+
+
+def test_notify_config_and_the_model_form_are_stored(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    notify = {"NotifyType": "URL", "NotifyUrl": "https://hooks.example.com/mps", "NotifyKey": "k"}
+    request = ProcessMediaRequest.model_validate(with_changes(TaskNotifyConfig=notify))
+
+    task_id = submit(store, broker, templates, request)
+
+    assert store.get_task(task_id).notify == notify
