@@ -1,0 +1,260 @@
+"""The outbox relay, and the redispatch sweep that keeps never-published work from being lost.
+
+**Relay.** Completion events are committed to the outbox together with the ``FINISH`` state
+(design.md, "State and delivery guarantees"); :class:`OutboxRelay` claims due rows, delivers each
+(exchange, queue, topic through the broker with confirms; url by HTTP POST) and marks it sent. A
+failure is kept with the row and retried after a capped exponential backoff with jitter, so a broker
+or receiver that is down delays events and never loses them. Consumers may see an event twice (a
+relay that dies between the publish and ``mark_sent``), never zero times.
+
+**Redispatch.** ``submit_task`` commits a task before it publishes its work messages, and a publish
+that fails is only logged. :class:`Redispatcher` finds sub-tasks of unfinished tasks that are still
+WAITING with no attempt, older than ``older_than`` seconds, and publishes their message again. Such
+a sub-task may also just sit behind a backlog: the republished copy is then a duplicate, which the
+worker drops (it finds the sub-task PROCESSING or final); each sub-task is republished at most once
+per doubling interval, so a long backlog gains a handful of copies, not one per sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+import httpx
+
+from mps.broker.base import Broker
+from mps.errors import MpsError
+from mps.store.base import OutboxRecord, TaskRecord, TaskStatus, TaskStore, utc_now
+from mps.workflow.messages import WorkMessage
+from mps.workflow.notify import EXCHANGE, QUEUE, TOPIC, URL, post_callback
+
+log = logging.getLogger("mps.workflow.relay")
+
+Clock = Callable[[], datetime]
+#: Rows claimed per round.
+BATCH = 50
+#: First retry delay and its cap, in seconds.
+BASE_DELAY, MAX_DELAY = 1.0, 600.0
+#: Delivery attempts before a row is parked (retried only after :data:`PARKED`).
+MAX_ATTEMPTS = 50
+#: How far in the future a parked row's next attempt is: effectively never, but kept for inspection.
+PARKED = timedelta(days=36500)
+#: Longest wait between two republishes of one sub-task.
+MAX_REDISPATCH_INTERVAL = 3600.0
+#: Tasks looked at per sweep and status (pages of 100).
+SWEEP_PAGES = 20
+
+
+def backoff(attempts: int, *, base: float = BASE_DELAY, cap: float = MAX_DELAY,
+            rng: Callable[[], float] = random.random) -> float:  # fmt: skip
+    """Seconds before the next delivery attempt, after ``attempts`` failed ones ("equal jitter").
+
+    Parameters:
+        attempts: failed attempts so far (>= 1).
+        base: the delay after the first failure, before jitter.
+        cap: the longest delay, before jitter.
+        rng: a source of floats in [0, 1).
+
+    Returns:
+        A delay between half and all of ``min(base * 2**(attempts-1), cap)``: the jitter spreads
+        out relays retrying after one shared outage.
+    """
+    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    return delay / 2 + rng() * delay / 2
+
+
+class OutboxRelay:
+    """Delivers outbox rows.
+
+    Parameters:
+        store: the task store holding the outbox.
+        broker: publishes exchange, queue and topic rows.
+        http: the client for URL callbacks (default: a new one, closed by :meth:`close`).
+        allow_private: let callbacks reach loopback and private addresses.
+        batch: rows claimed per round.
+        base_delay, max_delay: the backoff of failed rows, in seconds.
+        max_attempts: attempts before a row is parked.
+        clock: "now", replaceable in tests.
+        rng: jitter source, replaceable in tests.
+    """
+
+    def __init__(
+        self, store: TaskStore, broker: Broker, *, http: httpx.Client | None = None,
+        allow_private: bool = False, batch: int = BATCH, base_delay: float = BASE_DELAY,
+        max_delay: float = MAX_DELAY, max_attempts: int = MAX_ATTEMPTS, clock: Clock = utc_now,
+        rng: Callable[[], float] = random.random,
+    ) -> None:  # fmt: skip
+        self.store, self.broker, self.allow_private, self.batch = store, broker, allow_private, batch
+        self.base_delay, self.max_delay, self.max_attempts = base_delay, max_delay, max_attempts
+        self.clock, self.rng = clock, rng
+        self._own_http = http is None
+        self.http = http if http is not None else httpx.Client(trust_env=False)
+
+    def close(self) -> None:
+        """Close the HTTP client if this relay made it."""
+        if self._own_http:
+            self.http.close()
+
+    def run_once(self) -> int:
+        """Claim the due rows and try each once.
+
+        Returns:
+            How many rows were claimed (0: nothing was due).
+
+        Raises:
+            StorageUnavailableError: the store did not answer (rows stay as they were).
+        """
+        rows = self.store.claim_outbox(self.batch, now=self.clock())
+        for row in rows:
+            try:
+                self.deliver(row)
+            except MpsError as exc:
+                self._failed(row, exc)
+            else:
+                self.store.mark_sent(row.id)
+                log.info(
+                    "event %d of task %s sent to %s %s", row.id, row.task_id, row.target.kind, row.target.name
+                )
+        return len(rows)
+
+    def deliver(self, row: OutboxRecord) -> None:
+        """Deliver one row to its target.
+
+        Raises:
+            MpsError: not delivered (broker or receiver down, refused URL, unknown target kind).
+        """
+        target, payload = row.target, row.payload
+        if target.kind == EXCHANGE:
+            self.broker.publish_event(target.name, target.key, payload)
+        elif target.kind == QUEUE:
+            self.broker.publish_to_queue(target.name, payload)
+        elif target.kind == TOPIC:
+            self.broker.publish_to_topic(target.name, payload, target.key)
+        elif target.kind == URL:
+            post_callback(self.http, target.name, payload, allow_private=self.allow_private)
+        else:
+            raise MpsError(f"unknown outbox target kind {target.kind!r}")
+
+    def _failed(self, row: OutboxRecord, exc: MpsError) -> None:
+        now = self.clock()
+        if row.attempts >= self.max_attempts:
+            log.error(
+                "event %d of task %s parked after %d attempts: %s", row.id, row.task_id, row.attempts, exc
+            )
+            self.store.mark_failed(row.id, f"parked: {exc}", now + PARKED)
+            return
+        delay = backoff(row.attempts, base=self.base_delay, cap=self.max_delay, rng=self.rng)
+        log.warning(
+            "event %d of task %s to %s %s failed (attempt %d), retry in %.1f s: %s",
+            row.id,
+            row.task_id,
+            row.target.kind,
+            row.target.name,
+            row.attempts,
+            delay,
+            exc,
+        )
+        self.store.mark_failed(row.id, str(exc), now + timedelta(seconds=delay))
+
+
+class Redispatcher:
+    """Republishes the work message of sub-tasks that were never started.
+
+    Parameters:
+        store: the task store.
+        broker: where work messages go (its work queue).
+        older_than: seconds a task must exist before its waiting sub-tasks count as lost.
+        clock: "now", replaceable in tests.
+    """
+
+    def __init__(
+        self, store: TaskStore, broker: Broker, *, older_than: float = 30.0, clock: Clock = utc_now
+    ) -> None:
+        self.store, self.broker, self.older_than, self.clock = store, broker, older_than, clock
+        #: (task id, index) -> (when it may be republished next, the interval used last).
+        self._next: dict[tuple[str, int], tuple[datetime, float]] = {}
+
+    def sweep(self) -> int:
+        """Republish every lost sub-task that is due.
+
+        Returns:
+            How many messages were published.
+
+        Raises:
+            StorageUnavailableError: the store or the broker did not answer.
+        """
+        now = self.clock()
+        seen: set[tuple[str, int]] = set()
+        published = 0
+        for task in self._unfinished(now - timedelta(seconds=self.older_than)):
+            for sub in self.store.get_subtasks(task.task_id):
+                if sub.status != "WAITING" or sub.attempts != 0:
+                    continue
+                key = (task.task_id, sub.index)
+                seen.add(key)
+                due, interval = self._next.get(key, (now, self.older_than / 2))
+                if due > now:
+                    continue
+                self._publish(task, sub.index)
+                interval = min(interval * 2, MAX_REDISPATCH_INTERVAL)
+                self._next[key] = (now + timedelta(seconds=interval), interval)
+                published += 1
+        # Forget sub-tasks that started or finished, so the map stays as small as the backlog.
+        self._next = {key: value for key, value in self._next.items() if key in seen}
+        return published
+
+    def _unfinished(self, created_before: datetime) -> Iterator[TaskRecord]:
+        statuses: tuple[TaskStatus, ...] = ("WAITING", "PROCESSING")
+        for status in statuses:
+            token = ""
+            for _ in range(SWEEP_PAGES):
+                page, token = self.store.list_tasks(
+                    status, limit=100, scroll_token=token, end_time=created_before
+                )
+                yield from page
+                if not token:
+                    break
+
+    def _publish(self, task: TaskRecord, index: int) -> None:
+        message = WorkMessage(task_id=task.task_id, indexes=(index,))
+        self.broker.publish_work(
+            message.model_dump(mode="json"), priority=task.priority, message_id=f"{task.task_id}:{index}"
+        )
+        log.warning(
+            "task %s sub-task %d was never started: work message published again", task.task_id, index
+        )
+
+
+def run_relay(
+    relay: OutboxRelay, redispatcher: Redispatcher | None, stop: threading.Event, *,
+    poll: float = 0.5, sweep_every: float = 10.0,
+) -> None:  # fmt: skip
+    """Relay events (and sweep for lost work) until ``stop`` is set.
+
+    Parameters:
+        relay: delivers outbox rows.
+        redispatcher: the sweep, or None for none.
+        stop: set it to stop (checked at least every ``poll`` seconds).
+        poll: seconds to wait when nothing was due.
+        sweep_every: seconds between sweeps.
+    """
+    next_sweep = time.monotonic()
+    while not stop.is_set():
+        busy = False
+        try:
+            busy = relay.run_once() > 0
+            if redispatcher is not None and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + sweep_every
+                redispatcher.sweep()
+        except MpsError as exc:
+            # The store or broker is down: everything stays in the store; try again shortly.
+            log.warning("relay round failed: %s", exc)
+        if not busy:
+            stop.wait(poll)
+
+
+__all__ = ["OutboxRelay", "Redispatcher", "backoff", "run_relay"]

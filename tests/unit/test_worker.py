@@ -1,0 +1,259 @@
+"""The worker's handler with in-memory twins (store, broker, storage) and real ffmpeg on a tiny clip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mps.app import build_runner
+from mps.broker import Delivery, StubBroker
+from mps.errors import StorageUnavailableError
+from mps.models import MediaInputInfo
+from mps.settings import Settings
+from mps.storage import TASK_METADATA_KEY, MemoryStorage
+from mps.store import MemoryTaskStore, NewSubtask, NewTask, new_task_id
+from mps.templates import TemplateCatalog, load_presets
+from mps.worker import InputCache, SubtaskProducer, WorkHandler, make_fetch
+from mps.workflow.messages import WorkMessage
+from mps.workflow.relay import OutboxRelay
+from mps.workflow.templates import StoreTemplates
+
+EXCHANGE = "test.events"
+BUCKET = "media"
+SNAPSHOT = {"Definition": 10, "ExtTimeOffsetSet": ["0.2s", "0.6s"]}
+SPRITE = {"Definition": 10}
+TRANSCODE = {
+    "Definition": 0,
+    "RawParameter": {
+        "Container": "mp4",
+        "VideoTemplate": {"Codec": "libx264", "Fps": 10, "Bitrate": 128, "Width": 96, "Height": 0},
+        "AudioTemplate": {"Codec": "libfdk_aac", "Bitrate": 32, "SampleRate": 44100, "AudioChannel": 2},
+    },
+}
+BAD_CODEC = {
+    "Definition": 0,
+    "RawParameter": {"Container": "mp4", "RemoveAudio": 1, "VideoTemplate": {"Codec": "h266", "Bitrate": 0}},
+}
+
+
+class World:
+    """A store, a storage holding the input, a stub broker and a handler wired together."""
+
+    def __init__(self, tmp_path: Path, clip_bytes: bytes) -> None:
+        self.store = MemoryTaskStore()
+        self.storage = MemoryStorage([BUCKET])
+        self.storage.put_bytes(BUCKET, "in/clip.mp4", clip_bytes)
+        self.broker = StubBroker()
+        self.settings = Settings(work_dir=tmp_path / "work", events_exchange=EXCHANGE, x264_preset="ultrafast")
+        self.fetched: list[str] = []
+        base_fetch = make_fetch(self.storage, url_max_bytes=10**9, allow_private=False)
+
+        def fetch(info: MediaInputInfo, dest: Path) -> None:
+            self.fetched.append(info.file_name)
+            base_fetch(info, dest)
+
+        self.inputs = InputCache(tmp_path / "inputs", fetch)
+        templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
+        producer = SubtaskProducer(
+            self.store, self.storage, build_runner(self.settings), templates, self.inputs, self.settings
+        )
+        self.handler = WorkHandler(self.store, producer, self.inputs, events_exchange=EXCHANGE)
+
+    def create(self, subtasks: list[tuple[str, dict[str, Any]]], notify: dict[str, Any] | None = None) -> str:
+        task_id = new_task_id()
+        request = {
+            "InputInfo": {"Type": "COS", "CosInputInfo": {"Bucket": BUCKET, "Region": "r1", "Object": "/in/clip.mp4"}},
+            "OutputDir": "/out/",
+            "TaskNotifyConfig": notify,
+        }
+        new = NewTask(task_id, request, notify=notify, subtasks=[NewSubtask(k, i) for k, i in subtasks])
+        self.store.create_task(new)
+        return task_id
+
+    def deliver(self, task_id: str, index: int, **kwargs: Any) -> None:
+        body = WorkMessage(task_id=task_id, indexes=(index,)).model_dump_json().encode()
+        self.handler(Delivery(body, **kwargs))
+
+    def run_queue(self, task_id: str, count: int) -> None:
+        for index in range(count):
+            self.broker.publish_work(WorkMessage(task_id=task_id, indexes=(index,)).model_dump(mode="json"))
+        with self.broker.consumer(self.broker.work_queue, self.handler, prefetch=3):
+            self.broker.join(self.broker.work_queue, timeout=60)
+
+
+@pytest.fixture
+def world(tmp_path: Path, clip: Callable[..., Path]) -> Iterator[World]:
+    source = clip(duration=1.0, width=160, height=120)
+    yield World(tmp_path, source.read_bytes())
+
+
+def _statuses(world: World, task_id: str) -> list[str]:
+    return [sub.status for sub in world.store.get_subtasks(task_id)]
+
+
+def _result(entry: dict[str, Any]) -> dict[str, Any]:
+    return next(value for key, value in entry.items() if key.endswith("Task") and value)
+
+
+def test_three_subtasks_run_to_finish_with_one_event_per_target_and_one_fetch(world: World) -> None:
+    notify = {"NotifyType": "TDMQ-CMQ", "CmqModel": "Queue", "QueueName": "client-q", "NotifyKey": "k"}
+    subtasks = [("Transcode", TRANSCODE), ("SnapshotByTimeOffset", SNAPSHOT), ("ImageSprites", SPRITE)]
+    task_id = world.create(subtasks, notify)
+
+    world.run_queue(task_id, 3)
+
+    task = world.store.get_task(task_id)
+    assert task.status == "FINISH" and task.err_code == 0
+    assert world.fetched == ["clip.mp4"], "the input is fetched once for the task"
+    assert task.metadata is not None and task.metadata["Width"] == 160
+    entries = task.workflow_task["MediaProcessResultSet"] if task.workflow_task else []
+    assert [e["Type"] for e in entries] == ["Transcode", "SnapshotByTimeOffset", "ImageSprites"]
+    assert [_result(e)["Status"] for e in entries] == ["SUCCESS"] * 3
+    transcode = entries[0]["TranscodeTask"]["Output"]
+    assert transcode["Path"] == "/out/clip_transcode_0.mp4"
+    assert transcode["OutputStorage"]["CosOutputStorage"] == {"Bucket": BUCKET, "Region": "r1"}
+    info = world.storage.head(BUCKET, "out/clip_transcode_0.mp4")
+    assert info is not None and info.metadata == {TASK_METADATA_KEY: task_id}
+    pictures = entries[1]["SnapshotByTimeOffsetTask"]["Output"]["PicInfoSet"]
+    assert all(world.storage.head(BUCKET, p["Path"].lstrip("/")) for p in pictures) and len(pictures) == 2
+    assert len(world.inputs) == 0, "the cache entry goes once the task is finished"
+
+    world.broker.bind("subscriber", EXCHANGE, "WorkflowTask.#")
+    OutboxRelay(world.store, world.broker).run_once()
+    finish = [m for m in world.broker.events if m.exchange == EXCHANGE]
+    assert [m.routing_key for m in finish] == ["WorkflowTask.FINISH"]
+    client = world.broker.messages("client-q")
+    assert len(client) == 1
+    event = json.loads(client[0].body)
+    assert event["EventType"] == "WorkflowTask" and event["WorkflowTaskEvent"]["Status"] == "FINISH"
+    assert len(event["WorkflowTaskEvent"]["MediaProcessResultSet"]) == 3
+
+
+def test_a_redelivered_message_for_a_finished_subtask_records_nothing_twice(world: World) -> None:
+    task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT), ("SnapshotByTimeOffset", SNAPSHOT)])
+    world.deliver(task_id, 0)
+    first = world.store.get_subtasks(task_id)[0]
+
+    world.deliver(task_id, 0, redelivered=True)
+
+    again = world.store.get_subtasks(task_id)[0]
+    assert again == first and again.attempts == 1
+    assert world.store.get_task(task_id).status == "PROCESSING"
+    world.deliver(task_id, 1)
+    world.deliver(task_id, 1, redelivered=True)
+    world.deliver(task_id, 0, attempts=2)
+    assert world.store.get_task(task_id).status == "FINISH"
+    assert len(world.store.list_events(task_id)) == 1
+
+
+def test_a_failing_subtask_is_fail_and_the_task_still_finishes(world: World) -> None:
+    task_id = world.create([("Transcode", BAD_CODEC), ("SnapshotByTimeOffset", SNAPSHOT)])
+
+    world.run_queue(task_id, 2)
+
+    task = world.store.get_task(task_id)
+    assert task.status == "FINISH" and task.err_code == 0
+    assert _statuses(world, task_id) == ["FAIL", "SUCCESS"]
+    failed = _result(world.store.get_subtasks(task_id)[0].result or {})
+    assert failed["ErrCode"] != 0 and failed["ErrCodeExt"] and failed["Output"] is None
+    assert world.broker.dead_letters == []
+
+
+def test_a_transient_storage_failure_is_raised_and_nothing_is_committed(world: World) -> None:
+    task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT)])
+    real_get = world.storage.get
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise StorageUnavailableError("object store down")
+
+    world.storage.get = down  # type: ignore[method-assign]
+    with pytest.raises(StorageUnavailableError):
+        world.deliver(task_id, 0)
+    sub = world.store.get_subtasks(task_id)[0]
+    assert sub.result is None and sub.status == "PROCESSING"
+    assert world.store.list_events(task_id) == []
+
+    world.storage.get = real_get  # type: ignore[method-assign]
+    world.deliver(task_id, 0, attempts=2)  # the broker's retry
+    assert world.store.get_task(task_id).status == "FINISH"
+
+
+def test_a_missing_input_fails_every_subtask_and_sets_the_task_errcode(world: World) -> None:
+    world.storage.delete(BUCKET, "in/clip.mp4")
+    task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT), ("ImageSprites", SPRITE)])
+
+    world.run_queue(task_id, 2)
+
+    task = world.store.get_task(task_id)
+    assert task.status == "FINISH" and task.err_code != 0 and "DownloadError" in task.message
+    assert _statuses(world, task_id) == ["FAIL", "FAIL"]
+    assert world.fetched == ["clip.mp4"], "a permanent failure is remembered, not fetched again"
+
+
+def test_a_bad_payload_goes_to_the_dead_letters(world: World) -> None:
+    world.broker.publish_work(b"not json")
+    world.broker.publish_work({"task_id": "x"})
+    with world.broker.consumer(world.broker.work_queue, world.handler):
+        world.broker.join(world.broker.work_queue)
+    assert len(world.broker.dead_letters) == 2
+
+
+def test_a_fresh_copy_of_a_running_subtask_is_dropped(world: World) -> None:
+    task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT)])
+    world.store.start_subtask(task_id, 0)  # another worker holds it
+
+    world.deliver(task_id, 0)
+
+    assert world.store.get_subtasks(task_id)[0].attempts == 1
+    world.deliver(task_id, 0, redelivered=True)  # that worker died: its message comes back
+    assert world.store.get_task(task_id).status == "FINISH"
+
+
+def test_notify_mode_change_queues_processing_events(world: World) -> None:
+    notify = {"NotifyType": "URL", "NotifyMode": "Change", "NotifyUrl": "http://example.invalid/cb"}
+    task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT), ("SnapshotByTimeOffset", SNAPSHOT)], notify)
+
+    world.deliver(task_id, 0)
+    world.deliver(task_id, 1)
+
+    events = world.store.list_events(task_id)
+    by_target = [(e.target.kind, e.payload["WorkflowTaskEvent"]["Status"]) for e in events]
+    assert by_target.count(("url", "FINISH")) == 1 and by_target.count(("exchange", "FINISH")) == 1
+    assert ("url", "PROCESSING") in by_target and ("exchange", "PROCESSING") in by_target
+
+
+class TestInputCache:
+    def _cache(self, tmp_path: Path, **kwargs: Any) -> tuple[InputCache, list[str]]:
+        calls: list[str] = []
+
+        def fetch(info: MediaInputInfo, dest: Path) -> None:
+            calls.append(info.file_name)
+            dest.write_bytes(b"media")
+
+        return InputCache(tmp_path, fetch, **kwargs), calls
+
+    def _info(self, name: str) -> MediaInputInfo:
+        return MediaInputInfo.model_validate({"Type": "COS", "CosInputInfo": {"Bucket": "b", "Object": f"/{name}"}})
+
+    def test_an_entry_in_use_survives_discard_until_released(self, tmp_path: Path) -> None:
+        cache, calls = self._cache(tmp_path)
+        with cache.use("t1", self._info("a.mp4")) as entry:
+            cache.discard("t1")
+            assert entry.path is not None and entry.path.read_bytes() == b"media"
+        assert len(cache) == 0 and not entry.directory.exists()
+
+    def test_entries_expire_after_the_ttl_and_beyond_the_size_bound(self, tmp_path: Path) -> None:
+        now = [0.0]
+        cache, calls = self._cache(tmp_path, ttl=10, max_entries=2, clock=lambda: now[0])
+        for name in ("a", "b", "c"):
+            with cache.use(name, self._info(name)):
+                pass
+        assert len(cache) == 2
+        now[0] = 100.0
+        with cache.use("d", self._info("d")):
+            pass
+        assert len(cache) == 1 and calls == ["a", "b", "c", "d"]
