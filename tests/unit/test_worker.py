@@ -48,7 +48,9 @@ class World:
         self.storage = MemoryStorage([BUCKET])
         self.storage.put_bytes(BUCKET, "in/clip.mp4", clip_bytes)
         self.broker = StubBroker()
-        self.settings = Settings(work_dir=tmp_path / "work", events_exchange=EXCHANGE, x264_preset="ultrafast")
+        self.settings = Settings(
+            work_dir=tmp_path / "work", events_exchange=EXCHANGE, x264_preset="ultrafast"
+        )
         self.fetched: list[str] = []
         base_fetch = make_fetch(self.storage, url_max_bytes=10**9, allow_private=False)
 
@@ -66,7 +68,10 @@ class World:
     def create(self, subtasks: list[tuple[str, dict[str, Any]]], notify: dict[str, Any] | None = None) -> str:
         task_id = new_task_id()
         request = {
-            "InputInfo": {"Type": "COS", "CosInputInfo": {"Bucket": BUCKET, "Region": "r1", "Object": "/in/clip.mp4"}},
+            "InputInfo": {
+                "Type": "COS",
+                "CosInputInfo": {"Bucket": BUCKET, "Region": "r1", "Object": "/in/clip.mp4"},
+            },
             "OutputDir": "/out/",
             "TaskNotifyConfig": notify,
         }
@@ -237,7 +242,9 @@ class TestInputCache:
         return InputCache(tmp_path, fetch, **kwargs), calls
 
     def _info(self, name: str) -> MediaInputInfo:
-        return MediaInputInfo.model_validate({"Type": "COS", "CosInputInfo": {"Bucket": "b", "Object": f"/{name}"}})
+        return MediaInputInfo.model_validate(
+            {"Type": "COS", "CosInputInfo": {"Bucket": "b", "Object": f"/{name}"}}
+        )
 
     def test_an_entry_in_use_survives_discard_until_released(self, tmp_path: Path) -> None:
         cache, calls = self._cache(tmp_path)
