@@ -51,6 +51,36 @@ def process(
     raise typer.Exit(run_process(input, task, output_dir, templates, concurrency=concurrency, quiet=quiet))
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Sub-tasks run at once (default: cores).")] = None,
+) -> None:
+    """Run sub-tasks from the work queue until SIGINT/SIGTERM (a second signal exits at once)."""
+    from mps.cli.service_commands import run_worker_command
+
+    raise typer.Exit(run_worker_command(concurrency))
+
+
+@app.command()
+def relay() -> None:
+    """Deliver completion events (outbox) and republish work that was never started."""
+    from mps.cli.service_commands import run_relay_command
+
+    raise typer.Exit(run_relay_command())
+
+
+@app.command()
+def up(
+    workers: Annotated[int | None, typer.Option(help="Sub-tasks run at once (default: cores).")] = None,
+    host: Annotated[str, typer.Option(help="API address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="API TCP port.")] = 8080,
+) -> None:
+    """API, worker and relay in one process, until SIGINT/SIGTERM."""
+    from mps.cli.service_commands import run_up_command
+
+    raise typer.Exit(run_up_command(workers, host, port))
+
+
 def main() -> None:
     """Console-script entry: run the app, with errors as one line and an exit status."""
     logging.basicConfig(
