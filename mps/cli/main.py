@@ -52,6 +52,15 @@ def process(
 
 
 @app.command()
+def api(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8080) -> None:  # fmt: skip
+    """Serve the MPS API 3.0 (ProcessMedia, DescribeTaskDetail, templates...) on HOST:PORT."""
+    from mps.cli.api_command import run_api
+
+    raise typer.Exit(run_api(host, port))
+
+
+@app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Sub-tasks run at once (default: cores).")] = None,
 ) -> None:

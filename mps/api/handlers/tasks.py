@@ -1,0 +1,177 @@
+"""Task actions: ProcessMedia, DescribeTaskDetail, DescribeTasks, ManageTask (mps-api.md §5, §7, §8)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from mps.api.actions import Handler, RequestContext
+from mps.api.handlers import ApiServices, parse_params
+from mps.models import WireModel
+from mps.store.base import TaskRecord, TaskStatus
+from mps.workflow.merge import merge_workflow_task
+from mps.workflow.submit import ProcessMediaRequest, submit_task
+from mps.workflow.templates import iso_time
+
+#: What Tencent shows for a time not reached yet (TaskSimpleInfo, §8); used in DescribeTaskDetail too.
+NOT_YET = "0000-00-00T00:00:00Z"
+#: The ``TaskType`` of every task this server runs.
+WORKFLOW_TASK = "WorkflowTask"
+#: Result ``Type`` tag of each sub-task set, for ``SubTaskTypes`` in DescribeTasks.
+SET_TYPES = {
+    "TranscodeTaskSet": "Transcode",
+    "AnimatedGraphicTaskSet": "AnimatedGraphics",
+    "SnapshotByTimeOffsetTaskSet": "SnapshotByTimeOffset",
+    "SampleSnapshotTaskSet": "SampleSnapshot",
+    "ImageSpriteTaskSet": "ImageSprites",
+}
+#: Members of DescribeTaskDetail for task types this server never runs.
+_OTHER_TASKS = ("EditMediaTask", "LiveStreamProcessTask", "ScheduleTask", "LiveScheduleTask",
+                "ExtractBlindWatermarkTask")  # fmt: skip
+
+
+class TaskIdRequest(WireModel):
+    """DescribeTaskDetail."""
+
+    TaskId: str = Field(min_length=1, max_length=200)
+
+
+class ManageTaskRequest(TaskIdRequest):
+    """ManageTask: only ``Abort`` exists for non-live tasks."""
+
+    OperationType: Literal["Abort"]
+
+
+class DescribeTasksRequest(WireModel):
+    """DescribeTasks: ``Limit`` may arrive as a string (Tencent's own example sends ``"5"``)."""
+
+    Status: TaskStatus
+    Limit: int = Field(default=10, ge=1, le=100)
+    ScrollToken: str = ""
+    SubTaskHasFailed: bool | None = None
+    StartTime: datetime | None = None
+    EndTime: datetime | None = None
+
+    @field_validator("StartTime", "EndTime")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # A time without a zone is read as UTC, the zone of every time this API returns.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def wire_time(value: datetime | None) -> str:
+    """A task time on the wire: ISO 8601 UTC, or :data:`NOT_YET`."""
+    return iso_time(value.astimezone(UTC)) if value is not None else NOT_YET
+
+
+class TaskActions:
+    """The task actions over one task store and broker.
+
+    Parameters:
+        services: the store, broker, templates and account id.
+    """
+
+    def __init__(self, services: ApiServices) -> None:
+        self.services = services
+
+    def actions(self) -> dict[str, Handler]:
+        """Action name -> handler."""
+        return {
+            "ProcessMedia": self.process_media,
+            "DescribeTaskDetail": self.describe_task_detail,
+            "DescribeTasks": self.describe_tasks,
+            "ManageTask": self.manage_task,
+        }
+
+    def process_media(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``ProcessMedia``: store the task, queue its sub-tasks, answer its ``TaskId``.
+
+        Raises:
+            MpsError: as :func:`mps.workflow.submit.submit_task` documents.
+        """
+        request = parse_params(ProcessMediaRequest, params)
+        s = self.services
+        task_id, _ = submit_task(
+            request, store=s.store, broker=s.broker, templates=s.templates, account_id=s.account_id
+        )
+        return {"TaskId": task_id}
+
+    def describe_task_detail(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``DescribeTaskDetail``: the task with every sub-task entry, in request order.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        request = parse_params(TaskIdRequest, params)
+        task = self.services.store.get_task(request.TaskId)
+        workflow = merge_workflow_task(task, self.services.store.get_subtasks(task.task_id))
+        return {
+            "TaskType": WORKFLOW_TASK,
+            "Status": task.status,
+            "CreateTime": wire_time(task.create_time),
+            "BeginProcessTime": wire_time(task.begin_time),
+            "FinishTime": wire_time(task.finish_time),
+            "WorkflowTask": workflow.to_wire(),
+            **dict.fromkeys(_OTHER_TASKS),
+            "TaskNotifyConfig": task.notify,
+            "TasksPriority": task.priority,
+            "SessionId": task.session_id or "",
+            "SessionContext": task.session_context,
+            "ExtInfo": "",
+        }
+
+    def describe_tasks(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``DescribeTasks``: one page of tasks in a state, newest first, and the next ScrollToken.
+
+        ``TotalCount`` is the number of tasks on this page: the store pages by key and does not
+        count every match (Tencent does not document the field more precisely either).
+
+        Raises:
+            InvalidParameterError: a bad Status, Limit, time or ScrollToken.
+        """
+        request = parse_params(DescribeTasksRequest, params)
+        tasks, token = self.services.store.list_tasks(
+            request.Status,
+            limit=request.Limit,
+            scroll_token=request.ScrollToken,
+            sub_task_has_failed=request.SubTaskHasFailed,
+            start_time=request.StartTime,
+            end_time=request.EndTime,
+        )
+        return {
+            "TaskSet": [simple_info(task) for task in tasks],
+            "ScrollToken": token,
+            "TotalCount": len(tasks),
+        }
+
+    def manage_task(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``ManageTask`` ``Abort``: end a WAITING task; its waiting sub-tasks fail.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+            InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING,
+                ``InvalidParameterValue.OperationType`` for anything but ``Abort``.
+        """
+        request = parse_params(ManageTaskRequest, params)
+        self.services.store.abort_task(request.TaskId)
+        return {}
+
+
+def simple_info(task: TaskRecord) -> dict[str, Any]:
+    """The TaskSimpleInfo of a task (DescribeTasks)."""
+    sets = task.request.get("MediaProcessTask") or {}
+    return {
+        "TaskId": task.task_id,
+        "TaskType": WORKFLOW_TASK,
+        "CreateTime": wire_time(task.create_time),
+        "BeginProcessTime": wire_time(task.begin_time),
+        "FinishTime": wire_time(task.finish_time),
+        "SubTaskTypes": [kind for name, kind in SET_TYPES.items() if sets.get(name)],
+    }
+
+
+__all__ = ["NOT_YET", "TaskActions", "simple_info", "wire_time"]
