@@ -1,0 +1,314 @@
+"""Workers and the relay against real services: RabbitMQ, SeaweedFS, SQLite/PostgreSQL and ffmpeg.
+
+Every test has its own queue prefix and events exchange, deleted afterwards. Tasks are created in the
+store and their work messages published as ``submit_task`` does (one per sub-task).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pika
+import pytest
+from tencentcloud.mps.v20190612 import models as sdk
+
+from mps.broker import Delivery, RetryPolicy
+from mps.broker.rabbitmq import RabbitmqBroker
+from mps.settings import Settings
+from mps.storage import TASK_METADATA_KEY, S3Storage
+from mps.store import NewSubtask, NewTask, SqlTaskStore, TaskStore, migrate_url, new_task_id
+from mps.worker.service import Components, run_relay_loop, work_handler
+from mps.workflow.messages import WorkMessage
+from tests.integration.conftest import require_service
+from tests.integration.store_fixtures import (  # noqa: F401 (fixtures are used by name)
+    postgres_server,
+    postgres_store_url,
+    truncate_store,
+)
+from tests.seaweed import SeaweedServer
+
+AMQP_URL = os.environ.get("MPS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+FAST_RETRIES = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0)
+TRANSCODE = {
+    "Definition": 0,
+    "RawParameter": {
+        "Container": "mp4",
+        "VideoTemplate": {"Codec": "libx264", "Fps": 25, "Bitrate": 300, "Width": 160, "Height": 0},
+        "AudioTemplate": {"Codec": "libfdk_aac", "Bitrate": 64, "SampleRate": 44100, "AudioChannel": 2},
+    },
+}
+SUBTASKS = [
+    ("Transcode", TRANSCODE),
+    ("SnapshotByTimeOffset", {"Definition": 10, "ExtTimeOffsetSet": ["1s", "2s"]}),
+    ("ImageSprites", {"Definition": 10}),
+]
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Rig:
+    """Names, settings and clean-up of one test against the real services."""
+
+    def __init__(self, seaweed: SeaweedServer, bucket: str, database_url: str, work_dir: Path) -> None:
+        self.prefix = f"mps-wtest-{uuid.uuid4().hex[:8]}-"
+        self.bucket = bucket
+        self.settings = Settings(
+            database_url=database_url, amqp_url=AMQP_URL, s3_endpoint_url=seaweed.endpoint_url,
+            s3_access_key=seaweed.access_key, s3_secret_key=seaweed.secret_key, work_dir=work_dir,
+            queue_prefix=self.prefix, events_exchange=self.prefix + "events", x264_preset="ultrafast",
+        )  # fmt: skip
+        self.store = SqlTaskStore(database_url)
+        self.subscriber = self.prefix + "subscriber"
+        admin = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        channel = admin.channel()
+        channel.exchange_declare(self.settings.events_exchange, "topic", durable=True)
+        channel.queue_declare(self.subscriber, durable=True)
+        channel.queue_bind(self.subscriber, self.settings.events_exchange, "WorkflowTask.#")
+        admin.close()
+
+    def broker(self, name: str) -> RabbitmqBroker:
+        return RabbitmqBroker(AMQP_URL, prefix=self.prefix, retry_policy=FAST_RETRIES, name=name)
+
+    def components(self, name: str) -> Components:
+        storage = S3Storage.from_settings(self.settings)
+        return Components(self.store, storage, self.broker(name))
+
+    def create_task(self, source: Path, subtasks: list[tuple[str, dict[str, Any]]]) -> str:
+        S3Storage.from_settings(self.settings).put(self.bucket, "in/clip.mp4", source)
+        task_id = new_task_id()
+        cos = {"Bucket": self.bucket, "Region": "r1", "Object": "/in/clip.mp4"}
+        request = {"InputInfo": {"Type": "COS", "CosInputInfo": cos}, "OutputDir": "/out/"}
+        self.store.create_task(NewTask(task_id, request, subtasks=[NewSubtask(k, i) for k, i in subtasks]))
+        publisher = self.broker("test publish")
+        for index in range(len(subtasks)):
+            body = WorkMessage(task_id=task_id, indexes=(index,)).model_dump(mode="json")
+            publisher.publish_work(body, message_id=f"{task_id}:{index}")
+        publisher.close()
+        return task_id
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def next_event(self, timeout: float = 20.0) -> bytes:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        try:
+            channel = connection.channel()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                method, _props, body = channel.basic_get(self.subscriber, auto_ack=True)
+                if method is not None:
+                    return bytes(body)
+                time.sleep(0.1)
+            raise AssertionError("no event on the subscriber queue")
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self.store.close()
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        channel = connection.channel()
+        work = self.prefix + "mps.work"
+        for queue in (work, work + ".dlq", self.subscriber):
+            channel.queue_delete(queue)
+        for exchange in (work + ".dlx", self.settings.events_exchange):
+            channel.exchange_delete(exchange)
+        connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mps.db'}"
+    url: str = request.getfixturevalue("postgres_store_url")
+    migrate_url(url)
+    truncate_store(url)
+    return url
+
+
+@pytest.fixture
+def rig(seaweed: SeaweedServer, bucket: str, database_url: str, tmp_path: Path) -> Iterator[Rig]:
+    require_service("RabbitMQ", _reachable(AMQP_URL), f"nothing listens at {AMQP_URL}")
+    setup = Rig(seaweed, bucket, database_url, tmp_path / "work")
+    yield setup
+    setup.close()
+
+
+@pytest.fixture
+def sqlite_rig(seaweed: SeaweedServer, bucket: str, tmp_path: Path) -> Iterator[Rig]:
+    """As :func:`rig` on SQLite only: the crash and outage tests need one backend, not both."""
+    require_service("RabbitMQ", _reachable(AMQP_URL), f"nothing listens at {AMQP_URL}")
+    setup = Rig(seaweed, bucket, f"sqlite:///{tmp_path / 'mps.db'}", tmp_path / "work")
+    yield setup
+    setup.close()
+
+
+def _consume_in_threads(rig: Rig, stack: ExitStack, count: int) -> None:
+    """``count`` workers in threads, each with its own broker connection and input cache."""
+    stop = threading.Event()
+    threads = []
+    for n in range(count):
+        parts = rig.components(f"test worker {n}")
+        handler = stack.enter_context(work_handler(rig.settings, parts.store, parts.storage))
+        thread = threading.Thread(
+            target=parts.broker.consume,
+            args=(parts.broker.work_queue, handler),
+            kwargs={"prefetch": 2, "stop": stop},
+        )
+        thread.start()
+        threads.append(thread)
+    relay = threading.Thread(target=run_relay_loop, args=(rig.settings, stop, rig.components("test relay")))
+    relay.start()
+    threads.append(relay)
+
+    def join() -> None:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+    stack.callback(join)
+
+
+def _assert_finished_once(
+    store: TaskStore, task_id: str, attempts: list[int] | None = None
+) -> dict[str, Any]:
+    task = store.get_task(task_id)
+    assert task.status == "FINISH" and task.err_code == 0
+    subtasks = store.get_subtasks(task_id)
+    assert [s.status for s in subtasks] == ["SUCCESS"] * len(subtasks)
+    if attempts is not None:
+        assert [s.attempts for s in subtasks] == attempts
+    assert task.workflow_task is not None
+    return task.workflow_task
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_two_workers_finish_a_task_and_the_event_reaches_the_exchange(
+    rig: Rig, s3: S3Storage, clip: Callable[..., Path]
+) -> None:
+    task_id = rig.create_task(clip(duration=3.0), SUBTASKS)
+
+    with ExitStack() as stack:
+        _consume_in_threads(rig, stack, 2)
+        body = rig.next_event(timeout=60)
+
+    workflow_task = _assert_finished_once(rig.store, task_id, attempts=[1, 1, 1])
+    event = sdk.ParseNotificationResponse()
+    event.from_json_string(body.decode())
+    assert event.EventType == "WorkflowTask" and event.WorkflowTaskEvent.TaskId == task_id
+    results = event.WorkflowTaskEvent.MediaProcessResultSet
+    assert [r.Type for r in results] == ["Transcode", "SnapshotByTimeOffset", "ImageSprites"]
+    assert results[0].TranscodeTask.Output.Path == "/out/clip_transcode_0.mp4"
+    assert json.loads(body)["WorkflowTaskEvent"] == workflow_task
+    keys = [info.key for info in s3.list(rig.bucket, "out/", with_metadata=True)]
+    assert "out/clip_transcode_0.mp4" in keys and any(k.endswith(".vtt") for k in keys)
+    assert all(
+        i.metadata.get(TASK_METADATA_KEY) == task_id for i in s3.list(rig.bucket, "out/", with_metadata=True)
+    )
+    events = rig.store.list_events(task_id)
+    assert len(events) == 1 and events[0].sent_at is not None
+
+
+def _worker_process(rig: Rig, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MPS_LOG_LEVEL": "INFO"}
+    env.update(
+        {
+            f"MPS_{name.upper()}": str(value)
+            for name, value in rig.settings.model_dump().items()
+            if value is not None
+        }
+    )
+    env["MPS_X264_PRESET"] = "slow"  # long enough to be killed in the middle
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mps", "worker", "--concurrency", "1"], env=env, stdout=out, stderr=out
+        )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_worker_killed_mid_transcode_leaves_the_task_to_another(
+    sqlite_rig: Rig, clip: Callable[..., Path], tmp_path: Path
+) -> None:
+    rig = sqlite_rig
+    task_id = rig.create_task(clip(duration=8.0, width=640, height=480), SUBTASKS[:1])
+    log = tmp_path / "workers.log"
+
+    first = _worker_process(rig, log)
+    try:
+        rig.wait_for(
+            lambda: rig.store.get_subtasks(task_id)[0].status == "PROCESSING", 30, "the transcode to start"
+        )
+        time.sleep(0.5)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert rig.store.get_subtasks(task_id)[0].result is None, "killed before it could finish"
+        second = _worker_process(rig, log)
+        try:
+            rig.wait_for(lambda: rig.store.get_task(task_id).status == "FINISH", 120, "the task to finish")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0, log.read_text()
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    _assert_finished_once(rig.store, task_id, attempts=[2])
+    assert len(rig.store.list_events(task_id)) == 1
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "--quiet", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MPS_TEST_RABBITMQ_RESTART"), reason="set MPS_TEST_RABBITMQ_RESTART=1")
+def test_an_event_committed_while_rabbitmq_is_down_is_delivered_after(
+    sqlite_rig: Rig, clip: Callable[..., Path]
+) -> None:
+    rig = sqlite_rig
+    task_id = rig.create_task(clip(duration=3.0), SUBTASKS[1:2])
+    parts = rig.components("test relay")
+    stop = threading.Event()
+    with work_handler(rig.settings, parts.store, parts.storage) as handler:
+        try:
+            _rabbitmqctl("stop_app")
+            body = WorkMessage(task_id=task_id, indexes=(0,)).model_dump_json().encode()
+            handler(Delivery(body))  # the handler needs no broker: the event goes to the outbox
+            relay = threading.Thread(target=run_relay_loop, args=(rig.settings, stop, parts))
+            relay.start()
+            rig.wait_for(lambda: rig.store.list_events(task_id)[0].last_error != "", 30, "a failed delivery")
+        finally:
+            _rabbitmqctl("start_app")
+        try:
+            event = json.loads(rig.next_event(timeout=60))
+        finally:
+            stop.set()
+            relay.join(30)
+    assert event["WorkflowTaskEvent"]["TaskId"] == task_id
+    assert rig.store.list_events(task_id)[0].sent_at is not None
