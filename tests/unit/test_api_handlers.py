@@ -185,6 +185,25 @@ def test_manage_task_aborts_a_waiting_task_and_refuses_it_afterwards(api: Api) -
     assert api.error("ManageTask", OperationType="Abort", TaskId=task_id) == "InvalidParameterValue.TaskId"
 
 
+def test_an_aborted_task_sends_its_finish_event_to_the_exchange_and_the_notify_target(api: Api) -> None:
+    notify = {"NotifyType": "URL", "NotifyUrl": "https://hooks.example.com/x", "NotifyKey": "k"}
+    task_id = api("ProcessMedia", **PROCESS, TaskNotifyConfig=notify, SessionContext="ctx")["TaskId"]
+
+    api("ManageTask", OperationType="Abort", TaskId=task_id)
+
+    events = api.store.list_events(task_id)
+    assert [(e.target.kind, e.target.name) for e in events] == [
+        ("exchange", "mps.events"), ("url", "https://hooks.example.com/x"),
+    ]  # fmt: skip
+    payload = events[0].payload
+    assert payload == events[1].payload
+    assert payload["SessionContext"] == "ctx"
+    workflow = payload["WorkflowTaskEvent"]
+    assert (workflow["Status"], workflow["ErrCode"]) == ("FINISH", 70000)
+    assert {r["Type"] for r in workflow["MediaProcessResultSet"]} == {"Transcode", "ImageSprites"}
+    assert workflow["MediaProcessResultSet"][0]["TranscodeTask"]["Status"] == "FAIL"
+
+
 def test_manage_task_refuses_other_operations_and_unknown_tasks(api: Api) -> None:
     task_id = api("ProcessMedia", **PROCESS)["TaskId"]
 

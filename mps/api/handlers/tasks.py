@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -10,8 +11,16 @@ from pydantic import Field, field_validator
 from mps.api.actions import Handler, RequestContext
 from mps.api.handlers import ApiServices, parse_params
 from mps.models import WireModel
-from mps.store.base import TaskRecord, TaskStatus
-from mps.workflow.merge import merge_workflow_task
+from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
+    FINAL_SUBTASK_STATUSES,
+    TaskRecord,
+    TaskStatus,
+    TaskStore,
+)
+from mps.workflow.merge import merge_workflow_task, notification
+from mps.workflow.notify import FINISH_KEY, events_target, notify_target
 from mps.workflow.submit import ProcessMediaRequest, submit_task
 from mps.workflow.templates import iso_time
 
@@ -157,8 +166,34 @@ class TaskActions:
                 ``InvalidParameterValue.OperationType`` for anything but ``Abort``.
         """
         request = parse_params(ManageTaskRequest, params)
-        self.services.store.abort_task(request.TaskId)
+        abort_with_events(self.services.store, request.TaskId, self.services.settings.events_exchange)
         return {}
+
+
+def abort_with_events(store: TaskStore, task_id: str, events_exchange: str) -> None:
+    """Abort a WAITING task and queue its FINISH event, as a task that ends any other way does.
+
+    The event is built before the abort from what the abort will store (FINISH, the aborted
+    ErrCode, waiting sub-tasks FAIL): a WAITING task has no running sub-task that could change it
+    meanwhile, and if one started, the abort is refused and the event discarded with it. The
+    events-exchange copy is committed with the abort; the TaskNotifyConfig copy right after, as
+    the worker does for tasks that finish.
+
+    Raises:
+        ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING.
+    """
+    task = store.get_task(task_id)
+    aborted = replace(task, status="FINISH", err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE)
+    subtasks = [
+        s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL")
+        for s in store.get_subtasks(task_id)
+    ]
+    event = notification(merge_workflow_task(aborted, subtasks, finished=True), aborted)
+    store.abort_task(task_id, (events_target(events_exchange, FINISH_KEY), event))
+    target = notify_target(task.notify, FINISH_KEY)
+    if target is not None:
+        store.add_event(task_id, target, event)
 
 
 def simple_info(task: TaskRecord) -> dict[str, Any]:
@@ -174,4 +209,4 @@ def simple_info(task: TaskRecord) -> dict[str, Any]:
     }
 
 
-__all__ = ["NOT_YET", "TaskActions", "simple_info", "wire_time"]
+__all__ = ["NOT_YET", "TaskActions", "abort_with_events", "simple_info", "wire_time"]
