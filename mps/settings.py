@@ -46,3 +46,6 @@ class Settings(BaseSettings):
     redispatch_after: float = Field(
         30.0, description="Seconds before the relay republishes a sub-task that was never started"
     )
+    assets_bucket: str = Field(
+        "mps-assets", description="Bucket of watermark images uploaded with Create/ModifyWatermarkTemplate"
+    )

@@ -44,6 +44,7 @@ def build_services(settings: Settings) -> ApiServices:
         runner=build_runner(settings),
         templates=StoreTemplates(catalog, store),
         settings=settings,
+        assets_bucket=settings.assets_bucket,
     )
 
 
