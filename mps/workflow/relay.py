@@ -63,7 +63,7 @@ def backoff(attempts: int, *, base: float = BASE_DELAY, cap: float = MAX_DELAY,
         A delay between half and all of ``min(base * 2**(attempts-1), cap)``: the jitter spreads
         out relays retrying after one shared outage.
     """
-    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    delay = min(base * 2.0 ** max(attempts - 1, 0), cap)
     return delay / 2 + rng() * delay / 2
 
 
