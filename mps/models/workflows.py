@@ -1,0 +1,228 @@
+"""Workflows bound to buckets: the CreateWorkflow / ResetWorkflow requests and WorkflowInfo (mps-api.md §9).
+
+Field names are those of ``tencentcloud.mps.v20190612.models`` (``CreateWorkflowRequest``,
+``WorkflowTrigger``, ``CosFileUploadTrigger``, ``AwsS3FileUploadTrigger``, ``ResetWorkflowRequest``,
+``WorkflowInfo``). These models check shapes only; what a trigger's ``Dir`` and ``Formats`` mean
+(and whether they are valid) is decided in :mod:`mps.workflow.triggers`, which the handlers call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mps.models.base import WireModel
+from mps.models.common import AwsSqs, TaskNotifyConfig, TaskOutputStorage
+from mps.models.tasks import MediaProcessTaskInput
+
+#: ``WorkflowTrigger.Type`` values and the member each one needs.
+TRIGGER_TYPES: dict[str, str] = {
+    "CosFileUpload": "CosFileUploadTrigger",
+    "AwsS3FileUpload": "AwsS3FileUploadTrigger",
+}
+#: The sub-task sets Tencent echoes in ``WorkflowInfo.MediaProcessTask``, as ``[]`` when empty.
+ECHOED_TASK_SETS = (
+    "TranscodeTaskSet",
+    "AnimatedGraphicTaskSet",
+    "SnapshotByTimeOffsetTaskSet",
+    "SampleSnapshotTaskSet",
+    "ImageSpriteTaskSet",
+    "AdaptiveDynamicStreamingTaskSet",
+)
+#: Members of the request that this server does not run; kept raw so handlers can refuse them by name.
+UNSUPPORTED_WORKFLOW_FIELDS = ("AiContentReviewTask", "AiAnalysisTask", "AiRecognitionTask")
+
+
+class CosFileUploadTrigger(WireModel):
+    """Uploads to a COS bucket (for mps, a bucket of the configured S3 store) that fire the workflow."""
+
+    Bucket: str = Field(min_length=1)
+    #: Accepted and ignored: mps has one object store.
+    Region: str = ""
+    #: The watched directory, ``/…/``; ``/`` (the whole bucket) when absent.
+    Dir: str | None = None
+    #: Extensions that fire, dot optional; ``*`` = any; absent, ``[]`` or ``[""]`` = the built-in set.
+    Formats: list[str] | None = None
+
+
+class AwsS3FileUploadTrigger(WireModel):
+    """Uploads to an AWS-S3-style bucket; for mps, the same store as a COS trigger."""
+
+    S3Bucket: str = Field(min_length=1)
+    S3Region: str = ""
+    Dir: str | None = None
+    Formats: list[str] | None = None
+    S3SecretId: str | None = None
+    S3SecretKey: str | None = None
+    AwsSQS: AwsSqs | None = None
+
+
+# Field names equal class names in Tencent's contract; the aliases keep annotations resolvable.
+_CosTrigger = CosFileUploadTrigger
+_S3Trigger = AwsS3FileUploadTrigger
+
+
+class WorkflowTrigger(WireModel):
+    """Which uploads fire a workflow: ``Type`` says which of the two trigger objects is set."""
+
+    Type: Literal["CosFileUpload", "AwsS3FileUpload"]
+    CosFileUploadTrigger: _CosTrigger | None = None
+    AwsS3FileUploadTrigger: _S3Trigger | None = None
+
+    @model_validator(mode="after")
+    def _matching_trigger_is_set(self) -> WorkflowTrigger:
+        member = TRIGGER_TYPES[self.Type]
+        if getattr(self, member) is None:
+            raise ValueError(f"Type {self.Type} needs {member}")
+        return self
+
+    @property
+    def bucket(self) -> str:
+        """The watched bucket (``Bucket`` or ``S3Bucket``, whichever ``Type`` names)."""
+        if self.Type == "CosFileUpload":
+            assert self.CosFileUploadTrigger is not None
+            return self.CosFileUploadTrigger.Bucket
+        assert self.AwsS3FileUploadTrigger is not None
+        return self.AwsS3FileUploadTrigger.S3Bucket
+
+    @property
+    def region(self) -> str:
+        """The region as given (``Region`` or ``S3Region``), echoed into the task's input."""
+        if self.Type == "CosFileUpload":
+            assert self.CosFileUploadTrigger is not None
+            return self.CosFileUploadTrigger.Region
+        assert self.AwsS3FileUploadTrigger is not None
+        return self.AwsS3FileUploadTrigger.S3Region
+
+    @property
+    def dir(self) -> str | None:
+        """``Dir`` as given (not normalised)."""
+        active = self.CosFileUploadTrigger if self.Type == "CosFileUpload" else self.AwsS3FileUploadTrigger
+        assert active is not None
+        return active.Dir
+
+    @property
+    def formats(self) -> list[str] | None:
+        """``Formats`` as given (not normalised)."""
+        active = self.CosFileUploadTrigger if self.Type == "CosFileUpload" else self.AwsS3FileUploadTrigger
+        assert active is not None
+        return active.Formats
+
+
+_Trigger = WorkflowTrigger
+_OutputStorage = TaskOutputStorage
+_NotifyConfig = TaskNotifyConfig
+_TaskInput = MediaProcessTaskInput
+
+
+class CreateWorkflowRequest(WireModel):
+    """``CreateWorkflow``: a named trigger plus the ProcessMedia-like work it starts.
+
+    Note ``TaskPriority`` (singular) here, where ProcessMedia says ``TasksPriority``.
+    """
+
+    WorkflowName: str = Field(min_length=1, max_length=128)
+    Trigger: _Trigger
+    OutputStorage: _OutputStorage | None = None
+    OutputDir: str | None = None
+    MediaProcessTask: _TaskInput | None = None
+    AiContentReviewTask: Any = None
+    AiAnalysisTask: Any = None
+    AiRecognitionTask: Any = None
+    TaskNotifyConfig: _NotifyConfig | None = None
+    TaskPriority: int = Field(default=0, ge=-10, le=10)
+
+    @field_validator("OutputDir")
+    @classmethod
+    def _directory(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not (value.startswith("/") and value.endswith("/")):
+            raise ValueError("must start and end with /")
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request as JSON (what is stored); the sub-task sets keep the order they were named in."""
+        wire = super().to_wire()
+        if self.MediaProcessTask is not None:
+            wire["MediaProcessTask"] = self.MediaProcessTask.to_wire()
+        return wire
+
+
+class ResetWorkflowRequest(CreateWorkflowRequest):
+    """``ResetWorkflow``: a full replacement of a Disabled workflow."""
+
+    WorkflowId: int
+
+
+class WorkflowInfo(WireModel):
+    """One workflow as ``DescribeWorkflows`` returns it (``WorkflowInfoSet`` items)."""
+
+    WorkflowId: int
+    WorkflowName: str
+    Status: Literal["Enabled", "Disabled"]
+    Trigger: _Trigger
+    OutputStorage: _OutputStorage | None = None
+    OutputDir: str = ""
+    #: Raw, so that every ``…TaskSet`` can be echoed, as Tencent does, even when empty.
+    MediaProcessTask: dict[str, Any] | None = None
+    AiContentReviewTask: Any = None
+    AiAnalysisTask: Any = None
+    AiRecognitionTask: Any = None
+    TaskNotifyConfig: _NotifyConfig | None = None
+    TaskPriority: int = 0
+    CreateTime: str = ""
+    UpdateTime: str = ""
+
+    @classmethod
+    def from_request(
+        cls,
+        request: CreateWorkflowRequest,
+        *,
+        workflow_id: int,
+        status: Literal["Enabled", "Disabled"],
+        create_time: str,
+        update_time: str,
+    ) -> WorkflowInfo:
+        """The WorkflowInfo of a stored CreateWorkflow/ResetWorkflow request.
+
+        Parameters:
+            request: the request the workflow was created (or last reset) with.
+            workflow_id: its ``WorkflowId``.
+            status: ``Enabled`` or ``Disabled``.
+            create_time, update_time: ISO 8601 UTC, e.g. ``2019-07-26T02:58:16Z``.
+
+        Returns:
+            the info, with all six ``…TaskSet`` keys in ``MediaProcessTask``.
+        """
+        tasks = request.MediaProcessTask.to_wire() if request.MediaProcessTask is not None else {}
+        return cls(
+            WorkflowId=workflow_id,
+            WorkflowName=request.WorkflowName,
+            Status=status,
+            Trigger=request.Trigger,
+            OutputStorage=request.OutputStorage,
+            OutputDir=request.OutputDir or "",
+            MediaProcessTask={name: tasks.get(name) or [] for name in ECHOED_TASK_SETS},
+            TaskNotifyConfig=request.TaskNotifyConfig,
+            TaskPriority=request.TaskPriority,
+            CreateTime=create_time,
+            UpdateTime=update_time,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object, with Tencent's ``null`` for the AI members this server never sets."""
+        wire = super().to_wire()
+        return {**wire, **{name: wire.get(name) for name in UNSUPPORTED_WORKFLOW_FIELDS}}
+
+
+__all__ = [
+    "AwsS3FileUploadTrigger",
+    "CosFileUploadTrigger",
+    "CreateWorkflowRequest",
+    "ECHOED_TASK_SETS",
+    "ResetWorkflowRequest",
+    "TRIGGER_TYPES",
+    "UNSUPPORTED_WORKFLOW_FIELDS",
+    "WorkflowInfo",
+    "WorkflowTrigger",
+]
