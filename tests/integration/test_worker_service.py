@@ -1,7 +1,7 @@
 """Workers and the relay against real services: RabbitMQ, SeaweedFS, SQLite/PostgreSQL and ffmpeg.
 
-Every test has its own queue prefix and events exchange, deleted afterwards. Tasks are created in the
-store and their work messages published as ``submit_task`` does (one per sub-task).
+Every test has its own queue prefix and events exchange, deleted afterwards. Tasks are submitted with
+``submit_task`` (stored, then one work message per sub-task), as ProcessMedia does.
 """
 
 from __future__ import annotations
@@ -29,9 +29,12 @@ from mps.broker import Delivery, RetryPolicy
 from mps.broker.rabbitmq import RabbitmqBroker
 from mps.settings import Settings
 from mps.storage import TASK_METADATA_KEY, S3Storage
-from mps.store import NewSubtask, NewTask, SqlTaskStore, TaskStore, migrate_url, new_task_id
+from mps.store import SqlTaskStore, TaskStore, migrate_url
+from mps.templates import TemplateCatalog, load_presets
 from mps.worker.service import Components, run_relay_loop, work_handler
 from mps.workflow.messages import WorkMessage
+from mps.workflow.submit import submit_task
+from mps.workflow.templates import StoreTemplates
 from tests.integration.conftest import require_service
 from tests.integration.store_fixtures import (  # noqa: F401 (fixtures are used by name)
     postgres_server,
@@ -49,6 +52,11 @@ TRANSCODE = {
         "VideoTemplate": {"Codec": "libx264", "Fps": 25, "Bitrate": 300, "Width": 160, "Height": 0},
         "AudioTemplate": {"Codec": "libfdk_aac", "Bitrate": 64, "SampleRate": 44100, "AudioChannel": 2},
     },
+}
+SET_NAMES = {
+    "Transcode": "TranscodeTaskSet",
+    "SnapshotByTimeOffset": "SnapshotByTimeOffsetTaskSet",
+    "ImageSprites": "ImageSpriteTaskSet",
 }
 SUBTASKS = [
     ("Transcode", TRANSCODE),
@@ -94,16 +102,22 @@ class Rig:
         return Components(self.store, storage, self.broker(name))
 
     def create_task(self, source: Path, subtasks: list[tuple[str, dict[str, Any]]]) -> str:
+        """Upload ``source`` and submit a task as ProcessMedia does (store, then one message per sub-task)."""
         S3Storage.from_settings(self.settings).put(self.bucket, "in/clip.mp4", source)
-        task_id = new_task_id()
         cos = {"Bucket": self.bucket, "Region": "r1", "Object": "/in/clip.mp4"}
-        request = {"InputInfo": {"Type": "COS", "CosInputInfo": cos}, "OutputDir": "/out/"}
-        self.store.create_task(NewTask(task_id, request, subtasks=[NewSubtask(k, i) for k, i in subtasks]))
+        sets: dict[str, list[dict[str, Any]]] = {}
+        for kind, item in subtasks:
+            sets.setdefault(SET_NAMES[kind], []).append(item)
+        request = {
+            "InputInfo": {"Type": "COS", "CosInputInfo": cos},
+            "OutputDir": "/out/",
+            "MediaProcessTask": sets,
+        }
         publisher = self.broker("test publish")
-        for index in range(len(subtasks)):
-            body = WorkMessage(task_id=task_id, indexes=(index,)).model_dump(mode="json")
-            publisher.publish_work(body, message_id=f"{task_id}:{index}")
+        templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
+        task_id, created = submit_task(request, store=self.store, broker=publisher, templates=templates)
         publisher.close()
+        assert created
         return task_id
 
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
