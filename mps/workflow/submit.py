@@ -160,7 +160,7 @@ def validate_request(request: ProcessMediaRequest, templates: TemplateLookup) ->
     task = request.MediaProcessTask
     if task is None:
         raise InvalidParameterError("MediaProcessTask is required", code="MissingParameter")
-    _check_input(request.InputInfo)
+    check_input(request.InputInfo)
     output_location(request.InputInfo, request.OutputStorage, None, request.OutputDir)
     for item in task.subtasks():
         output_location(request.InputInfo, request.OutputStorage, item.OutputStorage, request.OutputDir)
@@ -197,7 +197,12 @@ def _refuse_unsupported(request: ProcessMediaRequest) -> None:
             raise InvalidParameterError(f"{name} is not supported by this server", code=UNSUPPORTED)
 
 
-def _check_input(info: MediaInputInfo) -> None:
+def check_input(info: MediaInputInfo) -> None:
+    """Refuse an input that names no file: a URL that is not http(s), a bucket without a key.
+
+    Raises:
+        InvalidParameterError: ``InvalidParameterValue.InputInfo``.
+    """
     if info.Type == "URL":
         url = info.UrlInputInfo.Url if info.UrlInputInfo is not None else ""
         if not url.lower().startswith(("http://", "https://")):
@@ -225,4 +230,4 @@ def _notify(notify: _NotifyConfig | None) -> dict[str, Any] | None:
     return wire or None
 
 
-__all__ = ["ProcessMediaRequest", "dispatch", "submit_task", "validate_request"]
+__all__ = ["ProcessMediaRequest", "check_input", "dispatch", "submit_task", "validate_request"]

@@ -13,10 +13,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from tencentcloud.common import credential
@@ -61,9 +61,31 @@ class Service:
         return [WorkMessage.model_validate(m.json()) for m in self.broker.messages(self.broker.work_queue)]
 
 
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free port held from the start; yields ``host:port``."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """The API of :func:`build_api` under uvicorn in a thread, on a free port, auth on."""
+    """The API of :func:`build_api` with auth on, over SQLite, a stub broker and memory storage."""
     tmp = tmp_path_factory.mktemp("api")
     settings = Settings(secret_id=SECRET_ID, secret_key=SECRET_KEY, work_dir=tmp)
     store = SqlTaskStore(f"sqlite:///{tmp / 'mps.db'}")
@@ -76,37 +98,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         templates=StoreTemplates(TemplateCatalog(load_presets()), store),
         settings=settings,
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # held from the start: no race for the port
-    host = f"127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(
-        build_api(settings, services), log_level="warning", lifespan="off", ws="none", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NO_PROXY", "127.0.0.1,localhost")  # the SDK uses requests, which honours proxies
+    with pytest.MonkeyPatch.context() as env, running(build_api(settings, services)) as host:
+        # The SDK uses requests, which honours proxy variables.
+        env.setenv("NO_PROXY", "127.0.0.1,localhost")
         env.setenv("no_proxy", "127.0.0.1,localhost")
-        thread.start()
-        _wait_healthy(host)
         yield Service(host, services, broker)
-        server.should_exit = True
-        thread.join(timeout=10)
-    sock.close()
     store.close()
-
-
-def _wait_healthy(host: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://{host}/healthz", timeout=1.0, trust_env=False).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"uvicorn did not answer on {host} within {timeout} s")
 
 
 def _request(model: Any, params: dict[str, Any]) -> Any:

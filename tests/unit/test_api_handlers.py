@@ -345,6 +345,19 @@ def test_modify_merges_nested_fields_and_revalidates(api: Api) -> None:
     assert code == "InvalidParameterValue.Bitrate"
 
 
+def test_modify_resets_a_field_to_automatic_with_its_reset_value(api: Api) -> None:
+    create = {
+        **CREATE["TranscodeTemplate"],
+        "VideoTemplate": {"Codec": "h264", "Fps": 25, "Bitrate": 0, "Vcrf": 23},
+    }
+    definition = api("CreateTranscodeTemplate", **create)["Definition"]
+
+    api("ModifyTranscodeTemplate", Definition=definition, VideoTemplate={"Vcrf": 100})
+
+    template = api("DescribeTranscodeTemplates", Definitions=[definition])["TranscodeTemplateSet"][0]
+    assert "Vcrf" not in template["VideoTemplate"]
+
+
 def test_image_watermark_is_stored_in_the_assets_bucket(api: Api) -> None:
     content = base64.b64encode(PNG).decode()
     image = {"ImageContent": content, "Width": "20%", "ImageUrl": "http://169.254.169.254/x"}

@@ -18,11 +18,12 @@ from typing import Any
 
 from mps.api.actions import Handler, RequestContext
 from mps.api.handlers import ApiServices, parse_params
-from mps.errors import InvalidParameterError, ResourceNotFoundError
+from mps.errors import ResourceNotFoundError
 from mps.models import MediaInputInfo, MediaMetaData, WireModel
 from mps.storage.base import Storage
 from mps.storage.locations import input_location
 from mps.storage.url import UrlDownloader
+from mps.workflow.submit import check_input
 
 #: Seconds a presigned URL given to ffprobe stays valid.
 PRESIGN_SECONDS = 600
@@ -62,6 +63,7 @@ class MetadataActions:
 
     def probe(self, info: MediaInputInfo) -> MediaMetaData:
         """The metadata of the source ``info`` names (see the module docstring for how it is read)."""
+        check_input(info)
         if info.Type == "URL":
             url = info.UrlInputInfo.Url if info.UrlInputInfo is not None else ""
             return self._probe_url(url)
@@ -80,10 +82,6 @@ class MetadataActions:
             return self.services.runner.probe(path)
 
     def _probe_url(self, url: str) -> MediaMetaData:
-        if not url.lower().startswith(("http://", "https://")):
-            raise InvalidParameterError(
-                "UrlInputInfo.Url must be an http(s) URL", "InvalidParameterValue.InputInfo"
-            )
         settings = self.services.settings
         if settings.url_allow_private and self.services.download_url is None:
             return self.services.runner.probe(url)

@@ -40,6 +40,8 @@ from mps.workflow.templates import store_family, template_from_record
 _RESERVED = frozenset({"Definition", "Type", "CreateTime", "UpdateTime"})
 #: Longest Name and Comment (Tencent's documented limits).
 MAX_NAME, MAX_COMMENT = 64, 256
+#: Modify values that mean "back to automatic" (mps-api.md §10): the key is removed, not stored.
+_RESETS: dict[str, dict[str, int]] = {"VideoTemplate": {"Vcrf": 100, "Bframes": -1, "Compress": -1}}
 #: Custom templates read per store call when Describe lists them.
 _PAGE = 100
 #: Image types a watermark may be, by their first bytes.
@@ -124,7 +126,7 @@ class TemplateActions:
         record = self.services.store.get_template(store_family(fam), definition)
         changes = {key: value for key, value in params.items() if key not in _RESERVED}
         image = _take_image(fam, changes, required=False)
-        data = _merge({**record.body, "Name": record.name}, changes)
+        data = _reset(_merge({**record.body, "Name": record.name}, changes), changes)
         _validate(fam, data)
         url = self._store_image(image) if image is not None else None
         if url is not None:
@@ -270,6 +272,18 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _reset(merged: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Drop the nested fields that ``changes`` set to their "automatic" value (``Vcrf: 100``...)."""
+    for parent, resets in _RESETS.items():
+        asked = changes.get(parent)
+        if not isinstance(asked, dict) or not isinstance(merged.get(parent), dict):
+            continue
+        for key, value in resets.items():
+            if key in asked and str(asked[key]) == str(value):
+                merged[parent].pop(key, None)
     return merged
 
 
