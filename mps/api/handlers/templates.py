@@ -23,6 +23,7 @@ import binascii
 import copy
 import hashlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -85,9 +86,9 @@ class TemplateActions:
         return table
 
     @staticmethod
-    def _bind(method: Any, fam: Family) -> Handler:
+    def _bind(method: Callable[[Family, dict[str, Any]], dict[str, Any]], fam: Family) -> Handler:
         def handler(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-            return cast(dict[str, Any], method(fam, params))
+            return method(fam, params)
 
         handler.__name__ = f"{method.__name__}_{fam.kind}"
         return handler
@@ -103,10 +104,7 @@ class TemplateActions:
         if not fam.preset_typed:
             data["Type"] = params.get("Type")
         image = _take_image(fam, data, required=True)
-        _validate(fam, data)
-        url = self._store_image(image) if image is not None else None
-        if url is not None:
-            data["ImageTemplate"]["ImageUrl"] = url
+        url = self._validated_with_image(fam, data, image)
         record = self.services.store.create_template(
             store_family(fam), data.pop("Name", ""), _body(fam, data)
         )
@@ -127,10 +125,7 @@ class TemplateActions:
         changes = {key: value for key, value in params.items() if key not in _RESERVED}
         image = _take_image(fam, changes, required=False)
         data = _reset(_merge({**record.body, "Name": record.name}, changes), changes)
-        _validate(fam, data)
-        url = self._store_image(image) if image is not None else None
-        if url is not None:
-            data["ImageTemplate"]["ImageUrl"] = url
+        url = self._validated_with_image(fam, data, image)
         name = data.pop("Name", record.name)
         self.services.store.update_template(store_family(fam), definition, _body(fam, data), name=name)
         return {"ImageUrl": url} if url else {}
@@ -194,6 +189,15 @@ class TemplateActions:
         if kind is None or fam.preset_typed:
             return templates
         return [t for t in templates if cast(Any, t).Type == kind]
+
+    def _validated_with_image(self, fam: Family, data: dict[str, Any], image: bytes | None) -> str | None:
+        """Validate ``data``, then (only then) upload ``image`` and point ``ImageUrl`` at it."""
+        _validate(fam, data)
+        if image is None:
+            return None
+        url = self._store_image(image)
+        data["ImageTemplate"]["ImageUrl"] = url
+        return url
 
     def _store_image(self, data: bytes) -> str:
         """Upload a watermark image (content-addressed, so a repeat is the same object)."""
