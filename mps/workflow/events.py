@@ -52,6 +52,15 @@ SEAWEEDFS_ETAG_KEY = "Seaweed-X-Amz-ETag"
 SEAWEEDFS_VERSION_KEY = "Seaweed-X-Amz-Version-Id"
 #: Filer event types that leave a new entry behind (``delete`` does not).
 SEAWEEDFS_NEW_ENTRY_TYPES = frozenset({"create", "update", "rename"})
+#: MinIO's ``ObjectCreated:*`` events that change an object's tags or locks, not its bytes.
+METADATA_ONLY_EVENTS = frozenset(
+    {
+        "ObjectCreated:PutTagging",
+        "ObjectCreated:DeleteTagging",
+        "ObjectCreated:PutRetention",
+        "ObjectCreated:PutLegalHold",
+    }
+)
 #: What S3 reports as the version of an object written while versioning was off or suspended.
 NULL_VERSION = "null"
 
@@ -102,7 +111,8 @@ def parse_s3_notification(body: bytes | str | Mapping[str, Any]) -> list[ObjectC
 
     Returns:
         One event per ``ObjectCreated`` record, in record order; ``[]`` for removals, accesses,
-        ``s3:TestEvent`` messages and directory markers (keys ending in ``/``).
+        tag and lock changes (:data:`METADATA_ONLY_EVENTS`), ``s3:TestEvent`` messages and
+        directory markers (keys ending in ``/``).
 
     Raises:
         InvalidParameterError: not JSON, no ``Records`` list, or a created-object record without
@@ -126,7 +136,7 @@ def parse_s3_notification(body: bytes | str | Mapping[str, Any]) -> list[ObjectC
 
 def _s3_record(record: Mapping[str, Any], index: int) -> ObjectCreated | None:
     name = str(record.get("eventName") or "").removeprefix("s3:")
-    if not name.startswith("ObjectCreated:"):
+    if not name.startswith("ObjectCreated:") or name in METADATA_ONLY_EVENTS:
         return None
     s3 = _object(record.get("s3"), f"Records[{index}].s3")
     bucket = _object(s3.get("bucket"), f"Records[{index}].s3.bucket").get("name")
@@ -192,7 +202,8 @@ def parse_seaweedfs_event(body: bytes | str | Mapping[str, Any]) -> list[ObjectC
     version = extended.get(SEAWEEDFS_VERSION_KEY, "")
     if version and _is_version_file(key):
         key = key.rsplit("/", 1)[0].removesuffix(SEAWEEDFS_VERSIONS_SUFFIX)
-    attributes = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
+    raw_attributes = entry.get("attributes")
+    attributes: Mapping[str, Any] = raw_attributes if isinstance(raw_attributes, dict) else {}
     return [
         ObjectCreated(
             bucket=bucket,
