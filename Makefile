@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := sample
 
-.PHONY: install system-deps run test test-fast lint bench clean
+.PHONY: install system-deps sample services run run-local test test-fast lint bench clean
 
 install: system-deps $(STAMP)
 
@@ -23,14 +23,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test,postgres]"
 	touch $(STAMP)
 
-# The local demo: a sample clip through every sub-task type, then a table of what was produced.
-run: install
+# The sample clip and logo the demos use (made once with lavfi).
+sample: system-deps
 	@mkdir -p $(SAMPLE)
 	@[ -f $(SAMPLE)/clip.mp4 ] || ffmpeg -nostdin -v error -y \
 	  -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=12" -f lavfi -i "sine=frequency=440:duration=12" \
 	  -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest $(SAMPLE)/clip.mp4
 	@[ -f $(SAMPLE)/logo.png ] || ffmpeg -nostdin -v error -y -f lavfi -i "color=c=red:s=160x80,format=rgba" \
 	  -frames:v 1 $(SAMPLE)/logo.png
+
+# RabbitMQ is the one service the demo does not start itself (SeaweedFS it does): start it if down.
+services:
+	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "starting RabbitMQ"; rabbitmq-server -detached; \
+	  for i in $$(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done; }
+
+# The main job: SeaweedFS + `mps up` on free ports, the sample clip through the official SDK
+# (templates, ProcessMedia with every sub-task type, DescribeTaskDetail), outputs and event shown.
+run: install sample services
+	$(BIN)/python examples/service_demo.py
+
+# The same work on one machine with no services: `mps process` into sample/out.
+run-local: install sample
 	$(BIN)/mps process $(SAMPLE)/clip.mp4 --task examples/task.json --templates examples/templates.json \
 	  --output-dir $(SAMPLE)/out
 
