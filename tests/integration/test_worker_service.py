@@ -301,7 +301,7 @@ def _rabbitmqctl(*args: str) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MPS_TEST_RABBITMQ_RESTART"), reason="set MPS_TEST_RABBITMQ_RESTART=1")
+@pytest.mark.skipif(not os.environ.get("MPS_TEST_RESTART_RABBITMQ"), reason="set MPS_TEST_RESTART_RABBITMQ=1")
 def test_an_event_committed_while_rabbitmq_is_down_is_delivered_after(
     sqlite_rig: Rig, clip: Callable[..., Path]
 ) -> None:
