@@ -36,9 +36,14 @@ def _root() -> None:
 
 @app.command()
 def process(
-    input: Annotated[str, typer.Argument(help="Input media: a local file.")],
+    input: Annotated[str, typer.Argument(help="Input media: a local file or s3://bucket/key.")],
     task: Annotated[Path, typer.Option("--task", help="MediaProcessTaskInput JSON file.")],
-    output_dir: Annotated[Path, typer.Option("--output-dir", help="Where outputs and result.json go.")],
+    output_dir: Annotated[
+        str,
+        typer.Option(
+            "--output-dir", help="Where outputs and result.json go: a directory or s3://bucket/prefix/."
+        ),
+    ],
     templates: Annotated[
         Path | None, typer.Option("--templates", help="Custom templates, in Describe*Templates shape.")
     ] = None,

@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from mps.app import build_catalog, build_local_engine
+from mps.cli.locations import Destination, echo_input, is_s3, open_destination, open_source
 from mps.cli.progress import SubtaskBars, result_table
 from mps.errors import ERR_CODE_INPUT, InvalidParameterError, MpsError
 from mps.models import MediaInputInfo, MediaProcessTaskInput, WorkflowTask, parse_wire
@@ -28,66 +29,56 @@ RESULT_FILE = "result.json"
 def run_process(
     input: str,
     task_file: Path,
-    output_dir: Path,
+    output_dir: str,
     templates_file: Path | None,
     *,
     concurrency: int | None = None,
     quiet: bool = False,
 ) -> int:
-    """Run ``mps process`` and return its exit status (0 all succeeded, 1 failures, 2 refused)."""
+    """Run ``mps process`` and return its exit status (0 all succeeded, 1 failures, 2 refused).
+
+    INPUT and ``output_dir`` are local paths or ``s3://`` URIs in the configured store.
+    """
     task_id = f"local-WorkflowTask-{uuid.uuid4().hex}t0"
     console = Console(stderr=True, quiet=quiet)
-    input_info = _input_info(input)
+    settings = Settings()
+    if concurrency:
+        settings = settings.model_copy(update={"concurrency": concurrency})
+    input_info = echo_input(input, settings)
+    destination: Destination | None = None
     try:
-        settings = Settings()
-        if concurrency:
-            settings = settings.model_copy(update={"concurrency": concurrency})
         task = _read_task(task_file)
         catalog = build_catalog(settings, templates_file)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="mps-assets-", dir=settings.work_dir) as assets:
-            engine = build_local_engine(settings, catalog, Path(assets))
+        with tempfile.TemporaryDirectory(prefix="mps-process-", dir=settings.work_dir) as scratch:
+            engine = build_local_engine(settings, catalog, Path(scratch) / "assets")
             engine.check(task)
-            source = _local_source(input)
+            destination = open_destination(output_dir, settings, Path(scratch) / "out")
+            source = open_source(input, settings, Path(scratch))
+            input_info = source.info
             with SubtaskBars(console, task.subtasks()) as bars:
                 result = engine.process(
                     task_id=task_id,
                     task=task,
-                    input_info=input_info,
-                    source=source,
-                    out_root=output_dir,
+                    input_info=source.info,
+                    source=source.path,
+                    out_root=destination.root,
+                    output_dir=destination.output_dir,
+                    output_storage=destination.storage,
                     on_progress=bars.update,
                 )
+            _write_result(destination, result)
+            destination.publish(task_id)
     except MpsError as exc:
-        _write_refusal(output_dir, task_id, input_info, exc)
+        if not is_s3(output_dir):
+            _write_refusal(Path(output_dir), task_id, input_info, exc)
         print(f"mps: error: {exc.message} [{exc.code}]", file=sys.stderr)
         return 2 if exc.err_code == ERR_CODE_INPUT else 1
-    _write_result(output_dir, result)
     if not quiet:
-        Console().print(result_table(result, output_dir))
+        Console().print(result_table(result, destination.describe()))
     if result.ErrCode:
         print(f"mps: error: {result.Message}", file=sys.stderr)
     ok = not result.ErrCode and all(e.result.Status == "SUCCESS" for e in result.MediaProcessResultSet)
     return 0 if ok else 1
-
-
-def _input_info(input: str) -> MediaInputInfo:
-    """How the input is echoed in ``InputInfo``: a ``file://`` URL for a local file."""
-    url = input if "://" in input else Path(input).absolute().as_uri()
-    return MediaInputInfo(Type="URL", UrlInputInfo={"Url": url})  # type: ignore[arg-type]
-
-
-def _local_source(input: str) -> str:
-    if "://" in input:
-        raise InvalidParameterError.field("InputInfo", f"{input!r}: only local files are supported here")
-    path = Path(input)
-    if not path.is_file():
-        from mps.errors import SourceError
-
-        raise SourceError(
-            f"input file {input!r} does not exist or is not a file", code="ResourceNotFound.SourceFile"
-        )
-    return str(path.absolute())
 
 
 def _read_task(task_file: Path) -> MediaProcessTaskInput:
@@ -107,8 +98,14 @@ def _read_task(task_file: Path) -> MediaProcessTaskInput:
     return parse_wire(MediaProcessTaskInput, data, where="MediaProcessTask")
 
 
-def _write_result(output_dir: Path, result: WorkflowTask) -> None:
-    path = output_dir / RESULT_FILE
+def _write_result(destination: Destination | Path, result: WorkflowTask) -> None:
+    """``result.json`` under the output root (an S3 destination uploads it with the outputs)."""
+    if isinstance(destination, Destination):
+        root = destination.root / (destination.output_dir or "").strip("/")
+    else:
+        root = destination
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / RESULT_FILE
     path.write_text(json.dumps(result.to_wire(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

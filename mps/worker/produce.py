@@ -9,7 +9,6 @@ retried and nothing is committed.
 from __future__ import annotations
 
 import logging
-import mimetypes
 import shutil
 import tempfile
 import threading
@@ -32,7 +31,7 @@ from mps.models import (
 )
 from mps.runner import Runner
 from mps.settings import Settings
-from mps.storage import TASK_METADATA_KEY, Storage, output_location
+from mps.storage import Storage, output_location
 from mps.store.base import SubtaskRecord, TaskRecord, TaskStore
 from mps.worker.inputs import CachedInput, InputCache
 from mps.workflow.assets import AssetFetcher
@@ -40,6 +39,7 @@ from mps.workflow.context import OperationContext
 from mps.workflow.engine import TaskEngine
 from mps.workflow.execute import execute_subtask, failed_result
 from mps.workflow.merge import INPUT_MODELS
+from mps.workflow.outputs import upload_outputs
 from mps.workflow.resolve import SubtaskResolver, TemplateLookup
 
 log = logging.getLogger("mps.worker.SubtaskProducer")
@@ -178,12 +178,7 @@ class SubtaskProducer:
 
     def _upload(self, task_id: str, bucket: str, staging: Path) -> None:
         """Upload every file the sub-task wrote, marked so mps's own objects never fire workflows."""
-        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-            key = path.relative_to(staging).as_posix()
-            content_type = mimetypes.guess_type(key)[0]
-            self.storage.put(
-                bucket, key, path, content_type=content_type, metadata={TASK_METADATA_KEY: task_id}
-            )
+        upload_outputs(self.storage, bucket, staging, task_id)
         log.debug("task %s: outputs uploaded to %s", task_id, bucket)
 
     def _font(self) -> str | None:

@@ -21,6 +21,7 @@ from mps.models import (
     MediaMetaData,
     MediaProcessTaskInput,
     MediaProcessTaskResult,
+    TaskOutputStorage,
     WorkflowTask,
 )
 from mps.runner import Runner
@@ -99,6 +100,7 @@ class TaskEngine:
         source: str,
         out_root: Path,
         output_dir: str | None = None,
+        output_storage: TaskOutputStorage | None = None,
         on_progress: ProgressListener = _quiet,
     ) -> WorkflowTask:
         """Run every sub-task of ``task`` on ``source``, writing outputs under ``out_root``.
@@ -120,7 +122,8 @@ class TaskEngine:
                     "MediaProcessResultSet": failed,
                 }
             )
-        entries = self._run_all(task, meta, input_info, source, out_root, output_dir, on_progress)
+        job = _Job(task, meta, input_info, source, out_root, output_dir, output_storage, on_progress)
+        entries = self._run_all(job)
         return result.model_copy(
             update={
                 "Status": "FINISH",
@@ -130,69 +133,66 @@ class TaskEngine:
             }
         )
 
-    def _run_all(
-        self,
-        task: MediaProcessTaskInput,
-        meta: MediaMetaData,
-        input_info: MediaInputInfo,
-        source: str,
-        out_root: Path,
-        output_dir: str | None,
-        on_progress: ProgressListener,
-    ) -> list[MediaProcessTaskResult]:
+    def _run_all(self, job: _Job) -> list[MediaProcessTaskResult]:
         settings = self.settings
-        resolver = SubtaskResolver(self.templates, meta, self.fetch, settings.x264_preset, settings.font_file)
+        resolver = SubtaskResolver(
+            self.templates, job.meta, self.fetch, settings.x264_preset, settings.font_file
+        )
         scratch = Path(tempfile.mkdtemp(prefix="mps-", dir=settings.work_dir))
+        items = job.task.subtasks()
+
+        def run(index: int) -> MediaProcessTaskResult:
+            item = items[index]
+            kind = KINDS[type(item)]
+            job.on_progress(ProgressUpdate(index, kind, 0.0, "PROCESSING"))
+            try:
+                subtask = resolver.subtask(index, item)
+            except MpsError as exc:
+                entry = failed_result(kind, item, exc)
+            else:
+                entry = execute_subtask(
+                    subtask, self._context(subtask, job, scratch), storage=job.output_storage
+                )
+            job.on_progress(ProgressUpdate(index, kind, 1.0, entry.result.Status))
+            return entry
+
         try:
-
-            def run(index: int) -> MediaProcessTaskResult:
-                item = task.subtasks()[index]
-                kind = KINDS[type(item)]
-                on_progress(ProgressUpdate(index, kind, 0.0, "PROCESSING"))
-                try:
-                    subtask = resolver.subtask(index, item)
-                except MpsError as exc:
-                    entry = failed_result(kind, item, exc)
-                else:
-                    ctx = self._context(
-                        subtask, meta, input_info, source, out_root, output_dir, scratch, on_progress
-                    )
-                    entry = execute_subtask(subtask, ctx)
-                on_progress(ProgressUpdate(index, kind, 1.0, entry.result.Status))
-                return entry
-
             with ThreadPoolExecutor(
                 max_workers=max(1, settings.concurrency), thread_name_prefix="mps-sub"
             ) as pool:
-                return list(pool.map(run, range(len(task.subtasks()))))
+                return list(pool.map(run, range(len(items))))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _context(
-        self,
-        subtask: Subtask,
-        meta: MediaMetaData,
-        input_info: MediaInputInfo,
-        source: str,
-        out_root: Path,
-        output_dir: str | None,
-        scratch: Path,
-        on_progress: ProgressListener,
-    ) -> OperationContext:
+    def _context(self, subtask: Subtask, job: _Job, scratch: Path) -> OperationContext:
         workdir = scratch / f"sub{subtask.index}"
         workdir.mkdir()
 
         def progress(fraction: float) -> None:
-            on_progress(ProgressUpdate(subtask.index, subtask.kind, fraction, "PROCESSING"))
+            job.on_progress(ProgressUpdate(subtask.index, subtask.kind, fraction, "PROCESSING"))
 
         return OperationContext(
             runner=self.runner,
-            meta=meta,
-            source=source,
-            out_root=out_root,
-            namer=Namer(input_info.file_name, output_dir, subtask.spec.definition),
+            meta=job.meta,
+            source=job.source,
+            out_root=job.out_root,
+            namer=Namer(job.input_info.file_name, job.output_dir, subtask.spec.definition),
             workdir=workdir,
             on_progress=progress,
             timeout=self.settings.ffmpeg_timeout,
             font_file=self.settings.font_file,
         )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One task's run on this machine: what every sub-task of it shares."""
+
+    task: MediaProcessTaskInput
+    meta: MediaMetaData
+    input_info: MediaInputInfo
+    source: str
+    out_root: Path
+    output_dir: str | None
+    output_storage: TaskOutputStorage | None
+    on_progress: ProgressListener

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 from collections.abc import Iterable
 from pathlib import Path
+
+from mps.storage.base import TASK_METADATA_KEY, Storage
 
 _CHUNK = 1 << 20
 
@@ -28,3 +31,23 @@ def total_size(paths: Iterable[Path]) -> int:
 def wire_path(key: str) -> str:
     """An output key as Tencent reports it: absolute, with a leading ``/``."""
     return "/" + key.lstrip("/")
+
+
+def upload_outputs(storage: Storage, bucket: str, staging: Path, task_id: str) -> list[str]:
+    """Upload every file under ``staging`` to ``bucket`` (key = path relative to ``staging``).
+
+    Each object carries ``mps-task: <task_id>`` metadata, so objects mps wrote never start a
+    workflow. Returns the uploaded keys.
+    """
+    keys = []
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        key = path.relative_to(staging).as_posix()
+        storage.put(
+            bucket,
+            key,
+            path,
+            content_type=mimetypes.guess_type(key)[0],
+            metadata={TASK_METADATA_KEY: task_id},
+        )
+        keys.append(key)
+    return keys

@@ -18,7 +18,17 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"errors", "models", "settings"},
     "store": {"errors", "models", "settings"},
     "broker": {"errors", "models", "settings"},
-    "workflow": {"errors", "models", "media", "runner", "templates", "storage", "store", "broker", "settings"},
+    "workflow": {
+        "errors",
+        "models",
+        "media",
+        "runner",
+        "templates",
+        "storage",
+        "store",
+        "broker",
+        "settings",
+    },
 }
 
 

@@ -15,5 +15,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
-    missing = [f"MPS_{name.upper()}" for name in Settings.model_fields if f"`MPS_{name.upper()}`" not in README]
+    missing = [
+        f"MPS_{name.upper()}" for name in Settings.model_fields if f"`MPS_{name.upper()}`" not in README
+    ]
     assert missing == []
