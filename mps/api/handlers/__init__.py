@@ -90,10 +90,12 @@ def register_handlers(registry: ActionRegistry, services: ApiServices) -> Action
     from mps.api.handlers.metadata import MetadataActions
     from mps.api.handlers.tasks import TaskActions
     from mps.api.handlers.templates import TemplateActions
+    from mps.api.handlers.workflows import register_workflow_handlers
 
     for group in (TaskActions(services), TemplateActions(services), MetadataActions(services)):
         for name, handler in group.actions().items():
             registry.add(name, handler)
+    register_workflow_handlers(registry, services)
     return registry
 
 
