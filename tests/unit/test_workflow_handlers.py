@@ -32,6 +32,8 @@ WORK: dict[str, Any] = {
     "TranscodeTaskSet": [{"Definition": 100010}],
     "SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "TimeOffsetSet": [1.0]}],
 }
+#: Work naming a Definition that is neither a preset nor a custom template.
+UNKNOWN_WORK: dict[str, Any] = {"TranscodeTaskSet": [{"Definition": 99999}]}
 T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
@@ -160,7 +162,7 @@ def test_a_duplicate_name_is_refused(api: Api) -> None:
         ({"TaskPriority": 11}, "InvalidParameterValue.TaskPriority"),
         ({"OutputDir": "out"}, "InvalidParameterValue.OutputDir"),
         ({"MediaProcessTask": None}, "MissingParameter"),
-        ({"MediaProcessTask": {"TranscodeTaskSet": [{"Definition": 99999}]}}, "ResourceNotFound.TemplateNotExist"),
+        ({"MediaProcessTask": UNKNOWN_WORK}, "ResourceNotFound.TemplateNotExist"),
         ({"AiAnalysisTask": {"Definition": 10}}, "UnsupportedOperation"),
         ({"TaskNotifyConfig": {"NotifyType": "SCF"}}, "UnsupportedOperation"),
         ({"TaskNotifyConfig": {"NotifyType": "URL"}}, "InvalidParameterValue.NotifyUrl"),
@@ -358,10 +360,9 @@ def test_reset_keeps_names_unique_but_may_keep_its_own(api: Api) -> None:
 
 def test_reset_validates_like_create_and_changes_nothing_when_refused(api: Api) -> None:
     workflow_id = api.create()
-    bad_work = {"TranscodeTaskSet": [{"Definition": 99999}]}
 
     with pytest.raises(MpsError) as unknown:
-        _reset(api, workflow_id, MediaProcessTask=bad_work)
+        _reset(api, workflow_id, MediaProcessTask=UNKNOWN_WORK)
     with pytest.raises(MpsError) as bad_dir:
         _reset(api, workflow_id, MediaProcessTask=WORK, Trigger=_trigger(Dir="rel/"))
 
