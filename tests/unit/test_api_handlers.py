@@ -410,5 +410,7 @@ def test_every_action_is_registered(api: Api) -> None:
     expected = {"ProcessMedia", "DescribeTaskDetail", "DescribeTasks", "ManageTask", "DescribeMediaMetaData"}
     for kind in KINDS:
         expected |= {f"Create{kind}", f"Modify{kind}", f"Delete{kind}", f"Describe{kind}s"}
+    expected |= {f"{verb}Workflow" for verb in ("Create", "Enable", "Disable", "Delete", "Reset")}
+    expected |= {"DescribeWorkflows"}
 
     assert set(api.registry) == expected
