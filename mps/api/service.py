@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from mps.api.actions import ActionRegistry, register_builtin_actions
 from mps.api.app import create_app
 from mps.api.handlers import ApiServices, register_handlers
+from mps.api.webhooks import add_webhook_route
 from mps.app import build_runner
 from mps.broker.rabbitmq import RabbitmqBroker
 from mps.settings import Settings
@@ -66,6 +67,7 @@ def build_api(settings: Settings, services: ApiServices | None = None) -> FastAP
     """
     services = services if services is not None else build_services(settings)
     app = create_app(settings, build_registry(services))
+    add_webhook_route(app, settings, services.broker)  # POST /webhooks/bucket-events
     app.state.services = services
     return app
 
