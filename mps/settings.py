@@ -49,3 +49,6 @@ class Settings(BaseSettings):
     assets_bucket: str = Field(
         "mps-assets", description="Bucket of watermark images uploaded with Create/ModifyWatermarkTemplate"
     )
+    reconcile_interval: float = Field(
+        300.0, description="Seconds between reconcile scans of watched buckets in mps listen (0 = off)"
+    )

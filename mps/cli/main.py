@@ -84,12 +84,33 @@ def relay() -> None:
 
 
 @app.command()
+def listen(
+    reconcile_interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between reconcile scans (default: MPS_RECONCILE_INTERVAL; 0 = off)."),
+    ] = None,
+) -> None:
+    """Turn bucket events (MinIO over AMQP, the webhook) into tasks of the enabled workflows."""
+    from mps.cli.listen_command import run_listen_command
+
+    raise typer.Exit(run_listen_command(reconcile_interval))
+
+
+@app.command()
+def reconcile() -> None:
+    """Scan every enabled workflow's directory once and start what no bucket event started."""
+    from mps.cli.listen_command import run_reconcile_command
+
+    raise typer.Exit(run_reconcile_command())
+
+
+@app.command()
 def up(
     workers: Annotated[int | None, typer.Option(help="Sub-tasks run at once (default: cores).")] = None,
     host: Annotated[str, typer.Option(help="API address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="API TCP port.")] = 8080,
 ) -> None:
-    """API, worker and relay in one process, until SIGINT/SIGTERM."""
+    """API, worker, relay and listener in one process, until SIGINT/SIGTERM."""
     from mps.cli.service_commands import run_up_command
 
     raise typer.Exit(run_up_command(workers, host, port))

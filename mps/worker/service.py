@@ -1,4 +1,5 @@
-"""Composition of the service processes: ``mps worker``, ``mps relay`` and ``mps up``.
+"""Composition of the service processes: ``mps worker``, ``mps relay`` and ``mps up`` (which runs
+``mps listen`` too, :func:`run_listen_loop`).
 
 Everything is built from one :class:`~mps.settings.Settings`; tests pass their own store, storage and
 broker instead. Stopping: the first SIGINT/SIGTERM sets a stop event (the worker stops taking
@@ -131,6 +132,14 @@ def run_relay_loop(settings: Settings, stop: threading.Event, parts: Components)
     log.info("relay stopped")
 
 
+def run_listen_loop(settings: Settings, stop: threading.Event, parts: Components) -> None:
+    """Turn bucket events into workflow tasks, and reconcile periodically, until ``stop`` is set."""
+    from mps.listener.service import BucketEventHandler, run_listener
+
+    templates = build_templates(settings, parts.store)
+    run_listener(settings, stop, BucketEventHandler(parts.store, parts.storage, parts.broker, templates))
+
+
 def install_stop_signals(stop: threading.Event) -> None:
     """SIGINT/SIGTERM: the first sets ``stop`` (drain), a second exits at once (main thread only)."""
 
@@ -148,7 +157,7 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 
 def run_up(settings: Settings, workers: int, host: str, port: int, stop: threading.Event) -> None:
-    """API, worker (``workers`` handler threads) and relay in one process, until ``stop`` is set.
+    """API, worker (``workers`` handler threads), relay and listener in one process, until ``stop`` is set.
 
     Raises:
         MpsError: the API is not available in this build.
@@ -164,6 +173,7 @@ def run_up(settings: Settings, workers: int, host: str, port: int, stop: threadi
         ("api", server.run),
         ("worker", lambda: run_worker(settings, workers, stop, build_components(settings, "mps worker"))),
         ("relay", lambda: run_relay_loop(settings, stop, build_components(settings, "mps relay"))),
+        ("listen", lambda: run_listen_loop(settings, stop, build_components(settings, "mps listen"))),
     ]
     threads = [threading.Thread(target=_guarded(name, job, stop), name=f"mps-{name}") for name, job in jobs]
     for thread in threads:
@@ -193,6 +203,7 @@ __all__ = [
     "build_components",
     "build_templates",
     "install_stop_signals",
+    "run_listen_loop",
     "run_relay_loop",
     "run_up",
     "run_worker",

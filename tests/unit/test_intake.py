@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import pytest
 
 from mps.broker.stub import StubBroker
 from mps.errors import InvalidParameterError
+from mps.listener.service import BucketEventHandler, declare_queue, run_listener
+from mps.settings import Settings
 from mps.storage.memory import MemoryStorage
 from mps.store.base import TaskRecord
 from mps.store.memory import MemoryTaskStore
@@ -404,3 +408,56 @@ def test_a_minio_event_with_several_records_gives_each_created_object() -> None:
 def test_junk_on_the_queue_is_refused(junk: Any) -> None:
     with pytest.raises(InvalidParameterError):
         parse_bucket_message(junk)
+
+
+# -- the listener's handler --------------------------------------------------------------------
+
+
+def _listener(env: Env) -> BucketEventHandler:
+    return BucketEventHandler(env.store, env.storage, env.broker, env.templates)
+
+
+def test_the_listener_starts_one_task_for_an_event_published_three_times_and_queued_once(env: Env) -> None:
+    env.workflow()
+    env.storage.put_bytes(BUCKET, "in/a.mp4", DATA)
+    settings = Settings(queue_prefix="t.", reconcile_interval=0)
+    queue = declare_queue(settings, env.broker)  # as MinIO needs it: a fanout drops what no queue takes
+    stop = threading.Event()
+    listener = threading.Thread(target=run_listener, args=(settings, stop, _listener(env)))
+    listener.start()
+    try:
+        for _ in range(3):
+            env.broker.publish_bucket_event("mps.bucket-events", json.dumps(minio_event("in/a.mp4")).encode())
+        env.broker.publish_to_queue(queue, bucket_event_envelope(SEAWEEDFS, seaweed_event("in/a.mp4")))
+        env.broker.join(queue)
+    finally:
+        stop.set()
+        listener.join(5)
+    assert len(env.tasks()) == 1 and env.broker.dead_letters == []
+
+
+def test_a_message_that_is_not_a_bucket_event_is_dead_lettered_at_once(env: Env) -> None:
+    queue = "t.mps.bucket-events"
+    env.broker.publish_to_queue(queue, {"hello": "world"})
+    env.broker.publish_to_queue(queue, b"not json")
+    with env.broker.consumer(queue, _listener(env)):
+        env.broker.join(queue)
+    assert [d.attempts for d in env.broker.dead_letters] == [1, 1]
+
+
+def test_the_listener_reconciles_when_it_starts(env: Env) -> None:
+    env.workflow()
+    env.storage.put_bytes(BUCKET, "in/missed.mp4", DATA)  # uploaded while nothing listened
+    stop = threading.Event()
+    settings = Settings(reconcile_interval=3600)
+    listener = threading.Thread(target=run_listener, args=(settings, stop, _listener(env)))
+    listener.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not env.tasks() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        listener.join(5)
+    assert not listener.is_alive()
+    assert [t.request["InputInfo"]["CosInputInfo"]["Object"] for t in env.tasks()] == ["/in/missed.mp4"]
