@@ -22,6 +22,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.mps.v20190612 import models, mps_client
 
+from mps.broker.names import QueueNames, dead_letter_exchange, dead_letter_queue
 from mps.storage import S3Storage
 from tests.conftest import ClipFactory
 from tests.integration.conftest import require_service
@@ -105,9 +106,19 @@ def service(tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedServer) ->
 
 
 def _delete_queues(prefix: str) -> None:
+    """Remove every queue and exchange this deployment's prefix created."""
+    names = QueueNames(prefix)
     channel = pika.BlockingConnection(pika.URLParameters(AMQP_URL)).channel()
-    for suffix in ("work", "work.dlq", "events-test"):
-        channel.queue_delete(f"{prefix}.{suffix}")
+    for queue in (
+        names.work,
+        names.work_dlq,
+        names.bucket_events,
+        dead_letter_queue(names.bucket_events),
+        f"{prefix}.events-test",
+    ):
+        channel.queue_delete(queue)
+    for exchange in (names.work_dlx, dead_letter_exchange(names.bucket_events)):
+        channel.exchange_delete(exchange)
     channel.connection.close()
 
 
