@@ -30,6 +30,8 @@ class OperationContext:
         on_progress: called with a fraction 0.0 to 1.0 as work advances.
         timeout: seconds one ffmpeg run may take.
         font_file: the TrueType font for text watermarks.
+        seek_pictures: sampled snapshots and sprites take each picture with an input-side seek
+            instead of one decode of the whole timeline (the plan's choice, :mod:`mps.media.plan`).
     """
 
     runner: Runner
@@ -41,6 +43,7 @@ class OperationContext:
     on_progress: Callable[[float], None] = field(default=_ignore)
     timeout: float | None = None
     font_file: str | None = None
+    seek_pictures: bool = False
 
     def output_path(self, key: str) -> Path:
         """The local file for output ``key``, its directory created."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mps.errors import InvalidParameterError, MpsError
 from mps.media.naming import Namer
+from mps.media.plan import Step, plan_subtasks
 from mps.media.specs import Subtask
 from mps.models import (
     MediaInputInfo,
@@ -27,7 +28,8 @@ from mps.models import (
 from mps.runner import Runner
 from mps.settings import Settings
 from mps.workflow.context import OperationContext
-from mps.workflow.execute import execute_subtask, failed_result
+from mps.workflow.execute import failed_result
+from mps.workflow.fused import run_step
 from mps.workflow.resolve import KINDS, AssetFetcher, SubtaskResolver, TemplateLookup, check_request
 
 log = logging.getLogger("mps.workflow.engine")
@@ -134,37 +136,50 @@ class TaskEngine:
         )
 
     def _run_all(self, job: _Job) -> list[MediaProcessTaskResult]:
+        """Resolve every sub-task, plan them (:mod:`mps.media.plan`) and run the plan's steps in parallel."""
         settings = self.settings
-        resolver = SubtaskResolver(
-            self.templates, job.meta, self.fetch, settings.x264_preset, settings.font_file
-        )
         scratch = Path(tempfile.mkdtemp(prefix="mps-", dir=settings.work_dir))
-        items = job.task.subtasks()
+        entries, subtasks = self._resolve(job)
+        plan = plan_subtasks(subtasks, job.meta, fuse=settings.plan != "split")
+        by_index = {subtask.index: subtask for subtask in subtasks}
 
-        def run(index: int) -> MediaProcessTaskResult:
-            item = items[index]
-            kind = KINDS[type(item)]
-            job.on_progress(ProgressUpdate(index, kind, 0.0, "PROCESSING"))
-            try:
-                subtask = resolver.subtask(index, item)
-            except MpsError as exc:
-                entry = failed_result(kind, item, exc)
-            else:
-                entry = execute_subtask(
-                    subtask, self._context(subtask, job, scratch), storage=job.output_storage
-                )
-            job.on_progress(ProgressUpdate(index, kind, 1.0, entry.result.Status))
-            return entry
+        def run(step: Step) -> list[tuple[int, MediaProcessTaskResult]]:
+            group = [by_index[index] for index in step.indexes]
+            contexts = [self._context(s, job, scratch, seek=s.index in plan.seek) for s in group]
+            results = run_step(step, group, contexts, storage=job.output_storage)
+            for subtask, entry in zip(group, results, strict=True):
+                job.on_progress(ProgressUpdate(subtask.index, subtask.kind, 1.0, entry.result.Status))
+            return list(zip(step.indexes, results, strict=True))
 
         try:
             with ThreadPoolExecutor(
                 max_workers=max(1, settings.concurrency), thread_name_prefix="mps-sub"
             ) as pool:
-                return list(pool.map(run, range(len(items))))
+                for pairs in pool.map(run, plan.steps):
+                    entries.update(pairs)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        return [entries[index] for index in range(len(job.task.subtasks()))]
 
-    def _context(self, subtask: Subtask, job: _Job, scratch: Path) -> OperationContext:
+    def _resolve(self, job: _Job) -> tuple[dict[int, MediaProcessTaskResult], list[Subtask]]:
+        """Every sub-task resolved; those that cannot be are already FAIL entries."""
+        settings = self.settings
+        resolver = SubtaskResolver(
+            self.templates, job.meta, self.fetch, settings.x264_preset, settings.font_file
+        )
+        entries: dict[int, MediaProcessTaskResult] = {}
+        subtasks: list[Subtask] = []
+        for index, item in enumerate(job.task.subtasks()):
+            kind = KINDS[type(item)]
+            job.on_progress(ProgressUpdate(index, kind, 0.0, "PROCESSING"))
+            try:
+                subtasks.append(resolver.subtask(index, item))
+            except MpsError as exc:
+                entries[index] = failed_result(kind, item, exc)
+                job.on_progress(ProgressUpdate(index, kind, 1.0, entries[index].result.Status))
+        return entries, subtasks
+
+    def _context(self, subtask: Subtask, job: _Job, scratch: Path, *, seek: bool = False) -> OperationContext:
         workdir = scratch / f"sub{subtask.index}"
         workdir.mkdir()
 
@@ -181,6 +196,7 @@ class TaskEngine:
             on_progress=progress,
             timeout=self.settings.ffmpeg_timeout,
             font_file=self.settings.font_file,
+            seek_pictures=seek,
         )
 
 

@@ -77,7 +77,11 @@ def failed_result(
 
 
 def execute_subtask(
-    subtask: Subtask, ctx: OperationContext, storage: TaskOutputStorage | None = None
+    subtask: Subtask,
+    ctx: OperationContext,
+    storage: TaskOutputStorage | None = None,
+    *,
+    operation: Callable[[Subtask, OperationContext], Any] | None = None,
 ) -> MediaProcessTaskResult:
     """Run ``subtask`` and return its result entry, SUCCESS or FAIL; never raises for media errors.
 
@@ -85,10 +89,12 @@ def execute_subtask(
         subtask: the resolved sub-task.
         ctx: where it reads and writes.
         storage: reported as the output's ``OutputStorage``/``Storage`` (None on a local disk).
+        operation: what produces the result item (default: the kind's entry in :data:`OPERATIONS`);
+            a fused run passes the collecting half of the operation, its ffmpeg run already done.
     """
     begin = now_iso()
     try:
-        item = OPERATIONS[subtask.kind](subtask, ctx)
+        item = (operation or OPERATIONS[subtask.kind])(subtask, ctx)
     except MpsError as exc:
         log.warning("sub-task %d (%s) failed: %s [%s]", subtask.index, subtask.kind, exc.message, exc.code)
         return failed_result(subtask.kind, subtask.request, exc, begin)

@@ -30,6 +30,7 @@ Codecs
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -97,6 +98,60 @@ def build_transcode(
         InvalidParameterError: a codec, profile, segment type or trim window that cannot be done.
         SourceError: the source lacks every stream the output would carry, or has no frame size.
     """
+    seek, length = trim_window(spec.start, spec.end, meta.media_duration)
+    graph = FilterGraph()
+    branch = transcode_branch(
+        spec, meta, output, graph, "[0:v:0]", first_input=1, encoders=encoders,
+        segment_pattern=segment_pattern, font_file=font_file, hls_start_number=hls_start_number,
+    )  # fmt: skip
+    argv = [*input_args(source, seek=seek, duration=length), *branch.inputs]
+    if graph.chains:
+        argv += ["-filter_complex", graph.render()]
+    return Command(argv=argv + branch.output, duration=branch.duration, outputs=[output])
+
+
+@dataclass(frozen=True)
+class TranscodeBranch:
+    """One transcode's part of an ffmpeg command, so one decode can feed several of them.
+
+    Attributes:
+        inputs: the watermark images' input options (placed after the source's input).
+        output: ``-map`` of the video and audio, encoder and container options, the output file.
+        duration: the output's length in seconds.
+    """
+
+    inputs: list[str]
+    output: list[str]
+    duration: float
+
+
+def transcode_branch(
+    spec: TranscodeSpec,
+    meta: MediaMetaData,
+    output: Path,
+    graph: FilterGraph,
+    pad: str,
+    *,
+    first_input: int,
+    encoders: Set[str],
+    segment_pattern: Path | None = None,
+    font_file: str | None = None,
+    hls_start_number: int = 0,
+    vout: str = "[vout]",
+) -> TranscodeBranch:
+    """The filters (added to ``graph`` from ``pad``), inputs and output options of one transcode.
+
+    Parameters:
+        spec, meta, output, encoders, segment_pattern, font_file, hls_start_number: as for
+            :func:`build_transcode`.
+        graph: the command's filter graph, extended in place.
+        pad: the decoded source video (``[0:v:0]``, or one branch of a ``split``).
+        first_input: the ffmpeg input index this branch's first watermark image will get.
+        vout: the label the branch's finished video gets.
+
+    Raises:
+        InvalidParameterError, SourceError: as :func:`build_transcode`.
+    """
     params = spec.params
     seek, length = trim_window(spec.start, spec.end, meta.media_duration)
     video = _video_template(params, meta)
@@ -108,9 +163,12 @@ def build_transcode(
             f"RemoveAudio={params.RemoveAudio})"
         )
     duration = length if length is not None else max(meta.media_duration - seek, 0.0)
-    argv = input_args(source, seek=seek, duration=length)
+    inputs: list[str] = []
+    argv: list[str] = []
     if video is not None:
-        argv += _video_args(spec, video, meta, duration, encoders, font_file)
+        inputs = [arg for fragment in watermark_input_args(spec.watermarks) for arg in fragment]
+        source = _VideoSource(graph, pad, first_input, vout)
+        argv += _video_args(spec, video, meta, duration, encoders, font_file, source)
     else:
         argv.append("-vn")
     if audio is not None:
@@ -123,7 +181,17 @@ def build_transcode(
         params.Container, hls_time=hls_time, segment_pattern=pattern, start_number=hls_start_number
     )
     argv.append(_output_arg(output))
-    return Command(argv=argv, duration=duration, outputs=[output])
+    return TranscodeBranch(inputs=inputs, output=argv, duration=duration)
+
+
+@dataclass(frozen=True)
+class _VideoSource:
+    """Where a transcode's video chain starts and ends inside a (possibly shared) graph."""
+
+    graph: FilterGraph
+    pad: str
+    first_input: int
+    vout: str
 
 
 def trim_window(start: float | None, end: float | None, duration: float) -> tuple[float, float | None]:
@@ -180,8 +248,9 @@ def _video_args(
     duration: float,
     encoders: Set[str],
     font_file: str | None,
+    where: _VideoSource,
 ) -> list[str]:
-    """Watermark inputs, the filter graph ending in ``[vout]``, its map, and the encoder options."""
+    """The chain (added to ``where.graph``) ending in ``where.vout``, its map, the encoder options."""
     container = spec.params.Container
     encoder = video_encoder(video.Codec, container, encoders)
     if container == "hls" and video.SegmentType not in (None, 0):
@@ -192,20 +261,19 @@ def _video_args(
     # ffmpeg autorotates, so geometry is computed on the displayed size, not the coded one.
     size = target_size(source, video.Width, video.Height, video.ResolutionAdaptive)
     fps_filter, out_fps = output_fps(video, meta)
-    graph = FilterGraph()
-    pad = graph.add("[0:v:0]", [f"fps={fps_filter}"]) if fps_filter else "[0:v:0]"
+    graph = where.graph
+    pad = graph.add(where.pad, [f"fps={fps_filter}"]) if fps_filter else where.pad
     pad = fill_filters(graph, pad, size, video.FillType)
-    images = image_input_map(spec.watermarks, first_input=1)
+    images = image_input_map(spec.watermarks, first_input=where.first_input)
     pad = overlay_watermarks(
         graph, pad, size, spec.watermarks, images, duration=duration, font_file=font_file
     )
-    graph.add(pad, ["format=yuv420p"], "[vout]")
-    inputs = [arg for fragment in watermark_input_args(spec.watermarks) for arg in fragment]
+    graph.add(pad, ["format=yuv420p"], where.vout)
     hls_time = (video.HlsTime or DEFAULT_HLS_TIME) if container == "hls" else None
     codec = video_codec_args(
         video, encoder, container, preset=spec.x264_preset, fps=out_fps, hls_time=hls_time
     )
-    return [*inputs, "-filter_complex", graph.render(), "-map", "[vout]", *codec]
+    return ["-map", where.vout, *codec]
 
 
 def output_fps(video: VideoTemplateInfo, meta: MediaMetaData) -> tuple[str | None, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -48,6 +48,38 @@ def run_transcode(subtask: Subtask, ctx: OperationContext) -> MediaTranscodeItem
         SourceError: the source lacks the streams the output needs.
         ProcessingError: ffmpeg failed, or wrote nothing usable.
     """
+    job = prepare_transcode(subtask, ctx)
+    command = build_transcode(
+        job.spec, ctx.meta, ctx.source, job.output, encoders=ctx.runner.encoders(),
+        segment_pattern=job.segment_pattern, font_file=job.font_file,
+    )  # fmt: skip
+    ctx.runner.run(command, on_progress=ctx.on_progress, timeout=ctx.timeout)
+    return collect_transcode(job, ctx)
+
+
+@dataclass(frozen=True)
+class TranscodeJob:
+    """A transcode's names and files, decided before ffmpeg runs (alone or fused with others)."""
+
+    spec: TranscodeSpec
+    request: TranscodeTaskInput
+    key: str
+    output: Path
+    scratch: Path | None
+    font_file: str | None
+
+    @property
+    def segment_pattern(self) -> Path | None:
+        """Where ffmpeg writes HLS segments (None for other containers)."""
+        return self.scratch / _SCRATCH_SEGMENTS if self.scratch else None
+
+
+def prepare_transcode(subtask: Subtask, ctx: OperationContext) -> TranscodeJob:
+    """Name the output of one Transcode sub-task and prepare its scratch space.
+
+    Raises:
+        InvalidParameterError: ``OutputObjectPath`` has the wrong extension.
+    """
     spec, request = _inputs(subtask)
     container = spec.params.Container
     fmt = output_format(container)
@@ -57,16 +89,20 @@ def run_transcode(subtask: Subtask, ctx: OperationContext) -> MediaTranscodeItem
     output = ctx.output_path(key)
     scratch = _scratch_dir(ctx) if container == "hls" else None
     text_marks = any(mark.kind == "text" and not mark.font_file for mark in spec.watermarks)
-    command = build_transcode(
-        spec, ctx.meta, ctx.source, output,
-        encoders=ctx.runner.encoders(),
-        segment_pattern=scratch / _SCRATCH_SEGMENTS if scratch else None,
-        font_file=(ctx.font_file or default_font_file()) if text_marks else ctx.font_file,
-    )  # fmt: skip
-    ctx.runner.run(command, on_progress=ctx.on_progress, timeout=ctx.timeout)
-    if scratch is None:
+    font = (ctx.font_file or default_font_file()) if text_marks else ctx.font_file
+    return TranscodeJob(spec, request, key, output, scratch, font)
+
+
+def collect_transcode(job: TranscodeJob, ctx: OperationContext) -> MediaTranscodeItem:
+    """The result item of a transcode ffmpeg has written (HLS segments renamed first).
+
+    Raises:
+        ProcessingError: the output cannot be probed, or HLS segments are missing.
+    """
+    spec, key, output = job.spec, job.key, job.output
+    if job.scratch is None:
         return _item(spec, key, output, [], ctx.runner.probe(output))
-    segments, duration = publish_segments(output, key, scratch, ctx, request)
+    segments, duration = publish_segments(output, key, job.scratch, ctx, job.request)
     probe = ctx.runner.probe(segments[0])
     bitrate = round(total_size(segments) * 8 / duration) if duration else 0
     hls = probe.model_copy(update={"Container": "hls", "Duration": duration, "Bitrate": bitrate})
