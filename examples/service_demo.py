@@ -1,9 +1,11 @@
-"""The `make run` demo of service mode.
+"""The `make run` demo: an upload to a watched bucket runs a workflow, end to end.
 
-Starts SeaweedFS (the S3 store) and `mps up` (API + workers + relay) on free local ports,
-uploads the sample clip with boto3, and drives everything through the official Tencent SDK:
-custom templates, ProcessMedia with every sub-task type, DescribeTaskDetail polling, then shows
-the outputs found in the bucket and the completion event received from RabbitMQ.
+Starts SeaweedFS (the S3 store, its filer webhook pointed at mps) and `mps up` (API, workers,
+relay and bucket listener) on free local ports. Through the official Tencent SDK it creates
+custom templates and a workflow bound to `media:/in/` with every sub-task type, and enables it;
+then it uploads the sample clip with boto3, finds the task the upload started (DescribeTasks),
+follows it with DescribeTaskDetail, and shows the outputs in the bucket and the completion event
+received from RabbitMQ.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tencentcloud.mps.v20190612 import models, mps_client  # noqa: E402
 from tests.seaweed import SeaweedServer  # noqa: E402
 
 SECRET_ID, SECRET_KEY = "AKIDmpsdemo", "mps-demo-secret"
+WEBHOOK_TOKEN = "mps-demo-webhook-token"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 console = Console()
 
@@ -139,6 +142,51 @@ def task_for(ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def webhook_config(port: int) -> str:
+    """SeaweedFS's notification.toml: its filer POSTs every change to mps's webhook."""
+    return f"""
+[notification.webhook]
+enabled = true
+endpoint = "http://127.0.0.1:{port}/webhooks/bucket-events"
+bearer_token = "{WEBHOOK_TOKEN}"
+event_types = ["create", "update", "rename"]
+"""
+
+
+def create_workflow(client: mps_client.MpsClient, ids: dict[str, int]) -> int:
+    workflow = call(client, "CreateWorkflow", {
+        "WorkflowName": "demo: every sub-task type",
+        "Trigger": {"Type": "CosFileUpload", "CosFileUploadTrigger": {
+            "Bucket": "media", "Region": "local", "Dir": "/in/", "Formats": ["mp4"]}},
+        "OutputStorage": {"Type": "COS", "CosOutputStorage": {"Bucket": "media", "Region": "local"}},
+        "OutputDir": "/out/", "MediaProcessTask": task_for(ids),
+    })  # fmt: skip
+    call(client, "EnableWorkflow", {"WorkflowId": workflow.WorkflowId})
+    return int(workflow.WorkflowId)
+
+
+def find_task(client: mps_client.MpsClient, timeout: float = 60) -> str:
+    """The task the upload started: the listener creates it within a second or two."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for status in ("WAITING", "PROCESSING", "FINISH"):
+            tasks = call(client, "DescribeTasks", {"Status": status, "Limit": 10}).TaskSet or []
+            if tasks:
+                return str(tasks[0].TaskId)
+        time.sleep(0.3)
+    raise SystemExit("no task started: see .mps-run/mps-up.log")
+
+
+def delete_queues(prefix: str) -> None:
+    """The demo's own queues go away with it."""
+    channel = pika.BlockingConnection(pika.URLParameters(AMQP_URL)).channel()
+    for queue in ("mps.work", "mps.work.dlq", "mps.bucket-events", "mps.bucket-events.dlq"):
+        channel.queue_delete(prefix + queue)
+    for exchange in ("mps.work.dlx", "mps.bucket-events.dlx"):
+        channel.exchange_delete(prefix + exchange)
+    channel.connection.close()
+
+
 def listen_for_events(prefix: str) -> tuple[Any, str]:
     """A private queue bound to the events exchange, declared before the task exists."""
     channel = pika.BlockingConnection(pika.URLParameters(AMQP_URL)).channel()
@@ -201,77 +249,43 @@ def main() -> None:
     clip, logo = ROOT / "sample" / "clip.mp4", ROOT / "sample" / "logo.png"
     run_dir = ROOT / ".mps-run"
     run_dir.mkdir(exist_ok=True)
-    prefix = f"demo{os.getpid()}"
+    prefix, port = f"demo{os.getpid()}", free_port()
     with (
         tempfile.TemporaryDirectory(prefix="mps-demo-") as tmp,
-        SeaweedServer(workdir=Path(tmp) / "weed") as weed,
+        SeaweedServer(workdir=Path(tmp) / "weed", notification_toml=webhook_config(port)) as weed,
     ):
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=weed.endpoint_url,
-            aws_access_key_id=weed.access_key,
-            aws_secret_access_key=weed.secret_key,
-            region_name="us-east-1",
-        )
+        s3 = boto3.client("s3", endpoint_url=weed.endpoint_url, aws_access_key_id=weed.access_key,
+                          aws_secret_access_key=weed.secret_key, region_name="us-east-1")  # fmt: skip
         s3.create_bucket(Bucket="media")
-        s3.upload_file(str(clip), "media", "in/clip.mp4")
-        console.print(f"SeaweedFS S3 at {weed.endpoint_url}; uploaded s3://media/in/clip.mp4")
-        port = free_port()
-        env = {
-            **os.environ,
-            "MPS_S3_ENDPOINT_URL": weed.endpoint_url,
-            "MPS_S3_ACCESS_KEY": weed.access_key,
-            "MPS_S3_SECRET_KEY": weed.secret_key,
-            "MPS_SECRET_ID": SECRET_ID,
-            "MPS_SECRET_KEY": SECRET_KEY,
-            "MPS_DATABASE_URL": f"sqlite:///{tmp}/mps.db",
-            "MPS_QUEUE_PREFIX": prefix,
-            "MPS_WORK_DIR": tmp,
-            "MPS_LOG_LEVEL": "INFO",
-        }
+        console.print(f"SeaweedFS S3 at {weed.endpoint_url}, its filer webhook -> mps on port {port}")
+        env = {**os.environ, "MPS_S3_ENDPOINT_URL": weed.endpoint_url, "MPS_S3_ACCESS_KEY": weed.access_key,
+               "MPS_S3_SECRET_KEY": weed.secret_key, "MPS_SECRET_ID": SECRET_ID, "MPS_SECRET_KEY": SECRET_KEY,
+               "MPS_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "MPS_DATABASE_URL": f"sqlite:///{tmp}/mps.db",
+               "MPS_QUEUE_PREFIX": prefix, "MPS_WORK_DIR": tmp, "MPS_LOG_LEVEL": "INFO"}  # fmt: skip
         log = (run_dir / "mps-up.log").open("wb")
-        up = subprocess.Popen(
-            [sys.executable, "-m", "mps", "up", "--workers", "2", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        up = subprocess.Popen([sys.executable, "-m", "mps", "up", "--workers", "2", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             wait_for_api(port, up)
             console.print(
-                f"mps up: API on http://127.0.0.1:{port}, 2 workers, relay (log: .mps-run/mps-up.log)"
+                f"mps up: API http://127.0.0.1:{port}, workers, relay, listener (.mps-run/mps-up.log)"
             )
-            client = mps_client.MpsClient(
-                credential.Credential(SECRET_ID, SECRET_KEY),
-                "ap-guangzhou",
-                ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}")),
-            )
+            endpoint = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}")
+            client = mps_client.MpsClient(credential.Credential(SECRET_ID, SECRET_KEY), "ap-guangzhou",
+                                          ClientProfile(httpProfile=endpoint))  # fmt: skip
             channel, queue = listen_for_events(prefix)
             ids = create_templates(client, logo)
-            task_id = call(
-                client,
-                "ProcessMedia",
-                {
-                    "InputInfo": {
-                        "Type": "COS",
-                        "CosInputInfo": {"Bucket": "media", "Region": "local", "Object": "/in/clip.mp4"},
-                    },
-                    "OutputDir": "/out/",
-                    "MediaProcessTask": task_for(ids),
-                    "SessionContext": "make run",
-                },
-            ).TaskId
-            console.print(f"ProcessMedia -> TaskId {task_id}")
+            workflow_id = create_workflow(client, ids)
+            console.print(
+                f"CreateWorkflow + EnableWorkflow -> WorkflowId {workflow_id} on s3://media/in/*.mp4"
+            )
+            time.sleep(2)  # the listener binds its queue as it starts; give the first upload a bound queue
+            s3.upload_file(str(clip), "media", "in/clip.mp4")
+            console.print("uploaded s3://media/in/clip.mp4 with boto3")
+            task_id = find_task(client)
+            console.print(f"the upload started TaskId {task_id}")
             detail = poll(client, task_id)
-            event = None
-            for _ in range(40):
-                _method, _props, body = channel.basic_get(queue, auto_ack=True)
-                if body:
-                    event = json.loads(body)
-                    break
-                time.sleep(0.25)
-            if event:  # what a consumer written against the SDK does with the message body
-                models.ParseNotificationResponse().from_json_string(json.dumps(event))
+            event = wait_event(channel, queue)
             show(detail, s3, event)
             channel.connection.close()
         finally:
@@ -280,6 +294,20 @@ def main() -> None:
                 up.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 up.kill()
+            delete_queues(prefix)
+
+
+def wait_event(channel: Any, queue: str, timeout: float = 10) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _method, _props, body = channel.basic_get(queue, auto_ack=True)
+        if body:
+            event: dict[str, Any] = json.loads(body)
+            # what a consumer written against the SDK does with the message body
+            models.ParseNotificationResponse().from_json_string(json.dumps(event))
+            return event
+        time.sleep(0.25)
+    return None
 
 
 if __name__ == "__main__":
