@@ -19,9 +19,16 @@ from pathlib import Path
 from mps.media.command import Command, input_args
 from mps.media.filters import FilterGraph, escape_value
 from mps.media.geometry import Size, fill_filters
-from mps.media.ops.snapshot import add_watermark_inputs, image_codec_args, image_size, output_arg
+from mps.media.ops.snapshot import (
+    Pictures,
+    add_watermark_inputs,
+    build_seeked_pictures,
+    image_codec_args,
+    image_size,
+    output_arg,
+)
 from mps.media.specs import SampleSpec, WatermarkSpec
-from mps.media.timing import sample_step, sample_times
+from mps.media.timing import clamp_time, sample_step, sample_times
 from mps.media.watermark import overlay_watermarks
 from mps.models.metadata import MediaMetaData
 
@@ -121,3 +128,43 @@ def build_sample(
         codec_args=image_codec_args(template.Format), watermarks=spec.watermarks, font_file=font_file,
     )
     return command, times
+
+
+def build_sequence_seeks(
+    times: Sequence[float],
+    meta: MediaMetaData,
+    source: str | Path,
+    directory: Path,
+    stem: str,
+    pictures: Pictures,
+    *,
+    fmt: str,
+    font_file: str | None = None,
+) -> list[Command]:
+    """The same numbered sequence as :func:`build_frame_sequence`, each picture from its own seek.
+
+    Picture ``i`` is the first frame at or after ``times[i]`` (clamped to the last frame), written
+    to ``sequence_file(directory, stem, fmt, i)``: the file a full decode would have written.
+    """
+    jobs = [
+        (clamp_time(time, meta.media_duration, meta.fps), sequence_file(directory, stem, fmt, index))
+        for index, time in enumerate(times)
+    ]
+    return build_seeked_pictures(jobs, meta, source, pictures, font_file=font_file)
+
+
+def build_sample_seeks(
+    spec: SampleSpec, meta: MediaMetaData, source: str | Path, workdir: Path, *, font_file: str | None = None
+) -> tuple[list[Command], list[float]]:
+    """:func:`build_sample` by seeking: the runs that write the same pictures, and the instants.
+
+    Raises:
+        SourceError: the source has no video stream.
+    """
+    template = spec.template
+    times = sample_times(template.SampleType, template.SampleInterval, meta.media_duration, meta.fps)
+    pictures = Pictures(image_size(template, meta), template.FillType, image_codec_args(template.Format),
+                        spec.watermarks)  # fmt: skip
+    commands = build_sequence_seeks(times, meta, source, workdir, SAMPLE_STEM, pictures,
+                                    fmt=template.Format, font_file=font_file)  # fmt: skip
+    return commands, times

@@ -12,7 +12,7 @@ are shared with sampled snapshots and sprites.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mps.errors import SourceError
@@ -131,10 +131,42 @@ def build_snapshots(
     times = snapshot_times(spec, meta)
     watermarks = _timeless(spec.watermarks)
     jobs = list(zip(times, outputs, strict=True))
+    pictures = Pictures(size, spec.template.FillType, image_codec_args(spec.template.Format), watermarks)
     if decode:
-        return [_batch_command(jobs, meta, source, size, spec, watermarks, font_file, decode=True)]
+        return [_batch_command(jobs, meta, source, pictures, font_file, decode=True)]
+    return build_seeked_pictures(jobs, meta, source, pictures, font_file=font_file, batch_size=batch_size)
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """How each picture of a run looks: size, ``FillType``, encoder arguments, watermarks."""
+
+    size: Size
+    fill: str
+    codec_args: Sequence[str]
+    watermarks: Sequence[WatermarkSpec] = ()
+
+
+def build_seeked_pictures(
+    jobs: Sequence[tuple[float, Path]],
+    meta: MediaMetaData,
+    source: str | Path,
+    pictures: Pictures,
+    *,
+    font_file: str | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> list[Command]:
+    """One picture per ``(instant, file)`` of ``jobs``, each from its own input-side seek.
+
+    Used by time-point snapshots, and by sampled snapshots and sprites when the plan seeks
+    (:mod:`mps.media.plan`): an exact seek keeps the first frame at or after the instant, the same
+    frame a full decode's ``select`` keeps.
+
+    Returns:
+        Commands of at most ``batch_size`` pictures each, to run in order.
+    """
     return [
-        _batch_command(jobs[i : i + batch_size], meta, source, size, spec, watermarks, font_file)
+        _batch_command(jobs[i : i + batch_size], meta, source, pictures, font_file)
         for i in range(0, len(jobs), batch_size)
     ]
 
@@ -148,9 +180,7 @@ def _batch_command(
     jobs: Sequence[tuple[float, Path]],
     meta: MediaMetaData,
     source: str | Path,
-    size: Size,
-    spec: SnapshotSpec,
-    watermarks: Sequence[WatermarkSpec],
+    pictures: Pictures,
     font_file: str | None,
     *,
     decode: bool = False,
@@ -161,14 +191,15 @@ def _batch_command(
     frames = _decoded_frames(graph, argv, source, times) if decode else _seeked_frames(argv, source, times)
     outputs: list[str] = []
     next_input = 1 if decode else len(jobs)
+    size, watermarks = pictures.size, pictures.watermarks
     for frame, (_time, path) in zip(frames, jobs, strict=True):
-        pad = fill_filters(graph, frame, size, spec.template.FillType)
+        pad = fill_filters(graph, frame, size, pictures.fill)
         if watermarks:
             mapping = add_watermark_inputs(argv, watermarks, next_input)
             next_input += len(mapping)
             pad = overlay_watermarks(graph, pad, size, watermarks, mapping,
                                      duration=meta.media_duration, font_file=font_file)
-        outputs += ["-map", pad, "-frames:v", "1", *image_codec_args(spec.template.Format),
+        outputs += ["-map", pad, "-frames:v", "1", *pictures.codec_args,
                     "-f", "image2", "-update", "1", output_arg(path)]
     argv += ["-filter_complex", graph.render(), *outputs]
     duration = max(times) if decode else 0.0

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from mps.media.command import Command
 from mps.media.geometry import Size
-from mps.media.ops.sample import SEQUENCE_PATTERN, build_frame_sequence, sequence_file
-from mps.media.ops.snapshot import image_size
+from mps.media.ops.sample import SEQUENCE_PATTERN, build_frame_sequence, build_sequence_seeks, sequence_file
+from mps.media.ops.snapshot import Pictures, image_size
 from mps.media.specs import SpriteSpec
 from mps.media.timing import sample_step, sample_times
 from mps.models.metadata import MediaMetaData
@@ -138,15 +138,37 @@ def build_thumbnails(
         SourceError: the source has no video stream.
     """
     template = spec.template
-    times = sample_times(template.SampleType, template.SampleInterval, meta.media_duration, meta.fps)
-    size = image_size(template, meta)
-    fill = "stretch" if template.FillType == "stretch" else "black"
+    times, size, fill = _tiles(spec, meta)
     command = build_frame_sequence(
         meta, source, workdir / f"{THUMBNAIL_STEM}_{SEQUENCE_PATTERN}.{THUMBNAIL_FORMAT}",
         step=sample_step(template.SampleType, template.SampleInterval, meta.media_duration) or 1.0,
         count=len(times), size=size, fill=fill, codec_args=["-c:v", THUMBNAIL_FORMAT],
     )
     return command, times, size
+
+
+def build_thumbnail_seeks(
+    spec: SpriteSpec, meta: MediaMetaData, source: str | Path, workdir: Path
+) -> tuple[list[Command], list[float], Size]:
+    """:func:`build_thumbnails` by seeking to each tile's instant: the same tiles, the same files.
+
+    Raises:
+        SourceError: the source has no video stream.
+    """
+    times, size, fill = _tiles(spec, meta)
+    pictures = Pictures(size, fill, ["-c:v", THUMBNAIL_FORMAT])
+    commands = build_sequence_seeks(
+        times, meta, source, workdir, THUMBNAIL_STEM, pictures, fmt=THUMBNAIL_FORMAT
+    )
+    return commands, times, size
+
+
+def _tiles(spec: SpriteSpec, meta: MediaMetaData) -> tuple[list[float], Size, str]:
+    """The tiles' instants, size and fill (``stretch`` distorts, anything else letterboxes)."""
+    template = spec.template
+    times = sample_times(template.SampleType, template.SampleInterval, meta.media_duration, meta.fps)
+    fill = "stretch" if template.FillType == "stretch" else "black"
+    return times, image_size(template, meta), fill
 
 
 def thumbnail_file(workdir: Path, index: int) -> Path:

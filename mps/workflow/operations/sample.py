@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 from mps.errors import ProcessingError
-from mps.media.ops.sample import SAMPLE_STEM, build_sample, sequence_file
+from mps.media.ops.sample import SAMPLE_STEM, build_sample, build_sample_seeks, sequence_file
 from mps.media.specs import SampleSpec, Subtask
 from mps.models.results import MediaSampleSnapshotItem
 from mps.models.tasks import SampleSnapshotTaskInput
 from mps.workflow.context import OperationContext
-from mps.workflow.operations.snapshot import expect, progress_span
+from mps.workflow.operations.snapshot import expect, run_in_order
 from mps.workflow.outputs import wire_path
 
 #: Share of a sampled snapshot's progress taken by ffmpeg; the rest is moving files.
@@ -64,8 +64,12 @@ def run_sample(subtask: Subtask, ctx: OperationContext) -> MediaSampleSnapshotIt
     fmt = spec.template.Format
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     clear_sequence(ctx.workdir, SAMPLE_STEM, fmt)
-    command, times = build_sample(spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file)
-    ctx.runner.run(command, on_progress=progress_span(ctx, 0.0, _DECODE_SHARE), timeout=ctx.timeout)
+    if ctx.seek_pictures:
+        commands, times = build_sample_seeks(spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file)
+    else:
+        command, times = build_sample(spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file)
+        commands = [command]
+    run_in_order(commands, ctx, _DECODE_SHARE)
     paths = []
     for index, written in enumerate(written_sequence(ctx.workdir, SAMPLE_STEM, fmt, len(times))):
         key = ctx.namer.key("sampleSnapshot", fmt, index=index, custom=request.OutputObjectPath,

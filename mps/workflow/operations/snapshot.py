@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from mps.errors import ProcessingError
+from mps.media.command import Command
 from mps.media.ops.snapshot import build_snapshots, snapshot_times
 from mps.media.specs import SnapshotSpec, Subtask
 from mps.models.results import MediaSnapshotByTimeOffsetItem, MediaSnapshotByTimePicInfoItem
@@ -36,6 +37,14 @@ def progress_span(ctx: OperationContext, start: float, end: float) -> Callable[[
         ctx.on_progress(start + (end - start) * min(max(fraction, 0.0), 1.0))
 
     return report
+
+
+def run_in_order(commands: Sequence[Command], ctx: OperationContext, share: float) -> None:
+    """Run ``commands`` one after the other, their progress spread over ``0..share`` of the sub-task."""
+    for index, command in enumerate(commands):
+        span = progress_span(ctx, share * index / len(commands), share * (index + 1) / len(commands))
+        ctx.runner.run(command, on_progress=span, timeout=ctx.timeout)
+        span(1.0)
 
 
 def _missing(paths: list[Path]) -> list[int]:
@@ -96,10 +105,7 @@ def run_snapshot(subtask: Subtask, ctx: OperationContext) -> MediaSnapshotByTime
     for path in paths:
         path.unlink(missing_ok=True)  # a picture left by an earlier attempt must not pass for a new one
     commands = build_snapshots(spec, ctx.meta, ctx.source, paths, font_file=ctx.font_file)
-    for index, command in enumerate(commands):
-        span = progress_span(ctx, index / len(commands), (index + 1) / len(commands))
-        ctx.runner.run(command, on_progress=span, timeout=ctx.timeout)
-        span(1.0)
+    run_in_order(commands, ctx, 1.0)
     times = snapshot_times(spec, ctx.meta)
     _retry_by_decoding(spec, ctx, times, paths)
     marks = [mark.definition for mark in spec.watermarks]

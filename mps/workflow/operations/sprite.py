@@ -19,6 +19,7 @@ from mps.media.ops.sprite import (
     THUMBNAIL_FORMAT,
     THUMBNAIL_STEM,
     Tile,
+    build_thumbnail_seeks,
     build_thumbnails,
     build_vtt,
     sheet_layout,
@@ -29,7 +30,7 @@ from mps.models.results import MediaImageSpriteItem
 from mps.models.tasks import ImageSpriteTaskInput
 from mps.workflow.context import OperationContext
 from mps.workflow.operations.sample import clear_sequence, written_sequence
-from mps.workflow.operations.snapshot import expect, progress_span
+from mps.workflow.operations.snapshot import expect, run_in_order
 from mps.workflow.outputs import wire_path
 
 #: Share of a sprite's progress taken by decoding thumbnails; the rest is composing sheets.
@@ -117,8 +118,12 @@ def run_sprite(subtask: Subtask, ctx: OperationContext) -> MediaImageSpriteItem:
     template = spec.template
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     clear_sequence(ctx.workdir, THUMBNAIL_STEM, THUMBNAIL_FORMAT)
-    command, times, tile = build_thumbnails(spec, ctx.meta, ctx.source, ctx.workdir)
-    ctx.runner.run(command, on_progress=progress_span(ctx, 0.0, _DECODE_SHARE), timeout=ctx.timeout)
+    if ctx.seek_pictures:
+        commands, times, tile = build_thumbnail_seeks(spec, ctx.meta, ctx.source, ctx.workdir)
+    else:
+        command, times, tile = build_thumbnails(spec, ctx.meta, ctx.source, ctx.workdir)
+        commands = [command]
+    run_in_order(commands, ctx, _DECODE_SHARE)
     # The VTT and the sheets describe the thumbnails that exist, which can be one fewer than
     # planned when the probed duration is a little longer than the decodable video.
     thumbnails = written_sequence(ctx.workdir, THUMBNAIL_STEM, THUMBNAIL_FORMAT, len(times))

@@ -1,0 +1,108 @@
+"""Plans against the real ffmpeg: fused and seek-based runs write what separate, decoding runs write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageStat
+
+from mps.media.naming import Namer
+from mps.media.specs import SampleSpec, SpriteSpec, Subtask, TranscodeSpec
+from mps.models.metadata import MediaMetaData
+from mps.models.tasks import ImageSpriteTaskInput, SampleSnapshotTaskInput, TranscodeTaskInput
+from mps.models.templates import ImageSpriteTemplate, RawTranscodeParameter, SampleSnapshotTemplate
+from mps.runner.ffmpeg import FfmpegRunner
+from mps.workflow.context import OperationContext
+from mps.workflow.execute import execute_subtask
+from mps.workflow.fused import run_fused
+from mps.workflow.operations.sample import run_sample
+from mps.workflow.operations.sprite import run_sprite
+from tests.conftest import ClipFactory
+from tests.mediatools import duration_of, frame_count, image_size, video_stream
+
+RUNNER = FfmpegRunner()
+
+
+def context(
+    source: Path, root: Path, meta: MediaMetaData, definition: int, *, seek: bool = False
+) -> OperationContext:
+    return OperationContext(
+        runner=RUNNER, meta=meta, source=str(source), out_root=root,
+        namer=Namer("in.mp4", "/out/", definition), workdir=root / f"work{definition}", seek_pictures=seek,
+    )  # fmt: skip
+
+
+def transcode(index: int, height: int, container: str = "mp4") -> Subtask:
+    params = RawTranscodeParameter.model_validate({
+        "Container": container, "VideoTemplate": {"Codec": "h264", "Height": height, "Width": 0},
+        "AudioTemplate": {"Codec": "aac", "Bitrate": 64, "SampleRate": 44100},
+    })  # fmt: skip
+    spec = TranscodeSpec(1000 + height, params, x264_preset="ultrafast")
+    return Subtask(index, "Transcode", spec, TranscodeTaskInput(Definition=spec.definition))
+
+
+def test_fused_transcodes_match_separate_runs(clip: ClipFactory, tmp_path: Path) -> None:
+    source = clip(duration=3.0)
+    meta = RUNNER.probe(source)
+    subtasks = [transcode(0, 240), transcode(1, 120), transcode(2, 180, "hls")]
+    fused_root, alone_root = tmp_path / "fused", tmp_path / "alone"
+    fused = run_fused(subtasks, [context(source, fused_root, meta, s.spec.definition) for s in subtasks])
+    alone = [execute_subtask(s, context(source, alone_root, meta, s.spec.definition)) for s in subtasks]
+    for one, other in zip(fused, alone, strict=True):
+        assert one.result.Status == other.result.Status == "SUCCESS"
+        a, b = one.result.Output, other.result.Output
+        assert (a.Path, a.Width, a.Height, a.Container) == (b.Path, b.Width, b.Height, b.Container)
+    for name in ("in_transcode_1240.mp4", "in_transcode_1120.mp4"):
+        f, s = fused_root / "out" / name, alone_root / "out" / name
+        assert video_stream(f)["height"] == video_stream(s)["height"]
+        assert frame_count(f) == frame_count(s)
+        assert abs(duration_of(f) - duration_of(s)) < 0.05
+    assert sorted(p.name for p in (fused_root / "out").iterdir()) == sorted(
+        p.name for p in (alone_root / "out").iterdir()
+    )
+
+
+def test_a_failing_output_of_a_fused_run_fails_alone(clip: ClipFactory, tmp_path: Path) -> None:
+    source = clip(duration=2.0)
+    meta = RUNNER.probe(source)
+    bad = transcode(1, 120)
+    bad = Subtask(1, "Transcode", bad.spec, TranscodeTaskInput(Definition=1120, OutputObjectPath="x.mkv"))
+    subtasks = [transcode(0, 240), bad]
+    results = run_fused(subtasks, [context(source, tmp_path, meta, s.spec.definition) for s in subtasks])
+    assert [r.result.Status for r in results] == ["SUCCESS", "FAIL"]
+
+
+def _mean_difference(a: Path, b: Path) -> float:
+    with Image.open(a) as one, Image.open(b) as other:
+        diff = ImageChops.difference(one.convert("RGB"), other.convert("RGB"))
+        return sum(ImageStat.Stat(diff).mean) / 3
+
+
+def test_seeked_sprites_and_samples_match_decoded_ones(clip: ClipFactory, tmp_path: Path) -> None:
+    source = clip(duration=6.0, gop=60)  # instants fall mid-GOP
+    meta = RUNNER.probe(source)
+    sprite_template = ImageSpriteTemplate.model_construct(
+        Definition=7, SampleType="Time", SampleInterval=1, RowCount=2, ColumnCount=2,
+        Width=80, Height=60, ResolutionAdaptive="close", FillType="stretch", Format="png",
+    )  # fmt: skip
+    sample_template = SampleSnapshotTemplate.model_construct(
+        Definition=8, SampleType="Time", SampleInterval=2, Width=160, Height=120,
+        ResolutionAdaptive="close", FillType="stretch", Format="png",
+    )  # fmt: skip
+    sprite = Subtask(0, "ImageSprites", SpriteSpec(7, sprite_template), ImageSpriteTaskInput(Definition=7))
+    sample = Subtask(
+        1, "SampleSnapshot", SampleSpec(8, sample_template), SampleSnapshotTaskInput(Definition=8)
+    )
+    items = {}
+    for seek in (False, True):
+        root = tmp_path / str(seek)
+        items[seek] = (run_sprite(sprite, context(source, root, meta, 7, seek=seek)),
+                       run_sample(sample, context(source, root, meta, 8, seek=seek)))  # fmt: skip
+    assert items[True] == items[False]
+    sprite_item, sample_item = items[True]
+    vtts = [(tmp_path / str(seek) / sprite_item.WebVttPath.lstrip("/")).read_text() for seek in (False, True)]
+    assert vtts[0] == vtts[1]
+    for path in [*sprite_item.ImagePathSet, *sample_item.ImagePathSet]:
+        decoded, seeked = (tmp_path / str(seek) / path.lstrip("/") for seek in (False, True))
+        assert image_size(decoded) == image_size(seeked)
+        assert _mean_difference(decoded, seeked) < 2.0  # the same frame: only encoder noise differs
