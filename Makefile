@@ -57,8 +57,10 @@ lint: install
 	$(BIN)/ruff check mps tests
 	$(BIN)/ruff format --check mps tests || true
 
+# mps process vs the naive and the best hand-written ffmpeg pipelines; writes bench/RESULTS.md.
+# BENCH_ARGS="--runs 5" for more runs, "--quick" for a smoke run on tiny inputs.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAMPLE) .pytest_cache .ruff_cache

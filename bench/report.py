@@ -1,0 +1,118 @@
+"""``bench/RESULTS.md``: the machine, the commands, the medians, the ratios and the goals."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from measure import Sample
+
+MIB = 1024
+
+
+@dataclass
+class Series:
+    """Every run of one pipeline, plus its commands (from its first run)."""
+
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+    @property
+    def wall(self) -> float:
+        """Median wall seconds."""
+        return statistics.median(s.wall for s in self.samples)
+
+    @property
+    def cpu(self) -> float:
+        """Median CPU seconds."""
+        return statistics.median(s.cpu for s in self.samples)
+
+    @property
+    def peak_mib(self) -> float:
+        """The largest ffmpeg RSS over every run, MiB."""
+        return max(s.ffmpeg_rss_kib for s in self.samples) / MIB
+
+    @property
+    def tree_mib(self) -> float:
+        """The largest RSS of any process of the tree (driver included), MiB."""
+        return max(s.tree_rss_kib for s in self.samples) / MIB
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One goal of the issue and whether it holds."""
+
+    text: str
+    measured: str
+    holds: bool
+
+
+def machine() -> list[str]:
+    """Cores, CPU model, RAM, kernel and ffmpeg's version line."""
+    model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        ram_kib = int(meminfo.readline().split()[1])
+    version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return [
+        f"- cores (nproc): {os.cpu_count()}; CPU: {model}; RAM: {ram_kib / 1024**2:.1f} GiB",
+        f"- kernel: {platform.release()}; Python {platform.python_version()}",
+        f"- {version}",
+    ]
+
+
+def series_table(series: Sequence[Series]) -> list[str]:
+    """Medians and peaks, one row per pipeline."""
+    rows = [
+        "| pipeline | runs | wall median (s) | CPU median (s) | walls (s) "
+        "| peak ffmpeg RSS (MiB) | peak tree RSS (MiB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in series:
+        walls = ", ".join(f"{x.wall:.1f}" for x in s.samples)
+        rows.append(
+            f"| {s.name} | {len(s.samples)} | {s.wall:.2f} | {s.cpu:.2f} | {walls} | "
+            f"{s.peak_mib:.0f} | {s.tree_mib:.0f} |"
+        )
+    return rows
+
+
+def ratio_table(mps: Series, naive: Series, best: Series) -> list[str]:
+    """naive/mps, mps/best, naive/best and the share of the possible gain mps takes."""
+    rows = ["| ratio | wall | CPU |", "|---|---|---|"]
+    for label, top, bottom in (
+        ("naive / mps", naive, mps),
+        ("mps / best", mps, best),
+        ("naive / best", naive, best),
+    ):
+        rows.append(f"| {label} | {top.wall / bottom.wall:.2f} | {top.cpu / bottom.cpu:.2f} |")
+    share_wall = (naive.wall / mps.wall) / (naive.wall / best.wall)
+    share_cpu = (naive.cpu / mps.cpu) / (naive.cpu / best.cpu)
+    rows.append(f"| (naive/mps) / (naive/best) | {share_wall:.2f} | {share_cpu:.2f} |")
+    return rows
+
+
+def commands_section(series: Sequence[Series]) -> list[str]:
+    """The exact ffmpeg commands of each pipeline's first run."""
+    lines = []
+    for s in series:
+        lines += [f"#### {s.name} ({len(s.commands)} ffmpeg processes)", "", "```"]
+        lines += s.commands or ["(none recorded)"]
+        lines += ["```", ""]
+    return lines
+
+
+def goals_section(goals: Sequence[Goal]) -> list[str]:
+    """One line per goal: holds or not, with the number."""
+    rows = ["| goal | measured | holds |", "|---|---|---|"]
+    rows += [f"| {g.text} | {g.measured} | {'yes' if g.holds else '**no**'} |" for g in goals]
+    return rows

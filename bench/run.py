@@ -1,0 +1,302 @@
+"""``make bench``: mps process vs the naive and the best hand-written ffmpeg pipelines.
+
+Makes the reference inputs (lavfi, cached in ``bench/work/``), then runs the standard workflow
+through ``mps process``, ``bench/naive.py`` and ``bench/best.py`` alternately (A B C A B C ...),
+checks that the three wrote the same outputs, compares sprites of the 10-minute clip, measures
+mps's peak memory on both clips, and writes ``bench/RESULTS.md``. Every pipeline uses the x264
+preset ``MPS_X264_PRESET`` (default ``veryfast``). See the module docstrings of ``naive``,
+``best`` and ``measure`` for what each pipeline does and how it is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import verify
+from inputs import CLIP_10MIN, CLIP_60S, QUICK_LONG, QUICK_SHORT, ensure_clip, ensure_logo
+from measure import Sample, measure
+from report import Goal, Series, commands_section, goals_section, machine, ratio_table, series_table
+from workload import BENCH, LONG_SPRITE, SPRITE_TASK_FILE, TASK_FILE, TEMPLATES_FILE, check_task_files
+
+ROOT = BENCH.parent
+#: Builds a pipeline's argv from (source, output directory, log file).
+Builder = Callable[[Path, Path, Path], list[str]]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything fixed for one benchmark: inputs, templates, preset, environment."""
+
+    short: Path
+    long: Path
+    logo: Path
+    templates: Path
+    preset: str
+    work: Path
+    env: dict[str, str]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description="mps vs naive vs best ffmpeg pipelines")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each pipeline (alternating)")
+    parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke run of the harness")
+    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md", help="the report to write")
+    parser.add_argument("--work", type=Path, default=BENCH / "work", help="inputs and scratch outputs")
+    return parser.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace) -> Setup:
+    """Make the inputs and the logo, and a templates file whose logo path is absolute."""
+    check_task_files()
+    work = args.work.resolve()
+    short_clip, long_clip = (QUICK_SHORT, QUICK_LONG) if args.quick else (CLIP_60S, CLIP_10MIN)
+    log(f"inputs in {work} (made once, then reused)")
+    short, long = ensure_clip(short_clip, work), ensure_clip(long_clip, work)
+    logo = ensure_logo(work)
+    templates = json.loads(TEMPLATES_FILE.read_text())
+    templates["WatermarkTemplateSet"][0]["ImageTemplate"]["ImageUrl"] = str(logo)
+    resolved = work / "templates.json"
+    resolved.write_text(json.dumps(templates, indent=1))
+    preset = os.environ.get("MPS_X264_PRESET", "veryfast")
+    env = {**os.environ, "MPS_X264_PRESET": preset, "PYTHONPATH": str(ROOT)}
+    return Setup(short, long, logo, resolved, preset, work, env)
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def mps_builder(setup: Setup, task: Path) -> Builder:
+    """``mps process`` with ``task`` and the benchmark's templates."""
+
+    def build(source: Path, out: Path, _log: Path) -> list[str]:
+        return [sys.executable, "-m", "mps", "process", str(source), "--task", str(task),
+                "--templates", str(setup.templates), "--output-dir", str(out), "-q"]  # fmt: skip
+
+    return build
+
+
+def script_builder(setup: Setup, script: str, *extra: str) -> Builder:
+    """``bench/naive.py`` or ``bench/best.py`` with the benchmark's logo and preset."""
+
+    def build(source: Path, out: Path, log_file: Path) -> list[str]:
+        return [sys.executable, str(BENCH / script), str(source), str(out), "--logo", str(setup.logo),
+                "--preset", setup.preset, "--log", str(log_file), *extra]  # fmt: skip
+
+    return build
+
+
+def run_once(setup: Setup, name: str, build: Builder, source: Path) -> tuple[Sample, Path]:
+    """One measured run of one pipeline into a fresh directory."""
+    out, log_file = setup.work / "out" / name, setup.work / "out" / f"{name}.commands.json"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    log_file.unlink(missing_ok=True)
+    sample = measure(build(source, out, log_file), setup.env, ROOT, setup.work / "out" / f"{name}.stderr")
+    if log_file.exists():  # naive/best log every ffmpeg exactly (wait4), mps is polled
+        records = json.loads(log_file.read_text())
+        sample.commands = [shlex.join(r["argv"]) for r in records]
+        sample.ffmpeg_rss_kib = max([sample.ffmpeg_rss_kib, *(r["max_rss_kib"] for r in records)])
+    load = os.getloadavg()[0]
+    log(f"{name}: {sample.wall:.1f} s wall, {sample.cpu:.1f} s CPU, "
+        f"ffmpeg peak {sample.ffmpeg_rss_kib / 1024:.0f} MiB, load {load:.1f}")  # fmt: skip
+    return sample, out
+
+
+def alternate(
+    setup: Setup,
+    pipelines: dict[str, Builder],
+    source: Path,
+    runs: int,
+    check: Callable[[dict[str, Path]], None],
+) -> list[Series]:
+    """Run every pipeline ``runs`` times in turn; ``check`` the outputs of the first round."""
+    series = {name: Series(name) for name in pipelines}
+    for round_number in range(runs):
+        outs = {}
+        for name, build in pipelines.items():
+            sample, outs[name] = run_once(setup, name, build, source)
+            series[name].samples.append(sample)
+            series[name].commands = series[name].commands or sample.commands
+        if round_number == 0:
+            check(outs)
+    return list(series.values())
+
+
+def same_outputs(outs: dict[str, Path]) -> None:
+    """Every pipeline wrote what the first one did (raises :class:`verify.Mismatch`)."""
+    names = list(outs)
+    reference = verify.describe(outs[names[0]])
+    if not reference:
+        raise verify.Mismatch(f"{names[0]} wrote nothing")
+    for name in names[1:]:
+        verify.compare(reference, verify.describe(outs[name]), f"{name} vs {names[0]}")
+    log(f"outputs identical in kind: {len(reference)} files each")
+
+
+def no_duplicate_tiles(outs: dict[str, Path]) -> dict[str, float]:
+    """The smallest difference between neighbouring tiles of each pipeline's long sprite."""
+    smallest = {}
+    for name, out in outs.items():
+        vtt = next(out.glob(f"*_imageSprite_{LONG_SPRITE}.vtt"))
+        differences = verify.adjacent_differences(vtt)
+        smallest[name] = min(differences, default=float("inf"))
+    return smallest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and write the report; non-zero when outputs differ."""
+    args = parse_args(argv)
+    setup = prepare(args)
+    started = time.strftime("%Y-%m-%d %H:%M")
+    loads = [os.getloadavg()[0]]
+    standard = {
+        "mps": mps_builder(setup, TASK_FILE),
+        "naive": script_builder(setup, "naive.py"),
+        "best": script_builder(setup, "best.py"),
+    }
+    log(f"standard workflow on {setup.short.name}, {args.runs} alternating runs each")
+    main_series = alternate(setup, standard, setup.short, args.runs, same_outputs)
+    loads.append(os.getloadavg()[0])
+    sprites = {
+        "mps sprite": mps_builder(setup, SPRITE_TASK_FILE),
+        "naive sprite (decode all)": script_builder(setup, "naive.py", "--long-sprite"),
+        "best sprite (seek)": script_builder(setup, "best.py", "--long-sprite", "seek"),
+        "best sprite (nokey)": script_builder(setup, "best.py", "--long-sprite", "nokey"),
+    }
+    smallest: dict[str, float] = {}
+
+    def check_sprites(outs: dict[str, Path]) -> None:
+        same_outputs(outs)
+        smallest.update(no_duplicate_tiles(outs))
+
+    log(f"long sprite on {setup.long.name}")
+    sprite_series = alternate(setup, sprites, setup.long, args.runs, check_sprites)
+    loads.append(os.getloadavg()[0])
+    log(f"mps memory: the standard workflow on {setup.long.name}")
+    long_mps = alternate(setup, {"mps (long input)": standard["mps"]}, setup.long, 1, lambda outs: None)[0]
+    loads.append(os.getloadavg()[0])
+    text = render(args, setup, started, main_series, sprite_series, smallest, long_mps, loads)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    raw = {s.name: [asdict(x) for x in s.samples] for s in [*main_series, *sprite_series, long_mps]}
+    (setup.work / "samples.json").write_text(json.dumps(raw, indent=1))
+    print(text)
+    log(f"wrote {args.out}")
+    return 0
+
+
+def evaluate(
+    main_series: list[Series], sprite_series: list[Series], smallest: dict[str, float], long_mps: Series
+) -> list[Goal]:
+    """The issue's goals against the medians."""
+    mps, naive, best = main_series
+    mps_sprite, _, *best_sprites = sprite_series
+    fastest = min(best_sprites, key=lambda s: s.wall)
+    share = (naive.wall / mps.wall) / (naive.wall / best.wall)
+    share_cpu = (naive.cpu / mps.cpu) / (naive.cpu / best.cpu)
+    peak = max(mps.peak_mib, long_mps.peak_mib, mps_sprite.peak_mib)
+    return [
+        Goal("mps within 1.15x of best (wall; CPU)", f"{mps.wall / best.wall:.2f}; {mps.cpu / best.cpu:.2f}",
+             mps.wall / best.wall <= 1.15 and mps.cpu / best.cpu <= 1.15),
+        Goal("naive/mps at least 0.85 of naive/best (wall; CPU)", f"{share:.2f}; {share_cpu:.2f}",
+             share >= 0.85 and share_cpu >= 0.85),
+        Goal(f"long sprite within 1.2x of the best ({fastest.name}), wall",
+             f"{mps_sprite.wall / fastest.wall:.2f}", mps_sprite.wall / fastest.wall <= 1.2),
+        Goal("long sprite: no duplicate tiles (smallest neighbour difference, grey levels)",
+             f"{smallest.get('mps sprite', 0):.1f} (duplicate below {verify.DUPLICATE_BELOW})",
+             smallest.get("mps sprite", 0) >= verify.DUPLICATE_BELOW),
+        Goal("every ffmpeg of mps at most 500 MiB", f"{peak:.0f} MiB", peak <= 500),
+        Goal("mps peak memory flat with duration (long / short, at most 1.1)",
+             f"{long_mps.peak_mib:.0f} / {mps.peak_mib:.0f} MiB", long_mps.peak_mib <= 1.1 * mps.peak_mib),
+    ]  # fmt: skip
+
+
+def render(
+    args: argparse.Namespace,
+    setup: Setup,
+    started: str,
+    main_series: list[Series],
+    sprite_series: list[Series],
+    smallest: dict[str, float],
+    long_mps: Series,
+    loads: list[float],
+) -> str:
+    """The Markdown report."""
+    mps, naive, best = main_series
+    goals = evaluate(main_series, sprite_series, smallest, long_mps)
+    lines = [
+        "# Benchmark: mps process vs naive vs best ffmpeg",
+        "",
+        f"Made by `make bench` (`bench/run.py --runs {args.runs}{' --quick' if args.quick else ''}`), "
+        f"started {started}. Medians of alternating runs (A B C A B C ...), x264 preset "
+        f"`{setup.preset}` everywhere, mps at commit `{git_head()}`.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        f"- 1-minute load average at start / after each phase: {', '.join(f'{x:.1f}' for x in loads)} "
+        f"(above {os.cpu_count()} means other work shared the cores during the runs)",
+        "",
+        "## Inputs",
+        "",
+        f"- short: `{setup.short.name}`; long: `{setup.long.name}` (see `bench/inputs.py`)",
+        "- standard workflow: `bench/task.json` + `bench/templates.json`; "
+        "long sprite: `bench/sprite_task.json`",
+        "",
+        "## Goals",
+        "",
+        *goals_section(goals),
+        "",
+        "## Standard workflow",
+        "",
+        *series_table(main_series),
+        "",
+        *ratio_table(mps, naive, best),
+        "",
+        "Outputs checked identical in kind (names, sizes, durations ±0.1 s, frame counts of the GIF and",
+        "the 100030 transcode, sprite sheet sizes, WebVTT cue counts).",
+        "",
+        "## Sprite of the long clip",
+        "",
+        *series_table(sprite_series),
+        "",
+        "Smallest mean grey difference between neighbouring tiles: "
+        + ", ".join(f"{name} {value:.1f}" for name, value in smallest.items()),
+        "",
+        "## mps peak memory against input duration",
+        "",
+        f"- standard workflow on `{setup.short.name}`: largest ffmpeg {mps.peak_mib:.0f} MiB",
+        f"- standard workflow on `{setup.long.name}`: largest ffmpeg {long_mps.peak_mib:.0f} MiB "
+        f"({long_mps.samples[0].wall:.0f} s wall, {long_mps.samples[0].cpu:.0f} s CPU)",
+        "",
+        "## Commands (first run of each pipeline)",
+        "",
+        *commands_section([*main_series, *sprite_series, long_mps]),
+    ]
+    return "\n".join(lines)
+
+
+def git_head() -> str:
+    """The short commit of the work tree, marked when mps/ has uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "mps"], capture_output=True, text=True)
+    commit = head.stdout.strip() or "unknown"
+    return f"{commit} + uncommitted changes in mps/" if dirty.stdout.strip() else commit
+
+
+if __name__ == "__main__":
+    sys.exit(main())
