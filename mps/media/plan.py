@@ -92,6 +92,11 @@ def plan_subtasks(
     return Plan(tuple(steps), seek)
 
 
+def needs_gop(subtasks: Sequence[Subtask]) -> bool:
+    """Whether the plan of ``subtasks`` depends on the input's GOP (worth measuring it first)."""
+    return any(isinstance(s.spec, SampleSpec | SpriteSpec) for s in subtasks)
+
+
 def _shares_decode(subtask: Subtask, meta: MediaMetaData) -> bool:
     return isinstance(subtask.spec, TranscodeSpec) and fusable(subtask.spec, meta)
 

@@ -180,3 +180,31 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 
 __all__ = ["CODE_NO_MEDIA_STREAM", "display_rotation", "parse_probe"]
+
+
+#: Seconds of the input read to estimate its GOP: enough for several keyframes of common encodes.
+KEYFRAME_WINDOW = 20.0
+
+
+def parse_keyframe_interval(packets: str, window: float = KEYFRAME_WINDOW) -> float:
+    """The mean seconds between keyframes, from ffprobe's ``-show_entries packet=pts_time,flags -of csv=p=0``.
+
+    Parameters:
+        packets: one ``pts_time,flags`` line per video packet of the first ``window`` seconds.
+        window: how much was read; with fewer than two keyframes in it, the GOP is at least that.
+
+    Returns:
+        Seconds (> 0).
+    """
+    keys: list[float] = []
+    for line in packets.splitlines():
+        time, _, flags = line.strip().partition(",")
+        if "K" in flags:
+            try:
+                keys.append(float(time))
+            except ValueError:
+                continue  # "N/A": a packet without a timestamp says nothing about spacing
+    keys.sort()
+    if len(keys) < 2 or keys[-1] <= keys[0]:
+        return window
+    return (keys[-1] - keys[0]) / (len(keys) - 1)

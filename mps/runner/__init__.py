@@ -39,6 +39,14 @@ class Runner(Protocol):
         """
         ...
 
+    def keyframe_interval(self, source: str | Path) -> float:
+        """Mean seconds between keyframes near the start of the video (the GOP, for the planner).
+
+        Raises:
+            SourceError: the source cannot be read.
+        """
+        ...
+
     def encoders(self) -> frozenset[str]:
         """Names of the encoders this ffmpeg has (``libx264``, ``libvpx-vp9``...)."""
         ...

@@ -58,6 +58,8 @@ class FakeRunner:
         self.metadata = metadata if metadata is not None else MediaMetaData()
         self.on_run: RunHook = on_run if on_run is not None else touch_outputs
         self._encoders = frozenset(encoders)
+        #: What :meth:`keyframe_interval` answers.
+        self.gop = 2.0
         self.commands: list[Command] = []
         self.probed: list[str] = []
         self.timeouts: list[float | None] = []
@@ -102,6 +104,10 @@ class FakeRunner:
                 raise SourceError(f"source file not found: {source}", code="ResourceNotFound.SourceFile")
             return self.metadata[str(source)]
         return self.metadata
+
+    def keyframe_interval(self, source: str | Path) -> float:
+        """The canned GOP (:attr:`gop`, seconds)."""
+        return self.gop
 
     def encoders(self) -> frozenset[str]:
         """The configured encoder names."""

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING
 
 from mps.errors import ProcessingError, ProcessTimeoutError, SourceError
 from mps.media.command import Command, input_args
-from mps.media.probe import parse_probe
+from mps.media.probe import KEYFRAME_WINDOW, parse_keyframe_interval, parse_probe
 from mps.models.metadata import MediaMetaData
 
 if TYPE_CHECKING:
@@ -152,6 +152,18 @@ class FfmpegRunner:
         if not isinstance(data, dict):
             raise SourceError("ffprobe printed unexpected JSON", code=CODE_SOURCE_UNREADABLE)
         return parse_probe(data, size)
+
+    def keyframe_interval(self, source: str | Path, *, timeout: float | None = None) -> float:
+        """Seconds between keyframes in the first seconds of the video (a demux, no decode).
+
+        Raises:
+            SourceError: ffprobe cannot read the source.
+        """
+        limit = min(self.default_timeout, 60.0) if timeout is None else timeout
+        argv = [self.ffprobe, "-v", "error", "-select_streams", "v:0", "-read_intervals",
+                f"%+{KEYFRAME_WINDOW:g}", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0",
+                *input_args(source)]  # fmt: skip
+        return parse_keyframe_interval(_probe_output(argv, limit))
 
     def encoders(self) -> frozenset[str]:
         """Names of the encoders this ffmpeg has (``libx264``, ``aac``...), asked once per instance.

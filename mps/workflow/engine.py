@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mps.errors import InvalidParameterError, MpsError
 from mps.media.naming import Namer
-from mps.media.plan import Step, plan_subtasks
+from mps.media.plan import Step, needs_gop, plan_subtasks
 from mps.media.specs import Subtask
 from mps.models import (
     MediaInputInfo,
@@ -93,6 +93,14 @@ class TaskEngine:
             )
         return meta
 
+    def keyframe_interval(self, source: str) -> float | None:
+        """The input's GOP in seconds, or None (the planner's default) when it cannot be measured."""
+        try:
+            return self.runner.keyframe_interval(source)
+        except MpsError as exc:
+            log.info("GOP of %s not measured (%s): assuming the planner's default", source, exc.message)
+            return None
+
     def process(
         self,
         *,
@@ -140,7 +148,8 @@ class TaskEngine:
         settings = self.settings
         scratch = Path(tempfile.mkdtemp(prefix="mps-", dir=settings.work_dir))
         entries, subtasks = self._resolve(job)
-        plan = plan_subtasks(subtasks, job.meta, fuse=settings.plan != "split")
+        gop = self.keyframe_interval(job.source) if needs_gop(subtasks) else None
+        plan = plan_subtasks(subtasks, job.meta, gop=gop, fuse=settings.plan != "split")
         by_index = {subtask.index: subtask for subtask in subtasks}
 
         def run(step: Step) -> list[tuple[int, MediaProcessTaskResult]]:

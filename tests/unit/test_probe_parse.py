@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mps.errors import SourceError
-from mps.media.probe import display_rotation, parse_probe
+from mps.media.probe import display_rotation, parse_keyframe_interval, parse_probe
 
 MP4_FORMAT = {
     "filename": "a.mp4",
@@ -211,3 +211,9 @@ def test_numbers_given_as_json_numbers_are_read_too() -> None:
     meta = parse_probe({"streams": [h264(bit_rate=1000, duration=2.0)], "format": fmt})
     assert (meta.Duration, meta.Size, meta.Bitrate, meta.VideoDuration) == (2.5, 1000, 3200, 2.0)
     assert meta.VideoStreamSet[0].Bitrate == 1000
+
+
+def test_keyframe_interval_is_the_mean_gap_between_keyframes() -> None:
+    packets = "0.000000,K_\n0.040000,__\n2.000000,K_\nN/A,K_\n4.000000,K__\n4.040000,__\n"
+    assert parse_keyframe_interval(packets) == 2.0
+    assert parse_keyframe_interval("0.000000,K_\n0.040000,__\n", window=20.0) == 20.0
