@@ -8,6 +8,8 @@
   hanging off the same ``split`` as the transcodes makes the process grow with the input's length
   (the issue's memory trap), so sampled snapshots and sprite tiles share their own decode. With a
   1 s sprite interval on a 2 s GOP, seeking per tile would decode about as much, in 60 demuxers.
+  Measured here on the 60 s 1080p clip: everything on one ``split`` peaked at 2357 MiB; the fused
+  process below at 562 MiB and the image decode at 107 MiB.
 - **Time points by input-side seek**, all ten in one process (``-ss T -t 1/fps -i SRC`` each).
 - **Long-input sprites** (``--long-sprite``): the interval (10 s) is a multiple of the GOP, so either
   per-tile seeking (``seek``) or keyframe-only decoding (``nokey``: ``-skip_frame nokey``) is exact.

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import verify
@@ -31,6 +31,8 @@ from workload import BENCH, LONG_SPRITE, SPRITE_TASK_FILE, TASK_FILE, TEMPLATES_
 ROOT = BENCH.parent
 #: Builds a pipeline's argv from (source, output directory, log file).
 Builder = Callable[[Path, Path, Path], list[str]]
+#: Checks the outputs of one round (pipeline name -> its output directory); raises on a mismatch.
+Checker = Callable[[dict[str, Path]], None]
 
 
 @dataclass(frozen=True)
@@ -115,24 +117,23 @@ def run_once(setup: Setup, name: str, build: Builder, source: Path) -> tuple[Sam
     return sample, out
 
 
-def alternate(
-    setup: Setup,
-    pipelines: dict[str, Builder],
-    source: Path,
-    runs: int,
-    check: Callable[[dict[str, Path]], None],
-) -> list[Series]:
-    """Run every pipeline ``runs`` times in turn; ``check`` the outputs of the first round."""
-    series = {name: Series(name) for name in pipelines}
-    for round_number in range(runs):
+class Phase:
+    """Pipelines compared on one input; each call to :meth:`run_round` runs each of them once."""
+
+    def __init__(self, setup: Setup, pipelines: dict[str, Builder], source: Path, check: Checker) -> None:
+        self.setup, self.pipelines, self.source, self.check = setup, pipelines, source, check
+        self.series = [Series(name) for name in pipelines]
+
+    def run_round(self) -> None:
+        """Every pipeline once, in order; the first round's outputs are checked."""
         outs = {}
-        for name, build in pipelines.items():
-            sample, outs[name] = run_once(setup, name, build, source)
-            series[name].samples.append(sample)
-            series[name].commands = series[name].commands or sample.commands
-        if round_number == 0:
-            check(outs)
-    return list(series.values())
+        for series in self.series:
+            build = self.pipelines[series.name]
+            sample, outs[series.name] = run_once(self.setup, series.name, build, self.source)
+            series.samples.append(sample)
+            series.commands = series.commands or sample.commands
+        if len(self.series[0].samples) == 1:
+            self.check(outs)
 
 
 def same_outputs(outs: dict[str, Path]) -> None:
@@ -157,53 +158,77 @@ def no_duplicate_tiles(outs: dict[str, Path]) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and write the report; non-zero when outputs differ."""
+    """Run the benchmark; the report is rewritten after every round, so a long run is never lost.
+
+    Each round runs the standard workflow (mps, naive, best), then the long-clip sprites; the first
+    round also runs mps's standard workflow on the long clip (peak memory against duration).
+    """
     args = parse_args(argv)
     setup = prepare(args)
-    started = time.strftime("%Y-%m-%d %H:%M")
-    loads = [os.getloadavg()[0]]
-    standard = {
+    state = Results(time.strftime("%Y-%m-%d %H:%M"), [os.getloadavg()[0]])
+    standard = Phase(setup, {
         "mps": mps_builder(setup, TASK_FILE),
         "naive": script_builder(setup, "naive.py"),
         "best": script_builder(setup, "best.py"),
-    }
-    log(f"standard workflow on {setup.short.name}, {args.runs} alternating runs each")
-    main_series = alternate(setup, standard, setup.short, args.runs, same_outputs)
-    loads.append(os.getloadavg()[0])
-    sprites = {
+    }, setup.short, same_outputs)  # fmt: skip
+
+    def check_sprites(outs: dict[str, Path]) -> None:
+        same_outputs(outs)
+        state.smallest.update(no_duplicate_tiles(outs))
+
+    sprites = Phase(setup, {
         "mps sprite": mps_builder(setup, SPRITE_TASK_FILE),
         "naive sprite (decode all)": script_builder(setup, "naive.py", "--long-sprite"),
         "best sprite (seek)": script_builder(setup, "best.py", "--long-sprite", "seek"),
         "best sprite (nokey)": script_builder(setup, "best.py", "--long-sprite", "nokey"),
-    }
-    smallest: dict[str, float] = {}
-
-    def check_sprites(outs: dict[str, Path]) -> None:
-        same_outputs(outs)
-        smallest.update(no_duplicate_tiles(outs))
-
-    log(f"long sprite on {setup.long.name}")
-    sprite_series = alternate(setup, sprites, setup.long, args.runs, check_sprites)
-    loads.append(os.getloadavg()[0])
-    log(f"mps memory: the standard workflow on {setup.long.name}")
-    long_mps = alternate(setup, {"mps (long input)": standard["mps"]}, setup.long, 1, lambda outs: None)[0]
-    loads.append(os.getloadavg()[0])
-    text = render(args, setup, started, main_series, sprite_series, smallest, long_mps, loads)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    raw = {s.name: [asdict(x) for x in s.samples] for s in [*main_series, *sprite_series, long_mps]}
-    (setup.work / "samples.json").write_text(json.dumps(raw, indent=1))
-    print(text)
-    log(f"wrote {args.out}")
+    }, setup.long, check_sprites)  # fmt: skip
+    long_mps = Phase(setup, {"mps (long input)": standard.pipelines["mps"]}, setup.long, lambda outs: None)
+    state.main, state.sprites, state.long_mps = standard.series, sprites.series, long_mps.series[0]
+    for round_number in range(1, args.runs + 1):
+        log(f"round {round_number}/{args.runs}: standard workflow on {setup.short.name}")
+        standard.run_round()
+        log(f"round {round_number}/{args.runs}: sprite of {setup.long.name}")
+        sprites.run_round()
+        if round_number == 1:
+            log(f"mps memory: the standard workflow on {setup.long.name}")
+            long_mps.run_round()
+        state.loads.append(os.getloadavg()[0])
+        state.rounds = round_number
+        write_report(args, setup, state)
+    print(args.out.read_text())
     return 0
 
 
-def evaluate(
-    main_series: list[Series], sprite_series: list[Series], smallest: dict[str, float], long_mps: Series
-) -> list[Goal]:
+@dataclass
+class Results:
+    """What has been measured so far."""
+
+    started: str
+    loads: list[float]
+    main: list[Series] = field(default_factory=list)
+    sprites: list[Series] = field(default_factory=list)
+    long_mps: Series | None = None
+    smallest: dict[str, float] = field(default_factory=dict)
+    rounds: int = 0
+
+
+def write_report(args: argparse.Namespace, setup: Setup, state: Results) -> None:
+    """RESULTS.md and the raw samples (``work/samples.json``) as they stand."""
+    text = render(args, setup, state)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    everything = [*state.main, *state.sprites, *([state.long_mps] if state.long_mps else [])]
+    raw = {s.name: [asdict(x) for x in s.samples] for s in everything}
+    (setup.work / "samples.json").write_text(json.dumps(raw, indent=1))
+    log(f"wrote {args.out} after round {state.rounds} of {args.runs}")
+
+
+def evaluate(state: Results) -> list[Goal]:
     """The issue's goals against the medians."""
-    mps, naive, best = main_series
-    mps_sprite, _, *best_sprites = sprite_series
+    mps, naive, best = state.main
+    mps_sprite, _, *best_sprites = state.sprites
+    smallest, long_mps = state.smallest, state.long_mps
+    assert long_mps is not None
     fastest = min(best_sprites, key=lambda s: s.wall)
     share = (naive.wall / mps.wall) / (naive.wall / best.wall)
     share_cpu = (naive.cpu / mps.cpu) / (naive.cpu / best.cpu)
@@ -224,30 +249,24 @@ def evaluate(
     ]  # fmt: skip
 
 
-def render(
-    args: argparse.Namespace,
-    setup: Setup,
-    started: str,
-    main_series: list[Series],
-    sprite_series: list[Series],
-    smallest: dict[str, float],
-    long_mps: Series,
-    loads: list[float],
-) -> str:
+def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
     """The Markdown report."""
-    mps, naive, best = main_series
-    goals = evaluate(main_series, sprite_series, smallest, long_mps)
+    mps, naive, best = state.main
+    long_mps, main_series, sprite_series = state.long_mps, state.main, state.sprites
+    assert long_mps is not None
+    goals = evaluate(state)
+    partial = f" **Partial: {state.rounds} of {args.runs} rounds.**" if state.rounds < args.runs else ""
     lines = [
         "# Benchmark: mps process vs naive vs best ffmpeg",
         "",
         f"Made by `make bench` (`bench/run.py --runs {args.runs}{' --quick' if args.quick else ''}`), "
-        f"started {started}. Medians of alternating runs (A B C A B C ...), x264 preset "
-        f"`{setup.preset}` everywhere, mps at commit `{git_head()}`.",
+        f"started {state.started}. Medians of alternating runs (A B C A B C ...), x264 preset "
+        f"`{setup.preset}` everywhere, mps at commit `{git_head()}`.{partial}",
         "",
         "## Machine",
         "",
         *machine(),
-        f"- 1-minute load average at start / after each phase: {', '.join(f'{x:.1f}' for x in loads)} "
+        f"- 1-minute load average at start / after each round: {', '.join(f'{x:.1f}' for x in state.loads)} "
         f"(above {os.cpu_count()} means other work shared the cores during the runs)",
         "",
         "## Inputs",
@@ -274,7 +293,7 @@ def render(
         *series_table(sprite_series),
         "",
         "Smallest mean grey difference between neighbouring tiles: "
-        + ", ".join(f"{name} {value:.1f}" for name, value in smallest.items()),
+        + ", ".join(f"{name} {value:.1f}" for name, value in state.smallest.items()),
         "",
         "## mps peak memory against input duration",
         "",
