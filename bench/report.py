@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -24,23 +25,23 @@ class Series:
 
     @property
     def wall(self) -> float:
-        """Median wall seconds."""
-        return statistics.median(s.wall for s in self.samples)
+        """Median wall seconds (NaN before the first run)."""
+        return statistics.median(s.wall for s in self.samples) if self.samples else math.nan
 
     @property
     def cpu(self) -> float:
-        """Median CPU seconds."""
-        return statistics.median(s.cpu for s in self.samples)
+        """Median CPU seconds (NaN before the first run)."""
+        return statistics.median(s.cpu for s in self.samples) if self.samples else math.nan
 
     @property
     def peak_mib(self) -> float:
-        """The largest ffmpeg RSS over every run, MiB."""
-        return max(s.ffmpeg_rss_kib for s in self.samples) / MIB
+        """The largest ffmpeg RSS over every run, MiB (NaN before the first run)."""
+        return max((s.ffmpeg_rss_kib / MIB for s in self.samples), default=math.nan)
 
     @property
     def tree_mib(self) -> float:
         """The largest RSS of any process of the tree (driver included), MiB."""
-        return max(s.tree_rss_kib for s in self.samples) / MIB
+        return max((s.tree_rss_kib / MIB for s in self.samples), default=math.nan)
 
 
 @dataclass(frozen=True)
@@ -114,5 +115,9 @@ def commands_section(series: Sequence[Series]) -> list[str]:
 def goals_section(goals: Sequence[Goal]) -> list[str]:
     """One line per goal: holds or not, with the number."""
     rows = ["| goal | measured | holds |", "|---|---|---|"]
-    rows += [f"| {g.text} | {g.measured} | {'yes' if g.holds else '**no**'} |" for g in goals]
+    for goal in goals:
+        if "nan" in goal.measured:
+            rows.append(f"| {goal.text} | not measured yet | |")
+        else:
+            rows.append(f"| {goal.text} | {goal.measured} | {'yes' if goal.holds else '**no**'} |")
     return rows
