@@ -23,7 +23,7 @@ from mps.broker.base import DecodeError, Delivery, RetryPolicy
 from mps.errors import MpsError
 from mps.store.base import Completion, EventTarget, SubtaskRecord, TaskRecord, TaskStore
 from mps.worker.inputs import InputCache
-from mps.worker.produce import SubtaskProducer
+from mps.worker.produce import Produced, SubtaskProducer
 from mps.workflow.merge import merge_workflow_task, notification
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import FINISH_KEY, PROCESSING_KEY, events_target, notify_target, wants_changes
@@ -71,28 +71,48 @@ class WorkHandler:
             MpsError: a retryable failure; nothing of this sub-task was committed.
         """
         message = parse_message(delivery)
-        for index in message.indexes:
-            self.run_subtask(message.task_id, index, delivery)
+        self.run_subtasks(message.task_id, message.indexes, delivery)
 
     def run_subtask(self, task_id: str, index: int, delivery: Delivery) -> None:
         """Run, commit and (if last) finish one sub-task; skip it when a redelivery made it moot."""
+        self.run_subtasks(task_id, (index,), delivery)
+
+    def run_subtasks(self, task_id: str, indexes: tuple[int, ...], delivery: Delivery) -> None:
+        """Run the sub-tasks ``indexes`` together (one plan, :mod:`mps.media.plan`), committing each alone.
+
+        Each index is started on its own (a final one, finished by an earlier delivery, is skipped),
+        and each result is committed on its own, so a redelivered message only redoes what was not
+        committed.
+        """
+        records = [record for index in indexes if (record := self._start(task_id, index, delivery))]
+        if not records:
+            return
+        task = self.store.get_task(task_id)
+        self._change_event(task)
+        final = delivery.attempts >= self.max_attempts
+        produced = self.producer.produce_many(task, records, final_attempt=final)
+        for record, result in zip(records, produced, strict=True):
+            self._commit(task, record.index, result)
+
+    def _start(self, task_id: str, index: int, delivery: Delivery) -> SubtaskRecord | None:
+        """``start_subtask``, or None when this delivery must not run the sub-task."""
         if self._duplicate(task_id, index, delivery):
             log.info("task %s sub-task %d is running elsewhere: duplicate message dropped", task_id, index)
-            return
+            return None
         record = self.store.start_subtask(task_id, index)
         if record is None:
             self._skipped(task_id, index, delivery)
-            return
-        task = self.store.get_task(task_id)
+            return None
         log.info("task %s sub-task %d (%s) started, attempt %d", task_id, index, record.kind, record.attempts)
-        self._change_event(task)
-        final = delivery.attempts >= self.max_attempts
-        produced = self.producer.produce(task, record, final_attempt=final)
+        return record
+
+    def _commit(self, task: TaskRecord, index: int, produced: Produced) -> None:
+        """Commit one sub-task's result once, then finish the task if it was the last."""
         status = produced.entry.result.Status
-        committed = self.store.finish_subtask(task_id, index, produced.entry.to_wire(), status)
+        committed = self.store.finish_subtask(task.task_id, index, produced.entry.to_wire(), status)
         if committed:
-            log.info("task %s sub-task %d %s", task_id, index, status)
-        if not self._try_finish(task_id, produced.source_error) and committed:
+            log.info("task %s sub-task %d %s", task.task_id, index, status)
+        if not self._try_finish(task.task_id, produced.source_error) and committed:
             self._change_event(task)
 
     def _duplicate(self, task_id: str, index: int, delivery: Delivery) -> bool:

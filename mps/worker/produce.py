@@ -13,13 +13,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from mps.errors import MpsError
 from mps.media.naming import Namer
+from mps.media.plan import Step, needs_gop, plan_subtasks
 from mps.media.specs import Subtask
 from mps.models import (
     MediaInputInfo,
@@ -37,7 +38,8 @@ from mps.worker.inputs import CachedInput, InputCache
 from mps.workflow.assets import AssetFetcher
 from mps.workflow.context import OperationContext
 from mps.workflow.engine import TaskEngine
-from mps.workflow.execute import execute_subtask, failed_result
+from mps.workflow.execute import failed_result
+from mps.workflow.fused import run_step
 from mps.workflow.merge import INPUT_MODELS
 from mps.workflow.outputs import upload_outputs
 from mps.workflow.resolve import SubtaskResolver, TemplateLookup
@@ -77,34 +79,39 @@ class SubtaskProducer:
         self._engine = TaskEngine(runner, templates, _no_assets, settings)
 
     def produce(self, task: TaskRecord, record: SubtaskRecord, *, final_attempt: bool = False) -> Produced:
-        """The result entry of sub-task ``record`` of ``task``.
+        """The result entry of sub-task ``record`` of ``task`` (:meth:`produce_many` of one)."""
+        return self.produce_many(task, [record], final_attempt=final_attempt)[0]
+
+    def produce_many(
+        self, task: TaskRecord, records: Sequence[SubtaskRecord], *, final_attempt: bool = False
+    ) -> list[Produced]:
+        """The result entries of sub-tasks ``records`` of ``task``, run as one plan (:mod:`mps.media.plan`).
 
         Parameters:
             task: the task (its request names the input and the outputs).
-            record: the sub-task, as ``start_subtask`` returned it.
+            records: the sub-tasks, as ``start_subtask`` returned them.
             final_attempt: the broker will not retry this message: record a transient failure as a
                 FAIL result instead of raising it, so the task can still finish.
 
         Returns:
-            The entry (SUCCESS or FAIL) and, when the input failed, that error.
+            One entry (SUCCESS or FAIL) per record, in order, with the input's error when it failed.
 
         Raises:
             MpsError: a retryable error (object store or task store down), unless ``final_attempt``.
         """
         # Both were validated by submit_task with these models; a failure here is a stored task this
         # version cannot read, refused (DLQ) rather than guessed at.
-        request = parse_wire(INPUT_MODELS[record.kind], record.input, where=record.kind)
+        requests = [parse_wire(INPUT_MODELS[r.kind], r.input, where=r.kind) for r in records]
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
         with ExitStack() as stack:
             try:
                 cached = stack.enter_context(self.inputs.use(task.task_id, info))
                 meta = self._metadata(task.task_id, cached)
             except MpsError as exc:  # the input itself failed: the task's ErrCode says so
-                return self._failed(record, request, exc, final_attempt, source=True)
-            try:
-                return Produced(self._run(task, record, request, info, cached, meta))
-            except MpsError as exc:
-                return self._failed(record, request, exc, final_attempt, source=False)
+                pairs = zip(records, requests, strict=True)
+                return [self._failed(r, q, exc, final_attempt, source=True) for r, q in pairs]
+            job = _Group(task, records, requests, info, cached, meta, final_attempt)
+            return self._run(job)
         raise AssertionError("unreachable")  # ExitStack could swallow an exception; it does not here
 
     def _failed(self, record: SubtaskRecord, request: SubtaskInput, exc: MpsError, final: bool,
@@ -136,36 +143,66 @@ class SubtaskProducer:
             cached.meta = meta
             return meta
 
-    def _run(
-        self, task: TaskRecord, record: SubtaskRecord, request: SubtaskInput, info: MediaInputInfo,
-        cached: CachedInput, meta: MediaMetaData,
-    ) -> MediaProcessTaskResult:  # fmt: skip
+    def _run(self, job: _Group) -> list[Produced]:
         settings = self.settings
-        bucket, prefix = output_location(info, _storage(task, "OutputStorage"), request.OutputStorage,
-                                         task.request.get("OutputDir"))  # fmt: skip
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f"mps-sub{record.index}-", dir=settings.work_dir))
+        scratch = Path(tempfile.mkdtemp(prefix=f"mps-sub{job.records[0].index}-", dir=settings.work_dir))
         try:
             fetch = AssetFetcher(scratch / "assets", storage=self.storage,
                                  allow_private=settings.url_allow_private, local_files=False)  # fmt: skip
-            resolver = SubtaskResolver(self.templates, meta, fetch, settings.x264_preset, self._font())
-            subtask = resolver.subtask(record.index, request)
-            staging, workdir = scratch / "out", scratch / "work"
-            staging.mkdir()
-            workdir.mkdir()
-            ctx = self._context(task.task_id, subtask, meta, cached, staging, workdir, info.file_name, prefix)
-            entry = execute_subtask(
-                subtask, ctx, storage=_reported(bucket, info, request.OutputStorage, task)
-            )
-            if entry.result.Status == "SUCCESS":
-                self._upload(task.task_id, bucket, staging)
-            return entry
+            resolver = SubtaskResolver(self.templates, job.meta, fetch, settings.x264_preset, self._font())
+            produced: dict[int, Produced] = {}
+            subtasks: list[Subtask] = []
+            for record, request in zip(job.records, job.requests, strict=True):
+                try:
+                    subtasks.append(resolver.subtask(record.index, request))
+                except MpsError as exc:
+                    produced[record.index] = self._failed(record, request, exc, job.final, source=False)
+            source = str(job.cached.path)
+            gop = self._engine.keyframe_interval(source) if needs_gop(subtasks) else None
+            plan = plan_subtasks(subtasks, job.meta, gop=gop, fuse=settings.plan != "split")
+            by_index = {subtask.index: subtask for subtask in subtasks}
+            for step in plan.steps:
+                group = [by_index[index] for index in step.indexes]
+                produced.update(self._run_step(job, step, group, scratch, plan.seek))
+            return [produced[record.index] for record in job.records]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
+    def _run_step(
+        self, job: _Group, step: Step, group: list[Subtask], scratch: Path, seek: frozenset[int]
+    ) -> dict[int, Produced]:
+        """Run one step of the plan; upload each successful sub-task's outputs on their own."""
+        requests = {record.index: request for record, request in zip(job.records, job.requests, strict=True)}
+        task, info = job.task, job.info
+        places, contexts = [], []
+        for subtask in group:
+            request = requests[subtask.index]
+            bucket, prefix = output_location(info, _storage(task, "OutputStorage"), request.OutputStorage,
+                                             task.request.get("OutputDir"))  # fmt: skip
+            staging, workdir = scratch / f"out{subtask.index}", scratch / f"work{subtask.index}"
+            staging.mkdir()
+            workdir.mkdir()
+            places.append((bucket, staging, _reported(bucket, info, request.OutputStorage, task)))
+            contexts.append(self._context(task.task_id, subtask, job.meta, job.cached, staging, workdir,
+                                          info.file_name, prefix, seek=subtask.index in seek))  # fmt: skip
+        entries = run_step(step, group, contexts, storages=[place[2] for place in places])
+        produced = {}
+        for subtask, entry, (bucket, staging, _) in zip(group, entries, places, strict=True):
+            try:
+                if entry.result.Status == "SUCCESS":
+                    self._upload(task.task_id, bucket, staging)
+            except MpsError as exc:
+                record = next(r for r in job.records if r.index == subtask.index)
+                produced[subtask.index] = self._failed(record, requests[subtask.index], exc, job.final,
+                                                       source=False)  # fmt: skip
+                continue
+            produced[subtask.index] = Produced(entry)
+        return produced
+
     def _context(
         self, task_id: str, subtask: Subtask, meta: MediaMetaData, cached: CachedInput, staging: Path,
-        workdir: Path, file_name: str, prefix: str,
+        workdir: Path, file_name: str, prefix: str, *, seek: bool = False,
     ) -> OperationContext:  # fmt: skip
         assert cached.path is not None
         return OperationContext(
@@ -173,7 +210,7 @@ class SubtaskProducer:
             # The namer writes keys relative to the bucket root: the directory is part of the key.
             namer=Namer(file_name, "/" + prefix, subtask.spec.definition), workdir=workdir,
             on_progress=_throttled(self.store, task_id, subtask.index), timeout=self.settings.ffmpeg_timeout,
-            font_file=self._font(),
+            font_file=self._font(), seek_pictures=seek,
         )  # fmt: skip
 
     def _upload(self, task_id: str, bucket: str, staging: Path) -> None:
@@ -185,6 +222,19 @@ class SubtaskProducer:
         from mps.workflow.assets import default_font_file
 
         return self.settings.font_file or default_font_file()
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Sub-tasks of one task run together by one worker, and what they share."""
+
+    task: TaskRecord
+    records: Sequence[SubtaskRecord]
+    requests: Sequence[SubtaskInput]
+    info: MediaInputInfo
+    cached: CachedInput
+    meta: MediaMetaData
+    final: bool
 
 
 def _no_assets(_ref: object) -> Path:

@@ -155,7 +155,7 @@ class TaskEngine:
         def run(step: Step) -> list[tuple[int, MediaProcessTaskResult]]:
             group = [by_index[index] for index in step.indexes]
             contexts = [self._context(s, job, scratch, seek=s.index in plan.seek) for s in group]
-            results = run_step(step, group, contexts, storage=job.output_storage)
+            results = run_step(step, group, contexts, [job.output_storage] * len(group))
             for subtask, entry in zip(group, results, strict=True):
                 job.on_progress(ProgressUpdate(subtask.index, subtask.kind, 1.0, entry.result.Status))
             return list(zip(step.indexes, results, strict=True))

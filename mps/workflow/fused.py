@@ -28,29 +28,47 @@ log = logging.getLogger("mps.workflow.fused")
 def run_fused(
     subtasks: Sequence[Subtask],
     contexts: Sequence[OperationContext],
-    storage: TaskOutputStorage | None = None,
+    storages: Sequence[TaskOutputStorage | None] | None = None,
 ) -> list[MediaProcessTaskResult]:
     """Run whole-timeline transcodes from one decode; fall back to separate runs on any failure.
 
     Parameters:
         subtasks: Transcode sub-tasks the plan fused.
         contexts: one per sub-task (its namer, scratch directory and progress callback).
-        storage: reported as each output's ``OutputStorage``.
+        storages: reported as each sub-task's ``OutputStorage`` (None: a local disk).
 
     Returns:
         One result entry per sub-task, in order.
     """
-    try:
-        jobs = [prepare_transcode(subtask, ctx) for subtask, ctx in zip(subtasks, contexts, strict=True)]
-        _run_shared(jobs, contexts)
-    except MpsError as exc:
-        log.warning("fused run of sub-tasks %s failed (%s): running them one by one",
-                    [s.index for s in subtasks], exc.message)  # fmt: skip
-        return [execute_subtask(s, ctx, storage) for s, ctx in zip(subtasks, contexts, strict=True)]
+    stores = list(storages) if storages is not None else [None] * len(subtasks)
+    jobs = [_prepared(subtask, ctx) for subtask, ctx in zip(subtasks, contexts, strict=True)]
+    shared = [i for i, job in enumerate(jobs) if job is not None]
+    if len(shared) < 2 or not _ran_shared([jobs[i] for i in shared], [contexts[i] for i in shared]):
+        return [execute_subtask(*args) for args in zip(subtasks, contexts, stores, strict=True)]
+    # A sub-task that could not even be prepared runs alone, to fail with its own error.
     return [
-        execute_subtask(s, ctx, storage, operation=_collector(job))
-        for s, ctx, job in zip(subtasks, contexts, jobs, strict=True)
+        execute_subtask(s, ctx, store, operation=_collector(job) if job is not None else None)
+        for s, ctx, store, job in zip(subtasks, contexts, stores, jobs, strict=True)
     ]
+
+
+def _ran_shared(jobs: Sequence[TranscodeJob | None], contexts: Sequence[OperationContext]) -> bool:
+    """Run the shared command; False (logged) when it failed and each sub-task must run alone."""
+    try:
+        _run_shared([job for job in jobs if job is not None], contexts)
+    except MpsError as exc:
+        log.warning("a fused run of %d transcodes failed (%s): running them one by one",
+                    len(jobs), exc.message)  # fmt: skip
+        return False
+    return True
+
+
+def _prepared(subtask: Subtask, ctx: OperationContext) -> TranscodeJob | None:
+    """The transcode's job, or None when naming its output already fails (bad name, bad spec)."""
+    try:
+        return prepare_transcode(subtask, ctx)
+    except MpsError:
+        return None
 
 
 def _run_shared(jobs: Sequence[TranscodeJob], contexts: Sequence[OperationContext]) -> None:
@@ -75,18 +93,19 @@ def _collector(job: TranscodeJob) -> Callable[[Subtask, OperationContext], Media
 
 def run_step(
     step: Step, subtasks: Sequence[Subtask], contexts: Sequence[OperationContext],
-    storage: TaskOutputStorage | None = None,
+    storages: Sequence[TaskOutputStorage | None] | None = None,
 ) -> list[MediaProcessTaskResult]:  # fmt: skip
     """Run one step of a plan: fused, or each sub-task by its own operation.
 
     Parameters:
         step: the step (its ``indexes`` are the sub-tasks' indexes, in order).
         subtasks, contexts: the step's sub-tasks and one context each.
-        storage: reported as each output's storage.
+        storages: reported as each sub-task's output storage (None: a local disk).
 
     Returns:
         One result entry per sub-task, in order; never raises for media errors.
     """
     if step.fused and len(subtasks) > 1:
-        return run_fused(subtasks, contexts, storage)
-    return [execute_subtask(s, ctx, storage) for s, ctx in zip(subtasks, contexts, strict=True)]
+        return run_fused(subtasks, contexts, storages)
+    stores = list(storages) if storages is not None else [None] * len(subtasks)
+    return [execute_subtask(*args) for args in zip(subtasks, contexts, stores, strict=True)]

@@ -12,7 +12,7 @@ redispatch sweep republishes sub-tasks that were never started.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -100,17 +100,19 @@ def submit_task(
     account_id: str = "0",
     workflow_id: int | None = None,
     trigger: BucketTrigger | None = None,
+    plan: str = "auto",
 ) -> tuple[str, bool]:
     """Validate, store and dispatch one ProcessMedia request.
 
     Parameters:
         request: the request, as a model or as decoded wire JSON.
         store: where the task and its sub-tasks are created (WAITING).
-        broker: the work queue; one :class:`WorkMessage` per sub-task, at the task's priority.
+        broker: the work queue; :class:`WorkMessage` s grouped by ``plan``, at the task's priority.
         templates: presets and custom templates, to refuse unknown Definitions now.
         account_id: the first part of the TaskId.
         workflow_id: the workflow that fired the task, if any.
         trigger: the bucket event that fired it: a redelivered event returns the same task.
+        plan: ``MPS_PLAN``, how sub-tasks are grouped into messages (:func:`group_subtasks`).
 
     Returns:
         ``(TaskId, created)``: ``created`` is False when the SessionId (or trigger) named an
@@ -139,7 +141,8 @@ def submit_task(
     )
     record, created = store.create_task(new)
     if created:
-        dispatch(broker, record.task_id, len(new.subtasks), record.priority)
+        dispatch(broker, record.task_id, len(new.subtasks), record.priority,
+                 groups=group_subtasks(new.subtasks, plan))  # fmt: skip
     else:
         logger.info(
             "task %s already exists for this SessionId or trigger: not dispatched again", record.task_id
@@ -169,23 +172,68 @@ def validate_request(request: ProcessMediaRequest, templates: TemplateLookup) ->
     return task
 
 
-def dispatch(broker: Broker, task_id: str, count: int, priority: int) -> int:
-    """Publish one work message per sub-task ``0..count-1``; failures are logged, not raised.
+def group_subtasks(subtasks: Sequence[NewSubtask], plan: str = "auto") -> list[tuple[int, ...]]:
+    """How the sub-tasks of one task travel: the indexes of each work message.
+
+    - ``split``: one message per sub-task, so idle workers share them out.
+    - ``fused``: one message with every sub-task: one worker runs the whole plan (one input fetch,
+      one decode shared by the transcodes).
+    - ``auto``: the transcodes that read the whole timeline go in one message, because on one
+      worker they share a decode (the planner fuses exactly these), which saves the same work
+      whatever the queue holds, while x264 already keeps every core of that worker busy; spreading
+      them would only finish sooner with idle workers to spare, and costs one full decode per
+      extra worker. Every other sub-task (time-point and sampled snapshots, sprites, GIFs: short,
+      seek-based runs that share nothing with the transcodes' decode) gets its own message, so
+      idle workers finish them while the transcodes run.
+
+    Returns:
+        Index tuples in sub-task order (a group is placed at its first index).
+    """
+    indexes = list(range(len(subtasks)))
+    if plan == "split" or not indexes:
+        return [(index,) for index in indexes]
+    if plan == "fused":
+        return [tuple(indexes)]
+    shared = tuple(i for i in indexes if _whole_timeline_transcode(subtasks[i]))
+    if len(shared) < 2:
+        return [(index,) for index in indexes]
+    groups = [(index,) for index in indexes if index not in shared] + [shared]
+    return sorted(groups)
+
+
+def _whole_timeline_transcode(subtask: NewSubtask) -> bool:
+    window = (subtask.input.get("StartTimeOffset"), subtask.input.get("EndTimeOffset"))
+    return subtask.kind == "Transcode" and not any(window)
+
+
+def dispatch(
+    broker: Broker,
+    task_id: str,
+    count: int,
+    priority: int,
+    *,
+    groups: Sequence[tuple[int, ...]] | None = None,
+) -> int:
+    """Publish the work messages of sub-tasks ``0..count-1``; failures are logged, not raised.
+
+    Parameters:
+        groups: the indexes of each message (default: one message per sub-task).
 
     Returns:
         How many messages were published (the rest are left to the relay's redispatch sweep).
     """
     published = 0
-    for index in range(count):
-        message = WorkMessage(task_id=task_id, indexes=(index,))
+    for indexes in groups if groups is not None else [(index,) for index in range(count)]:
+        message = WorkMessage(task_id=task_id, indexes=indexes)
+        message_id = f"{task_id}:{'+'.join(map(str, indexes))}"
         try:
-            broker.publish_work(
-                message.model_dump(mode="json"), priority=priority, message_id=f"{task_id}:{index}"
-            )
+            broker.publish_work(message.model_dump(mode="json"), priority=priority, message_id=message_id)
             published += 1
         except MpsError as exc:
             # The task is committed and WAITING: the redispatch sweep will publish it later.
-            logger.warning("task %s sub-task %d not published (%s); left to redispatch", task_id, index, exc)
+            logger.warning(
+                "task %s sub-tasks %s not published (%s); left to redispatch", task_id, indexes, exc
+            )
     return published
 
 
@@ -230,4 +278,11 @@ def _notify(notify: _NotifyConfig | None) -> dict[str, Any] | None:
     return wire or None
 
 
-__all__ = ["ProcessMediaRequest", "check_input", "dispatch", "submit_task", "validate_request"]
+__all__ = [
+    "ProcessMediaRequest",
+    "check_input",
+    "dispatch",
+    "group_subtasks",
+    "submit_task",
+    "validate_request",
+]

@@ -9,11 +9,11 @@ import pytest
 
 from mps.broker.stub import StubBroker
 from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
-from mps.store.base import BucketTrigger
+from mps.store.base import BucketTrigger, NewSubtask
 from mps.store.memory import MemoryTaskStore
 from mps.templates import TemplateCatalog, load_presets
 from mps.workflow.messages import WorkMessage
-from mps.workflow.submit import ProcessMediaRequest, submit_task
+from mps.workflow.submit import ProcessMediaRequest, group_subtasks, submit_task
 from mps.workflow.templates import StoreTemplates
 
 COS_INPUT = {"Type": "COS", "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/in/a.mp4"}}
@@ -43,8 +43,10 @@ def templates(store: MemoryTaskStore) -> StoreTemplates:
     return StoreTemplates(TemplateCatalog(load_presets()), store)
 
 
-def submit(store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates, request: Any) -> str:
-    return submit_task(request, store=store, broker=broker, templates=templates)[0]
+def submit(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates, request: Any, plan: str = "split"
+) -> str:
+    return submit_task(request, store=store, broker=broker, templates=templates, plan=plan)[0]
 
 
 def with_changes(**changes: Any) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def test_a_repeated_session_id_returns_the_same_task_and_publishes_nothing(
 
     assert first == (first[0], True)
     assert second == (first[0], False)
-    assert len(broker.messages(broker.work_queue)) == 4
+    assert len(broker.messages(broker.work_queue)) == 3  # MPS_PLAN auto: the two transcodes travel together
     assert store.get_task(first[0]).session_context == "ctx"
 
 
@@ -225,3 +227,25 @@ def test_notify_config_and_the_model_form_are_stored(
     task_id = submit(store, broker, templates, request)
 
     assert store.get_task(task_id).notify == notify
+
+
+def indexes_published(broker: StubBroker) -> list[tuple[int, ...]]:
+    return sorted(WorkMessage.model_validate(m.json()).indexes for m in broker.messages(broker.work_queue))
+
+
+def test_auto_plan_sends_whole_timeline_transcodes_together_and_pictures_apart(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    submit(store, broker, templates, REQUEST, plan="auto")
+    assert indexes_published(broker) == [(0,), (1, 2), (3,)]
+
+
+def test_fused_plan_sends_one_message_and_a_trimmed_transcode_is_not_grouped_by_auto(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    submit(store, broker, templates, REQUEST, plan="fused")
+    assert indexes_published(broker) == [(0, 1, 2, 3)]
+    subtasks = [NewSubtask("Transcode", {"Definition": 1}), NewSubtask("Transcode", {"StartTimeOffset": 2.0}),
+                NewSubtask("Transcode", {"Definition": 2})]  # fmt: skip
+    assert group_subtasks(subtasks, "auto") == [(0, 2), (1,)]
+    assert group_subtasks(subtasks[:2], "auto") == [(0,), (1,)]

@@ -264,3 +264,25 @@ class TestInputCache:
         with cache.use("d", self._info("d")):
             pass
         assert len(cache) == 1 and calls == ["a", "b", "c", "d"]
+
+
+def test_one_message_with_several_subtasks_runs_one_plan_and_commits_each_alone(world: World) -> None:
+    smaller = json.loads(json.dumps(TRANSCODE))
+    smaller["RawParameter"]["VideoTemplate"]["Width"] = 64
+    bad_name = {**TRANSCODE, "OutputObjectPath": "/out/wrong.mkv"}
+    subtasks = [("Transcode", TRANSCODE), ("Transcode", bad_name), ("ImageSprites", SPRITE),
+                ("Transcode", {**smaller, "OutputObjectPath": "/out/small.mp4"})]  # fmt: skip
+    task_id = world.create(subtasks)
+
+    body = WorkMessage(task_id=task_id, indexes=(0, 1, 2, 3)).model_dump_json().encode()
+    world.handler(Delivery(body))
+
+    assert _statuses(world, task_id) == ["SUCCESS", "FAIL", "SUCCESS", "SUCCESS"]
+    assert world.store.get_task(task_id).status == "FINISH"
+    assert world.storage.head(BUCKET, "out/small.mp4") is not None
+    assert world.storage.head(BUCKET, "out/clip_transcode_0.mp4") is not None
+    results = [s.result for s in world.store.get_subtasks(task_id)]
+    assert results[3] is not None and _result(results[3])["Output"]["Width"] == 64
+
+    world.handler(Delivery(body, redelivered=True))  # every index is final: nothing runs again
+    assert _statuses(world, task_id) == ["SUCCESS", "FAIL", "SUCCESS", "SUCCESS"]
