@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -38,6 +33,7 @@ from mps.store.sql import SqlTaskStore
 from mps.templates import TemplateCatalog, load_presets
 from mps.workflow.messages import WorkMessage
 from mps.workflow.templates import StoreTemplates
+from tests.apiserver import running
 
 pytestmark = pytest.mark.integration
 
@@ -59,28 +55,6 @@ class Service:
 
     def work(self) -> list[WorkMessage]:
         return [WorkMessage.model_validate(m.json()) for m in self.broker.messages(self.broker.work_queue)]
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free port held from the start; yields ``host:port``."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start within 10 s")
-        time.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,10 @@ a temporary directory, a stub broker and memory storage; no external service is 
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -32,6 +27,7 @@ from mps.storage.memory import MemoryStorage
 from mps.store.sql import SqlTaskStore
 from mps.templates import TemplateCatalog, load_presets
 from mps.workflow.templates import StoreTemplates
+from tests.apiserver import running
 
 pytestmark = pytest.mark.integration
 
@@ -54,28 +50,6 @@ class Service:
     def client(self) -> mps_client.MpsClient:
         profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=self.host))
         return mps_client.MpsClient(credential.Credential(SECRET_ID, SECRET_KEY), REGION, profile)
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free port held from the start; yields ``host:port``."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start within 10 s")
-        time.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
