@@ -7,6 +7,7 @@ from typing import Any
 
 from mps.media.command import Command
 from mps.media.ops.fused import FusedOutput, build_fused_transcodes
+from mps.media.ops.snapshot import BATCH_SIZE, seek_batch_size
 from mps.media.ops.transcode import build_transcode
 from mps.media.plan import Plan, Step, plan_subtasks, seek_cost
 from mps.media.specs import SampleSpec, SnapshotSpec, SpriteSpec, Subtask, TranscodeSpec
@@ -115,3 +116,10 @@ def test_a_fused_command_decodes_once_and_keeps_each_output_as_built_alone(tmp_p
         start = fused.argv.index(f"[vout{number}]") + 1
         assert fused.argv[start : start + len(tail)] == tail
     assert fused.outputs == [o.output for o in outputs] and fused.duration == 60.0
+
+
+def test_seeked_pictures_of_large_frames_come_in_smaller_batches() -> None:
+    assert seek_batch_size(meta(60.0, 320, 240)) == BATCH_SIZE
+    assert seek_batch_size(meta(60.0, 1280, 720)) == BATCH_SIZE
+    assert seek_batch_size(meta(60.0)) == 4  # 8 seeked 1080p inputs peaked at 527 MiB
+    assert seek_batch_size(meta(60.0, 3840, 2160)) == 1
