@@ -206,6 +206,7 @@ class Results:
 
     started: str
     loads: list[float]
+    commit: str = field(default_factory=lambda: git_head())
     main: list[Series] = field(default_factory=list)
     sprites: list[Series] = field(default_factory=list)
     long_mps: Series | None = None
@@ -265,7 +266,7 @@ def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
         "",
         f"Made by `make bench` (`bench/run.py --runs {args.runs}{' --quick' if args.quick else ''}`), "
         f"started {state.started}. Medians of alternating runs (A B C A B C ...), x264 preset "
-        f"`{setup.preset}` everywhere, mps at commit `{git_head()}`.{partial}",
+        f"`{setup.preset}` everywhere, mps at commit `{state.commit}` (when the run started).{partial}",
         "",
         "## Machine",
         "",
