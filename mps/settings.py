@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,9 @@ class Settings(BaseSettings):
     webhook_token: str | None = Field(None, description="Bearer token of POST /webhooks/bucket-events")
     work_dir: Path = Field(Path(tempfile.gettempdir()), description="Scratch space for workers")
     x264_preset: str = Field("veryfast", description="x264 preset for every H.264 encode")
-    plan: str = Field("auto", description="Grouping of one task's sub-tasks: auto, fused, split")
+    plan: Literal["auto", "fused", "split"] = Field(
+        "auto", description="Grouping of one task's sub-tasks: auto, fused, split"
+    )
     ffmpeg: str = Field("ffmpeg", description="ffmpeg binary")
     ffprobe: str = Field("ffprobe", description="ffprobe binary")
     ffmpeg_timeout: float = Field(3600.0, description="Seconds one ffmpeg run may take")
