@@ -27,7 +27,7 @@ def _handler(settings: Settings, name: str) -> BucketEventHandler:
 
     parts = build_components(settings, name)
     templates = build_templates(settings, parts.store)
-    return BucketEventHandler(parts.store, parts.storage, parts.broker, templates)
+    return BucketEventHandler(parts.store, parts.storage, parts.broker, templates, plan=settings.plan)
 
 
 def run_listen_command(reconcile_interval: float | None) -> int:

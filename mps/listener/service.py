@@ -51,6 +51,7 @@ class BucketEventHandler:
         broker: the work queue.
         templates: template lookup for ProcessMedia's checks.
         account_id: first part of new TaskIds.
+        plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
     """
 
     store: TaskStore
@@ -58,6 +59,7 @@ class BucketEventHandler:
     broker: Broker
     templates: TemplateLookup
     account_id: str = "0"
+    plan: str = "auto"
 
     def __call__(self, delivery: Delivery) -> None:
         """Handle one message: start the tasks of every object it announces.
@@ -73,7 +75,7 @@ class BucketEventHandler:
         for event in events:
             started = handle_object_created(
                 event, store=self.store, broker=self.broker, templates=self.templates,
-                storage=self.storage, account_id=self.account_id,
+                storage=self.storage, account_id=self.account_id, plan=self.plan,
             )  # fmt: skip
             if not started:
                 log.debug("%s/%s (%s): no new task", event.bucket, event.key, event.source)
@@ -81,8 +83,9 @@ class BucketEventHandler:
     def reconcile(self) -> int:
         """One reconcile pass with these services; returns how many tasks it created."""
         return reconcile(
-            self.store, self.storage, broker=self.broker, templates=self.templates, account_id=self.account_id
-        )
+            self.store, self.storage, broker=self.broker, templates=self.templates,
+            account_id=self.account_id, plan=self.plan,
+        )  # fmt: skip
 
 
 def declare_queue(settings: Settings, broker: Broker) -> str:

@@ -137,7 +137,11 @@ def run_listen_loop(settings: Settings, stop: threading.Event, parts: Components
     from mps.listener.service import BucketEventHandler, run_listener
 
     templates = build_templates(settings, parts.store)
-    run_listener(settings, stop, BucketEventHandler(parts.store, parts.storage, parts.broker, templates))
+    run_listener(
+        settings,
+        stop,
+        BucketEventHandler(parts.store, parts.storage, parts.broker, templates, plan=settings.plan),
+    )
 
 
 def install_stop_signals(stop: threading.Event) -> None:

@@ -192,6 +192,7 @@ def handle_object_created(
     storage: Storage,
     workflows: Sequence[WorkflowRecord] | None = None,
     account_id: str = "0",
+    plan: str = "auto",
 ) -> list[str]:
     """Start the task of every Enabled workflow this new object fires, once.
 
@@ -204,6 +205,7 @@ def handle_object_created(
         workflows: the workflows to consider (the reconcile scan narrows them); default: every
             Enabled workflow of ``event.bucket``, read now.
         account_id: first part of new TaskIds.
+        plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
 
     Returns:
         The TaskIds this call created; ``[]`` when nothing matched, mps wrote the object, or every
@@ -223,7 +225,7 @@ def handle_object_created(
     started = []
     for record, (workflow, rule) in fired:
         request = task_request(workflow, rule, confirmed)
-        task_id = _submit(record.workflow_id, request, confirmed, store, broker, templates, account_id)
+        task_id = _submit(record.workflow_id, request, confirmed, store, broker, templates, account_id, plan)
         if task_id is not None:
             started.append(task_id)
     return started
@@ -275,13 +277,14 @@ def _submit(
     broker: Broker,
     templates: TemplateLookup,
     account_id: str,
+    plan: str,
 ) -> str | None:
     """Submit one workflow's task; the new TaskId, or None for a repeat or a permanent refusal."""
     trigger = dedupe_key(workflow_id, event)
     try:
         task_id, created = submit_task(
             request, store=store, broker=broker, templates=templates, account_id=account_id,
-            workflow_id=workflow_id, trigger=trigger,
+            workflow_id=workflow_id, trigger=trigger, plan=plan,
         )  # fmt: skip
     except ConflictError:
         return None  # claimed by claim_trigger without a task: that event was handled

@@ -49,6 +49,7 @@ def reconcile(
     broker: Broker,
     templates: TemplateLookup,
     account_id: str = "0",
+    plan: str = "auto",
 ) -> int:
     """One pass over every Enabled workflow's directory; starts the tasks that are missing.
 
@@ -58,6 +59,7 @@ def reconcile(
         broker: the work queue of new tasks.
         templates: template lookup, for ProcessMedia's checks.
         account_id: first part of new TaskIds.
+        plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
 
     Returns:
         How many tasks this pass created (0 when every event had arrived).
@@ -69,7 +71,7 @@ def reconcile(
     created = 0
     for bucket, watches in _watches_by_bucket(all_enabled_workflows(store)).items():
         try:
-            created += _reconcile_bucket(bucket, watches, store, storage, broker, templates, account_id)
+            created += _reconcile_bucket(bucket, watches, store, storage, broker, templates, account_id, plan)
         except ResourceNotFoundError as exc:
             # A workflow on a bucket that is gone (or was never created) must not stop the others.
             logger.warning("reconcile: cannot list bucket %s: %s", bucket, exc)
@@ -86,6 +88,7 @@ def _reconcile_bucket(
     broker: Broker,
     templates: TemplateLookup,
     account_id: str,
+    plan: str,
 ) -> int:
     created = 0
     for info in _listing(storage, bucket, [rule.prefix for _, rule in watches]):
@@ -94,7 +97,7 @@ def _reconcile_bucket(
         if eligible:
             started = handle_object_created(
                 event, store=store, broker=broker, templates=templates, storage=storage,
-                workflows=eligible, account_id=account_id,
+                workflows=eligible, account_id=account_id, plan=plan,
             )  # fmt: skip
             created += len(started)
     return created

@@ -54,7 +54,7 @@ KINDS = [fam.kind for fam in FAMILIES.values()]
 class Api:
     """Calls handlers the way the edge does, with the twins behind them."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, plan: str = "auto") -> None:
         self.store = MemoryTaskStore()
         self.broker = StubBroker()
         self.storage = MemoryStorage(["media"])
@@ -66,7 +66,7 @@ class Api:
             storage=self.storage,
             runner=self.runner,
             templates=StoreTemplates(TemplateCatalog(load_presets()), self.store),
-            settings=Settings(work_dir=tmp_path),
+            settings=Settings(work_dir=tmp_path, plan=plan),
             download_url=self._download,
         )
         self.registry = register_handlers(ActionRegistry(), self.services)
@@ -101,6 +101,19 @@ def test_process_media_answers_a_task_id_and_queues_its_subtasks(api: Api) -> No
     assert api.store.get_task(task_id).status == "WAITING"
     messages = api.broker.messages(api.broker.work_queue)
     assert [m.priority for m in messages] == [-3, -3]
+
+
+@pytest.mark.parametrize(("plan", "groups"), [("split", [(0,), (1,), (2,)]), ("fused", [(0, 1, 2)]),
+                                             ("auto", [(0, 1), (2,)])])  # fmt: skip
+def test_process_media_groups_work_as_mps_plan_says(
+    tmp_path: Path, plan: str, groups: list[tuple[int, ...]]
+) -> None:
+    api = Api(tmp_path, plan=plan)
+    two_transcodes = {"TranscodeTaskSet": [{"Definition": 100010}, {"Definition": 100020}],
+                      "ImageSpriteTaskSet": [{"Definition": 10}]}  # fmt: skip
+    api("ProcessMedia", InputInfo=COS_INPUT, MediaProcessTask=two_transcodes)
+    sent = [tuple(m.json()["indexes"]) for m in api.broker.messages(api.broker.work_queue)]
+    assert sorted(sent) == groups
 
 
 def test_process_media_refuses_an_unknown_definition_with_nothing_created(api: Api) -> None:

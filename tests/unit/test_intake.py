@@ -461,3 +461,12 @@ def test_the_listener_reconciles_when_it_starts(env: Env) -> None:
         listener.join(5)
     assert not listener.is_alive()
     assert [t.request["InputInfo"]["CosInputInfo"]["Object"] for t in env.tasks()] == ["/in/missed.mp4"]
+
+
+@pytest.mark.parametrize(("plan", "messages"), [("split", 2), ("fused", 1)])
+def test_workflow_tasks_are_grouped_as_mps_plan_says(env: Env, plan: str, messages: int) -> None:
+    env.workflow()
+    env.storage.put_bytes(BUCKET, "in/a.mp4", DATA)
+    handler = BucketEventHandler(env.store, env.storage, env.broker, env.templates, plan=plan)
+    assert handler.reconcile() == 1
+    assert len(env.broker.messages(env.broker.work_queue)) == messages

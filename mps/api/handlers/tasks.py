@@ -105,8 +105,9 @@ class TaskActions:
         request = parse_params(ProcessMediaRequest, params)
         s = self.services
         task_id, _ = submit_task(
-            request, store=s.store, broker=s.broker, templates=s.templates, account_id=s.account_id
-        )
+            request, store=s.store, broker=s.broker, templates=s.templates, account_id=s.account_id,
+            plan=s.settings.plan,
+        )  # fmt: skip
         return {"TaskId": task_id}
 
     def describe_task_detail(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
