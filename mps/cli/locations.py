@@ -14,7 +14,7 @@ from pathlib import Path
 from mps.errors import InvalidParameterError, SourceError
 from mps.models import CosInputInfo, CosOutputStorage, MediaInputInfo, TaskOutputStorage, UrlInputInfo
 from mps.settings import Settings
-from mps.storage import S3Storage, Storage
+from mps.storage import Storage
 from mps.storage.locations import parse_s3_uri
 from mps.workflow.outputs import upload_outputs
 
@@ -68,6 +68,8 @@ def open_source(location: str, settings: Settings, scratch: Path) -> Source:
     if is_s3(location):
         bucket, key = parse_s3_uri(location)
         target = scratch / Path(key).name
+        from mps.storage.s3 import S3Storage  # boto3 is imported only when S3 is used
+
         S3Storage.from_settings(settings).get(bucket, key, target)
         cos = CosInputInfo(Bucket=bucket, Region=settings.s3_region, Object="/" + key)
         return Source(str(target), MediaInputInfo(Type="COS", CosInputInfo=cos))
@@ -98,6 +100,8 @@ def open_destination(location: str, settings: Settings, staging: Path) -> Destin
         return Destination(root)
     bucket, prefix = parse_s3_uri(location)
     prefix = prefix.strip("/")
+    from mps.storage.s3 import S3Storage
+
     store = S3Storage.from_settings(settings)
     store.ensure_bucket(bucket)
     shutil.rmtree(staging, ignore_errors=True)

@@ -6,12 +6,26 @@ wire locations to ``(bucket, key)`` (:mod:`mps.storage.locations`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from mps.storage.base import TASK_METADATA_KEY, ObjectInfo, Storage
 from mps.storage.local import LocalStorage
 from mps.storage.locations import input_location, output_location, parse_s3_uri
 from mps.storage.memory import MemoryStorage
-from mps.storage.s3 import S3Storage, map_s3_errors
 from mps.storage.url import download_url, is_public_address
+
+#: Loaded on first use: boto3 takes a third of a second to import, which `mps process` on local
+#: files (and every short command) should not pay.
+_LAZY = {"S3Storage": "mps.storage.s3", "map_s3_errors": "mps.storage.s3"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mps.storage' has no attribute {name!r}")
+
 
 __all__ = [
     "TASK_METADATA_KEY",
