@@ -27,7 +27,6 @@ from types import FrameType
 from typing import Any
 
 from mps.broker.base import Broker, RetryPolicy
-from mps.errors import MpsError
 from mps.runner import Runner
 from mps.settings import Settings
 from mps.storage.base import Storage
@@ -161,17 +160,11 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 
 def run_up(settings: Settings, workers: int, host: str, port: int, stop: threading.Event) -> None:
-    """API, worker (``workers`` handler threads), relay and listener in one process, until ``stop`` is set.
-
-    Raises:
-        MpsError: the API is not available in this build.
-    """
+    """API, worker (``workers`` handler threads), relay and listener in one process, until ``stop`` is set."""
     import uvicorn
 
-    try:
-        from mps.api.service import build_api  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as exc:
-        raise MpsError(f"the API cannot be started: {exc}") from exc
+    from mps.api.service import build_api  # imported here: `mps worker` alone needs no web stack
+
     server = uvicorn.Server(uvicorn.Config(build_api(settings), host=host, port=port, log_level="info"))
     jobs: list[tuple[str, Callable[[], None]]] = [
         ("api", server.run),
