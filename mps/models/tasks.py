@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from mps.models.base import WireModel
-from mps.models.common import MediaInputInfo, NumberFormat, TaskOutputStorage
+from mps.models.common import MediaInputInfo, NumberFormat, TaskNotifyConfig, TaskOutputStorage
 from mps.models.templates import (
     OverrideTranscodeParameter,
     Position,
@@ -225,6 +225,33 @@ _SET_NAMES = (
 )
 
 
+_Notify = TaskNotifyConfig
+
+
+class TaskWorkRequest(WireModel):
+    """The work part shared by ``ProcessMedia`` and ``CreateWorkflow``/``ResetWorkflow``: where
+    outputs go, what to run and whom to tell."""
+
+    OutputStorage: TaskOutputStorage | None = None
+    OutputDir: str | None = None
+    MediaProcessTask: MediaProcessTaskInput | None = None
+    TaskNotifyConfig: _Notify | None = None
+
+    @field_validator("OutputDir")
+    @classmethod
+    def _directory(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not (value.startswith("/") and value.endswith("/")):
+            raise ValueError("must start and end with /")
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request as JSON (what is stored); the sub-task sets keep the order they were named in."""
+        wire = super().to_wire()
+        if self.MediaProcessTask is not None:
+            wire["MediaProcessTask"] = self.MediaProcessTask.to_wire()
+        return wire
+
+
 __all__ = [
     "AnimatedGraphicTaskInput",
     "ImageSpriteTaskInput",
@@ -235,6 +262,7 @@ __all__ = [
     "SampleSnapshotTaskInput",
     "SnapshotByTimeOffsetTaskInput",
     "SubtaskInput",
+    "TaskWorkRequest",
     "TranscodeTaskInput",
     "WatermarkInput",
 ]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from mps.models.base import WireModel
 from mps.models.common import AwsSqs, TaskNotifyConfig, TaskOutputStorage
-from mps.models.tasks import MediaProcessTaskInput
+from mps.models.tasks import MediaProcessTaskInput, TaskWorkRequest
 
 #: ``WorkflowTrigger.Type`` values and the member each one needs.
 TRIGGER_TYPES: dict[str, str] = {
@@ -116,7 +116,7 @@ _NotifyConfig = TaskNotifyConfig
 _TaskInput = MediaProcessTaskInput
 
 
-class CreateWorkflowRequest(WireModel):
+class CreateWorkflowRequest(TaskWorkRequest):
     """``CreateWorkflow``: a named trigger plus the ProcessMedia-like work it starts.
 
     Note ``TaskPriority`` (singular) here, where ProcessMedia says ``TasksPriority``.
@@ -124,28 +124,10 @@ class CreateWorkflowRequest(WireModel):
 
     WorkflowName: str = Field(min_length=1, max_length=128)
     Trigger: _Trigger
-    OutputStorage: _OutputStorage | None = None
-    OutputDir: str | None = None
-    MediaProcessTask: _TaskInput | None = None
     AiContentReviewTask: Any = None
     AiAnalysisTask: Any = None
     AiRecognitionTask: Any = None
-    TaskNotifyConfig: _NotifyConfig | None = None
     TaskPriority: int = Field(default=0, ge=-10, le=10)
-
-    @field_validator("OutputDir")
-    @classmethod
-    def _directory(cls, value: str | None) -> str | None:
-        if value is not None and value != "" and not (value.startswith("/") and value.endswith("/")):
-            raise ValueError("must start and end with /")
-        return value
-
-    def to_wire(self) -> dict[str, Any]:
-        """The request as JSON (what is stored); the sub-task sets keep the order they were named in."""
-        wire = super().to_wire()
-        if self.MediaProcessTask is not None:
-            wire["MediaProcessTask"] = self.MediaProcessTask.to_wire()
-        return wire
 
 
 class ResetWorkflowRequest(CreateWorkflowRequest):

@@ -15,13 +15,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from mps.broker.base import Broker
 from mps.errors import InvalidParameterError, MpsError
-from mps.models import MediaInputInfo, MediaProcessTaskInput, WireModel, parse_wire
+from mps.models import MediaInputInfo, MediaProcessTaskInput, parse_wire
 from mps.models import TaskNotifyConfig as _NotifyConfig
-from mps.models import TaskOutputStorage as _OutputStorage
+from mps.models.tasks import TaskWorkRequest
 from mps.storage.locations import input_location, output_location
 from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id
 from mps.workflow.messages import WorkMessage
@@ -47,7 +47,7 @@ NOTIFY_TYPES = frozenset({"", "TDMQ-CMQ", "CMQ", "URL"})
 UNSUPPORTED = "UnsupportedOperation"
 
 
-class ProcessMediaRequest(WireModel):
+class ProcessMediaRequest(TaskWorkRequest):
     """The ``ProcessMedia`` request (mps-api.md §5).
 
     ``TaskType`` is accepted and not acted on: Offline tasks run like Online ones. ``ResourceId``
@@ -56,10 +56,6 @@ class ProcessMediaRequest(WireModel):
     """
 
     InputInfo: MediaInputInfo
-    OutputStorage: _OutputStorage | None = None
-    OutputDir: str | None = None
-    MediaProcessTask: MediaProcessTaskInput | None = None
-    TaskNotifyConfig: _NotifyConfig | None = None
     TasksPriority: int = Field(default=0, ge=-10, le=10)
     SessionId: str | None = Field(default=None, max_length=50)
     SessionContext: str = Field(default="", max_length=1000)
@@ -75,20 +71,6 @@ class ProcessMediaRequest(WireModel):
     AIDubbingTask: Any = None
     Activities: Any = None
     ScheduleId: Any = None
-
-    @field_validator("OutputDir")
-    @classmethod
-    def _directory(cls, value: str | None) -> str | None:
-        if value is not None and value != "" and not (value.startswith("/") and value.endswith("/")):
-            raise ValueError("must start and end with /")
-        return value
-
-    def to_wire(self) -> dict[str, Any]:
-        """The request as JSON; the sub-task sets keep the order the request named them in."""
-        wire = super().to_wire()
-        if self.MediaProcessTask is not None:
-            wire["MediaProcessTask"] = self.MediaProcessTask.to_wire()
-        return wire
 
 
 def submit_task(
