@@ -12,6 +12,9 @@ from tests.mediatools import make_clip, make_image
 
 ClipFactory = Callable[..., Path]
 
+#: The database fixtures (``database_url``, ``postgres_store_url``...) of every integration test.
+pytest_plugins = ["tests.integration.store_fixtures"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if shutil.which("ffmpeg") is None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,6 +29,16 @@ def require_service(name: str, available: bool, hint: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(message + "; CI must run every integration test", pytrace=False)
     pytest.skip(message)
+
+
+def listening(url: str, default_port: int = 5672) -> bool:
+    """Whether something accepts TCP connections at ``url``'s host and port (a quick liveness probe)."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")

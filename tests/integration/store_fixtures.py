@@ -7,9 +7,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from mps.store import migrate_url
 
 #: The server the tests create their databases on (override with ``MPS_TEST_POSTGRES_URL``).
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -101,3 +104,14 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_store_url(postgres_server: PostgresServer) -> str:
     """One database for the session's store tests, emptied by each test that uses it."""
     return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database: a SQLite file in tmp_path, or the session's PostgreSQL one emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mps.db'}"
+    url: str = request.getfixturevalue("postgres_store_url")
+    migrate_url(url)
+    truncate_store(url)
+    return url

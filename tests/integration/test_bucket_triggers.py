@@ -34,7 +34,7 @@ from tencentcloud.mps.v20190612 import models, mps_client
 
 from mps.storage import S3Storage
 from tests.conftest import ClipFactory
-from tests.integration.conftest import require_service
+from tests.integration.conftest import listening, require_service
 from tests.seaweed import SeaweedServer, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,14 +48,6 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "minio-p
 SNAPSHOT = {"SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "ExtTimeOffsetSet": ["0.5s"]}]}
 #: How long to watch for a task that must not start (the only fixed waits of this module).
 QUIET_PERIOD = 2.5
-
-
-def _rabbitmq_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def _notification_toml(port: int, token: str) -> str:
@@ -244,7 +236,7 @@ def _cleanup(stack: Stack) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """SeaweedFS with its filer webhook pointed at `mps up` (API, worker, relay, listener)."""
-    require_service("RabbitMQ", _rabbitmq_up(), "rabbitmq-server -detached")
+    require_service("RabbitMQ", listening(AMQP_URL), "rabbitmq-server -detached")
     require_service(
         "weed",
         shutil.which("weed") is not None,

@@ -10,14 +10,12 @@ import itertools
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions as pe
@@ -27,6 +25,7 @@ from mps.broker import BrokerConnectionError, BrokerError, Delivery, RetryPolicy
 from mps.broker.base import ATTEMPTS_HEADER, ERROR_HEADER
 from mps.broker.rabbitmq import RabbitmqBroker, map_pika_errors
 from mps.errors import ProcessingError, StorageUnavailableError
+from tests.integration.conftest import listening
 
 #: The RabbitMQ under test (the same variable the service reads).
 AMQP_URL = os.environ.get("MPS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -40,15 +39,6 @@ Handler = Callable[[Delivery], None]
 Admin = pika.BlockingConnection
 
 
-def _reachable(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _rabbitmqctl(*args: str) -> str:
     result = subprocess.run(["rabbitmqctl", "--quiet", *args], capture_output=True, text=True, timeout=60)
     return result.stdout
@@ -57,7 +47,7 @@ def _rabbitmqctl(*args: str) -> str:
 @pytest.fixture(scope="session")
 def rabbitmq() -> Iterator[str]:
     """The AMQP URL; skips (fails under ``CI``) when RabbitMQ is down; sweeps the run's names at the end."""
-    if not _reachable(AMQP_URL):
+    if not listening(AMQP_URL):
         message = f"RabbitMQ is not reachable at {AMQP_URL} (rabbitmq-server -detached)"
         if os.environ.get("CI"):
             pytest.fail(message + "; CI must run every integration test", pytrace=False)
@@ -236,9 +226,7 @@ def test_a_permanent_error_sends_the_message_to_the_dlq(broker: RabbitmqBroker, 
 
 
 @pytest.mark.integration
-def test_a_retryable_error_is_retried_up_to_the_cap_then_dead_lettered(
-    broker: RabbitmqBroker, admin: Admin
-):
+def test_a_retryable_error_is_retried_up_to_the_cap_then_dead_lettered(broker: RabbitmqBroker, admin: Admin):
     # Given a handler that always fails with a retryable error
     broker.publish_work({"n": 1}, priority=5)
     seen: list[Delivery] = []
@@ -307,9 +295,7 @@ def test_stopping_lets_a_running_handler_finish_and_ack(broker: RabbitmqBroker, 
 
 
 @pytest.mark.integration
-def test_an_event_reaches_a_queue_bound_to_its_topic(
-    broker: RabbitmqBroker, admin: Admin, prefix: str
-):
+def test_an_event_reaches_a_queue_bound_to_its_topic(broker: RabbitmqBroker, admin: Admin, prefix: str):
     # Given a subscriber queue bound with WorkflowTask.# to the events exchange
     exchange, queue = f"{prefix}events", f"{prefix}subscriber"
     channel = admin.channel()

@@ -25,28 +25,14 @@ from tencentcloud.mps.v20190612 import models, mps_client
 from mps.broker.names import QueueNames, dead_letter_exchange, dead_letter_queue
 from mps.storage import S3Storage
 from tests.conftest import ClipFactory
-from tests.integration.conftest import require_service
+from tests.integration.conftest import listening, require_service
 from tests.mediatools import image_size, video_stream
-from tests.seaweed import SeaweedServer
+from tests.seaweed import SeaweedServer, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SECRET_ID, SECRET_KEY = "AKIDe2e", "e2e-secret"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-
-def _rabbitmq_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _client(port: int, secret_key: str = SECRET_KEY) -> mps_client.MpsClient:
@@ -65,9 +51,9 @@ def _call(client: mps_client.MpsClient, action: str, params: dict[str, Any]) -> 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedServer) -> Iterator[dict[str, Any]]:
     """`mps up` with two worker threads on free ports, its own queue prefix and SQLite store."""
-    require_service("RabbitMQ", _rabbitmq_up(), "rabbitmq-server -detached")
+    require_service("RabbitMQ", listening(AMQP_URL), "rabbitmq-server -detached")
     work = tmp_path_factory.mktemp("e2e")
-    port, prefix = _free_port(), f"e2e{uuid.uuid4().hex[:8]}"
+    port, prefix = free_port(), f"e2e{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "MPS_S3_ENDPOINT_URL": seaweed.endpoint_url,

@@ -19,26 +19,10 @@ from mps.store import ConflictError, NewTask, SqlTaskStore, TaskStore, migrate_u
 from mps.store.migrate import alembic_config
 from mps.store.schema import metadata
 from mps.store.sqlbase import create_store_engine, map_db_errors
-from tests.integration.store_fixtures import (  # noqa: F401 (fixtures are used by name)
-    PostgresServer,
-    postgres_server,
-    postgres_store_url,
-    truncate_store,
-)
+from tests.integration.store_fixtures import PostgresServer
 from tests.unit.test_memory_store import FakeClock, StoreContract, new, race
 
 BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty, migrated database: a SQLite file in tmp_path, or the session's PostgreSQL one emptied."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mps.db'}"
-    url: str = request.getfixturevalue("postgres_store_url")
-    migrate_url(url)
-    truncate_store(url)
-    return url
 
 
 @pytest.fixture(params=BACKENDS)

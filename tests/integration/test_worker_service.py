@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pika
 import pytest
@@ -29,18 +27,13 @@ from mps.broker import Delivery, RetryPolicy
 from mps.broker.rabbitmq import RabbitmqBroker
 from mps.settings import Settings
 from mps.storage import TASK_METADATA_KEY, S3Storage
-from mps.store import SqlTaskStore, TaskStore, migrate_url
+from mps.store import SqlTaskStore, TaskStore
 from mps.templates import TemplateCatalog, load_presets
 from mps.worker.service import Components, run_relay_loop, work_handler
 from mps.workflow.messages import WorkMessage
 from mps.workflow.submit import submit_task
 from mps.workflow.templates import StoreTemplates
-from tests.integration.conftest import require_service
-from tests.integration.store_fixtures import (  # noqa: F401 (fixtures are used by name)
-    postgres_server,
-    postgres_store_url,
-    truncate_store,
-)
+from tests.integration.conftest import listening, require_service
 from tests.seaweed import SeaweedServer
 
 AMQP_URL = os.environ.get("MPS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -63,15 +56,6 @@ SUBTASKS = [
     ("SnapshotByTimeOffset", {"Definition": 10, "ExtTimeOffsetSet": ["1s", "2s"]}),
     ("ImageSprites", {"Definition": 10}),
 ]
-
-
-def _reachable(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 class Rig:
@@ -153,19 +137,9 @@ class Rig:
         connection.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mps.db'}"
-    url: str = request.getfixturevalue("postgres_store_url")
-    migrate_url(url)
-    truncate_store(url)
-    return url
-
-
 @pytest.fixture
 def rig(seaweed: SeaweedServer, bucket: str, database_url: str, tmp_path: Path) -> Iterator[Rig]:
-    require_service("RabbitMQ", _reachable(AMQP_URL), f"nothing listens at {AMQP_URL}")
+    require_service("RabbitMQ", listening(AMQP_URL), f"nothing listens at {AMQP_URL}")
     setup = Rig(seaweed, bucket, database_url, tmp_path / "work")
     yield setup
     setup.close()
@@ -174,7 +148,7 @@ def rig(seaweed: SeaweedServer, bucket: str, database_url: str, tmp_path: Path) 
 @pytest.fixture
 def sqlite_rig(seaweed: SeaweedServer, bucket: str, tmp_path: Path) -> Iterator[Rig]:
     """As :func:`rig` on SQLite only: the crash and outage tests need one backend, not both."""
-    require_service("RabbitMQ", _reachable(AMQP_URL), f"nothing listens at {AMQP_URL}")
+    require_service("RabbitMQ", listening(AMQP_URL), f"nothing listens at {AMQP_URL}")
     setup = Rig(seaweed, bucket, f"sqlite:///{tmp_path / 'mps.db'}", tmp_path / "work")
     yield setup
     setup.close()
