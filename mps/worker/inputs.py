@@ -45,6 +45,8 @@ class CachedInput:
         task_id: the task.
         path: the local file, once fetched.
         meta: the probe of the file, once known (set by the handler under :attr:`lock`).
+        gop: seconds between keyframes, once measured (None: not yet, or not measurable).
+        gop_measured: whether :attr:`gop` was measured, so a failed measure is not retried.
         error: the permanent failure of the fetch or probe, if there was one.
         lock: held while fetching or probing, so only one handler thread does it.
     """
@@ -54,6 +56,8 @@ class CachedInput:
     directory: Path
     path: Path | None = None
     meta: MediaMetaData | None = None
+    gop: float | None = None
+    gop_measured: bool = False
     error: MpsError | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0

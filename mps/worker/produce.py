@@ -143,6 +143,16 @@ class SubtaskProducer:
             cached.meta = meta
             return meta
 
+    def _keyframe_interval(self, cached: CachedInput) -> float | None:
+        """The input's GOP, measured once per task per process: the sampled snapshots and the sprite
+        of one task usually arrive in separate messages (``MPS_PLAN=auto``)."""
+        with cached.lock:
+            if not cached.gop_measured:
+                assert cached.path is not None
+                cached.gop = self._engine.keyframe_interval(str(cached.path))
+                cached.gop_measured = True
+            return cached.gop
+
     def _run(self, job: _Group) -> list[Produced]:
         settings = self.settings
         settings.work_dir.mkdir(parents=True, exist_ok=True)
@@ -158,8 +168,7 @@ class SubtaskProducer:
                     subtasks.append(resolver.subtask(record.index, request))
                 except MpsError as exc:
                     produced[record.index] = self._failed(record, request, exc, job.final, source=False)
-            source = str(job.cached.path)
-            gop = self._engine.keyframe_interval(source) if needs_gop(subtasks) else None
+            gop = self._keyframe_interval(job.cached) if needs_gop(subtasks) else None
             plan = plan_subtasks(subtasks, job.meta, gop=gop, fuse=settings.plan != "split")
             by_index = {subtask.index: subtask for subtask in subtasks}
             for step in plan.steps:

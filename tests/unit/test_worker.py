@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from mps.app import build_runner
 from mps.broker import Delivery, StubBroker
 from mps.errors import StorageUnavailableError
 from mps.models import MediaInputInfo
+from mps.runner import FfmpegRunner
 from mps.settings import Settings
 from mps.storage import TASK_METADATA_KEY, MemoryStorage
 from mps.store import MemoryTaskStore, NewSubtask, NewTask, new_task_id
@@ -40,6 +40,16 @@ BAD_CODEC = {
 }
 
 
+class CountingRunner(FfmpegRunner):
+    """The real runner, counting how often the input's GOP is measured."""
+
+    gop_measures = 0
+
+    def keyframe_interval(self, source: str | Path, *, timeout: float | None = None) -> float:
+        self.gop_measures += 1
+        return super().keyframe_interval(source, timeout=timeout)
+
+
 class World:
     """A store, a storage holding the input, a stub broker and a handler wired together."""
 
@@ -60,8 +70,9 @@ class World:
 
         self.inputs = InputCache(tmp_path / "inputs", fetch)
         templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
+        self.runner = CountingRunner(default_timeout=self.settings.ffmpeg_timeout)
         producer = SubtaskProducer(
-            self.store, self.storage, build_runner(self.settings), templates, self.inputs, self.settings
+            self.store, self.storage, self.runner, templates, self.inputs, self.settings
         )
         self.handler = WorkHandler(self.store, producer, self.inputs, events_exchange=EXCHANGE)
 
@@ -136,6 +147,17 @@ def test_three_subtasks_run_to_finish_with_one_event_per_target_and_one_fetch(wo
     event = json.loads(client[0].body)
     assert event["EventType"] == "WorkflowTask" and event["WorkflowTaskEvent"]["Status"] == "FINISH"
     assert len(event["WorkflowTaskEvent"]["MediaProcessResultSet"]) == 3
+
+
+def test_the_gop_is_measured_once_per_task_though_pictures_arrive_in_separate_messages(world: World) -> None:
+    sample = {"Definition": 10}  # preset: every 10 % -> the planner weighs seeking against decoding
+    task_id = world.create([("SampleSnapshot", sample), ("ImageSprites", SPRITE)])
+
+    world.deliver(task_id, 0)
+    world.deliver(task_id, 1)
+
+    assert _statuses(world, task_id) == ["SUCCESS", "SUCCESS"]
+    assert world.runner.gop_measures == 1
 
 
 def test_a_redelivered_message_for_a_finished_subtask_records_nothing_twice(world: World) -> None:
