@@ -24,6 +24,7 @@ from mps.store.base import (
     TaskRecord,
     TaskStore,
     TemplateRecord,
+    UnstartedSubtask,
     WorkflowRecord,
     new_task_id,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "TaskRecord",
     "TaskStore",
     "TemplateRecord",
+    "UnstartedSubtask",
     "WorkflowRecord",
     "map_db_errors",
     "migrate_url",

@@ -110,6 +110,15 @@ class NewTask:
 
 
 @dataclass(frozen=True)
+class UnstartedSubtask:
+    """A WAITING sub-task never started, of an unfinished task: what the redispatch sweep needs."""
+
+    task_id: str
+    index: int
+    priority: int
+
+
+@dataclass(frozen=True)
 class TaskRecord:
     """One stored task. Times are timezone-aware UTC."""
 
@@ -234,6 +243,11 @@ class TaskStore(Protocol):
 
     def get_subtasks(self, task_id: str) -> list[SubtaskRecord]:
         """The task's sub-tasks by index ([] for an unknown task)."""
+        ...
+
+    def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
+        """WAITING sub-tasks with no attempt yet, of WAITING or PROCESSING tasks created before
+        ``created_before``, oldest task first, at most ``limit``: one query, for the redispatch sweep."""
         ...
 
     def list_tasks(

@@ -40,6 +40,7 @@ from mps.store.base import (
     SubtaskStatus,
     TaskRecord,
     TaskStatus,
+    UnstartedSubtask,
     utc_now,
 )
 from mps.store.memory_catalog import MemoryCatalog
@@ -159,6 +160,18 @@ class MemoryTaskStore(MemoryCatalog):
         """See :meth:`mps.store.sql_tasks.TasksMixin.get_subtasks`."""
         with self._lock:
             return _copy(self._subtasks.get(task_id, []))
+
+    def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
+        """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""
+        with self._lock:
+            found = [
+                UnstartedSubtask(task.task_id, sub.index, task.priority)
+                for task in self._tasks.values()  # insertion order: oldest task first
+                if task.status in ("WAITING", "PROCESSING") and task.create_time <= created_before
+                for sub in self._subtasks.get(task.task_id, [])
+                if sub.status == "WAITING" and sub.attempts == 0
+            ]
+        return found[:limit]
 
     def list_tasks(
         self,

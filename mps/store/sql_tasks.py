@@ -29,6 +29,7 @@ from mps.store.base import (
     SubtaskRecord,
     TaskRecord,
     TaskStatus,
+    UnstartedSubtask,
 )
 from mps.store.schema import bucket_events, subtasks, tasks
 from mps.store.sql_outbox import insert_event
@@ -176,6 +177,25 @@ class TasksMixin(SqlBase):
         """The task's sub-tasks ordered by index ([] for an unknown task)."""
         with self._read() as conn:
             return self._fetch_subtasks(conn, task_id)
+
+    def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
+        """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""
+        query = (
+            sa.select(subtasks.c.task_id, subtasks.c.subtask_index, tasks.c.priority)
+            .join(tasks, tasks.c.task_id == subtasks.c.task_id)
+            .where(
+                tasks.c.status.in_(("WAITING", "PROCESSING")),
+                tasks.c.create_time <= created_before,
+                subtasks.c.status == "WAITING",
+                subtasks.c.attempts == 0,
+            )
+            .order_by(tasks.c.seq, subtasks.c.subtask_index)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [
+                UnstartedSubtask(row.task_id, row.subtask_index, row.priority) for row in conn.execute(query)
+            ]
 
     @staticmethod
     def _fetch_subtasks(conn: Connection, task_id: str) -> list[SubtaskRecord]:

@@ -21,14 +21,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
 
 from mps.broker.base import Broker
 from mps.errors import MpsError
-from mps.store.base import OutboxRecord, TaskRecord, TaskStatus, TaskStore, utc_now
+from mps.store.base import OutboxRecord, TaskStore, UnstartedSubtask, utc_now
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import EXCHANGE, QUEUE, TOPIC, URL, post_callback
 
@@ -45,8 +45,8 @@ MAX_ATTEMPTS = 50
 PARKED = timedelta(days=36500)
 #: Longest wait between two republishes of one sub-task.
 MAX_REDISPATCH_INTERVAL = 3600.0
-#: Tasks looked at per sweep and status (pages of 100).
-SWEEP_PAGES = 20
+#: Lost sub-tasks looked at per sweep (oldest task first; the next sweep takes the rest).
+SWEEP_LIMIT = 2000
 
 
 def backoff(attempts: int, *, base: float = BASE_DELAY, cap: float = MAX_DELAY,
@@ -190,42 +190,28 @@ class Redispatcher:
         now = self.clock()
         seen: set[tuple[str, int]] = set()
         published = 0
-        for task in self._unfinished(now - timedelta(seconds=self.older_than)):
-            for sub in self.store.get_subtasks(task.task_id):
-                if sub.status != "WAITING" or sub.attempts != 0:
-                    continue
-                key = (task.task_id, sub.index)
-                seen.add(key)
-                due, interval = self._next.get(key, (now, self.older_than / 2))
-                if due > now:
-                    continue
-                self._publish(task, sub.index)
-                interval = min(interval * 2, MAX_REDISPATCH_INTERVAL)
-                self._next[key] = (now + timedelta(seconds=interval), interval)
-                published += 1
+        created_before = now - timedelta(seconds=self.older_than)
+        for lost in self.store.list_unstarted_subtasks(created_before, limit=SWEEP_LIMIT):
+            key = (lost.task_id, lost.index)
+            seen.add(key)
+            due, interval = self._next.get(key, (now, self.older_than / 2))
+            if due > now:
+                continue
+            self._publish(lost)
+            interval = min(interval * 2, MAX_REDISPATCH_INTERVAL)
+            self._next[key] = (now + timedelta(seconds=interval), interval)
+            published += 1
         # Forget sub-tasks that started or finished, so the map stays as small as the backlog.
         self._next = {key: value for key, value in self._next.items() if key in seen}
         return published
 
-    def _unfinished(self, created_before: datetime) -> Iterator[TaskRecord]:
-        statuses: tuple[TaskStatus, ...] = ("WAITING", "PROCESSING")
-        for status in statuses:
-            token = ""
-            for _ in range(SWEEP_PAGES):
-                page, token = self.store.list_tasks(
-                    status, limit=100, scroll_token=token, end_time=created_before
-                )
-                yield from page
-                if not token:
-                    break
-
-    def _publish(self, task: TaskRecord, index: int) -> None:
-        message = WorkMessage(task_id=task.task_id, indexes=(index,))
+    def _publish(self, lost: UnstartedSubtask) -> None:
+        message = WorkMessage(task_id=lost.task_id, indexes=(lost.index,))
         self.broker.publish_work(
-            message.model_dump(mode="json"), priority=task.priority, message_id=f"{task.task_id}:{index}"
+            message.model_dump(mode="json"), priority=lost.priority, message_id=f"{lost.task_id}:{lost.index}"
         )
         log.warning(
-            "task %s sub-task %d was never started: work message published again", task.task_id, index
+            "task %s sub-task %d was never started: work message published again", lost.task_id, lost.index
         )
 
 

@@ -233,6 +233,27 @@ class StoreContract:
         with pytest.raises(ResourceNotFoundError):
             store.start_subtask(task.task_id, 5)
 
+    def test_unstarted_subtasks_are_listed_in_one_query_oldest_task_first(
+        self, store: TaskStore, clock: FakeClock
+    ) -> None:
+        older, _ = store.create_task(new(2, priority=5))
+        clock.advance(timedelta(seconds=10))
+        newer, _ = store.create_task(new(1))
+        store.start_subtask(older.task_id, 0)  # started: not lost
+        clock.advance(timedelta(seconds=10))
+        aborted, _ = store.create_task(new(1))
+        store.abort_task(aborted.task_id)  # finished tasks are never redispatched
+
+        lost = store.list_unstarted_subtasks(clock.now)
+        assert [(x.task_id, x.index, x.priority) for x in lost] == [
+            (older.task_id, 1, 5),
+            (newer.task_id, 0, 0),
+        ]
+        assert [x.task_id for x in store.list_unstarted_subtasks(clock.now - timedelta(seconds=15))] == [
+            older.task_id
+        ]
+        assert len(store.list_unstarted_subtasks(clock.now, limit=1)) == 1
+
     def test_a_subtask_result_is_committed_once(self, store: TaskStore) -> None:
         task, _ = store.create_task(new(1))
 
