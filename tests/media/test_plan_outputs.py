@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageStat
@@ -106,3 +107,32 @@ def test_seeked_sprites_and_samples_match_decoded_ones(clip: ClipFactory, tmp_pa
         decoded, seeked = (tmp_path / str(seek) / path.lstrip("/") for seek in (False, True))
         assert image_size(decoded) == image_size(seeked)
         assert _mean_difference(decoded, seeked) < 2.0  # the same frame: only encoder noise differs
+
+
+def _frame_at(video: Path, seconds: float, out: Path) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", str(seconds), "-i", str(video),
+         "-frames:v", "1", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def test_a_cascaded_rung_shows_the_picture_a_direct_scale_shows(clip: ClipFactory, tmp_path: Path) -> None:
+    # 480x360 in, 240p and 120p out in one run: the 120p frames are scaled from the 240p ones.
+    source = clip(duration=2.0, width=480, height=360)
+    meta = RUNNER.probe(source)
+    subtasks = [transcode(0, 240), transcode(1, 120)]
+    contexts = [context(source, tmp_path / "fused", meta, s.spec.definition) for s in subtasks]
+    fused = run_fused(subtasks, contexts)
+    alone = execute_subtask(subtasks[1], context(source, tmp_path / "alone", meta, 1120))
+    assert [r.result.Status for r in fused] + [alone.result.Status] == ["SUCCESS"] * 3
+    name = "out/in_transcode_1120.mp4"
+    cascaded = _frame_at(tmp_path / "fused" / name, 1.0, tmp_path / "cascaded.png")
+    direct = _frame_at(tmp_path / "alone" / name, 1.0, tmp_path / "direct.png")
+    assert image_size(cascaded) == image_size(direct) == (160, 120)
+    assert _mean_difference(cascaded, direct) < 4.0  # resampling and encoder noise, not another framing
+    # and a picture shifted by a few pixels (another framing) is far more different than that
+    with Image.open(direct) as img:
+        img.transform(img.size, Image.Transform.AFFINE, (1, 0, 4, 0, 1, 0)).save(tmp_path / "shifted.png")
+    assert _mean_difference(tmp_path / "shifted.png", direct) > 8.0

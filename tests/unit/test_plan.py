@@ -110,7 +110,9 @@ def test_a_fused_command_decodes_once_and_keeps_each_output_as_built_alone(tmp_p
     ]
     assert fused.argv.count("-i") == 1
     graph = fused.argv[fused.argv.index("-filter_complex") + 1]
-    assert graph.startswith("[0:v:0]split=2")
+    assert graph.count("[0:v:0]") == 1  # one decoded stream, read by one chain
+    # the 360p rung is scaled from the 720p frames, not from the 1080p source again
+    assert graph.startswith("[0:v:0]scale=1280:720") and graph.count("scale=") == 2
     for number, command in enumerate(alone):
         tail = command.argv[command.argv.index("[vout]") + 1 :]
         start = fused.argv.index(f"[vout{number}]") + 1

@@ -1,9 +1,11 @@
 """Several transcodes from one decode: the source is read and decoded once, ``split`` into every output.
 
-Each output keeps exactly the filters, encoder and container options of its own
+Each output keeps the filters, encoder and container options of its own
 :func:`~mps.media.ops.transcode.build_transcode` (both are built by
 :func:`~mps.media.ops.transcode.transcode_branch`), so a fused run writes the same files as
-separate runs, for the cost of one decode instead of one per output.
+separate runs, for the cost of one decode instead of one per output. The scaling is shared too
+(:class:`~mps.media.frames.SharedFrames`): outputs of one size are scaled once, and a smaller
+rung is scaled from a larger one (1080p -> 720p -> 360p) instead of from the source.
 
 Only whole-timeline transcodes are fused: a Start/EndTimeOffset trims with an input-side seek,
 which the other outputs cannot share. Low-rate picture branches (sampled shots, sprite tiles) are
@@ -19,7 +21,9 @@ from pathlib import Path
 from mps.errors import MpsError
 from mps.media.command import Command, input_args
 from mps.media.filters import FilterGraph
-from mps.media.ops.transcode import transcode_branch, trim_window
+from mps.media.frames import DirectFrames, SharedFrames
+from mps.media.geometry import Size
+from mps.media.ops.transcode import frame_request, transcode_branch, trim_window
 from mps.media.specs import TranscodeSpec
 from mps.models.metadata import MediaMetaData
 
@@ -64,22 +68,19 @@ def build_fused_transcodes(
     if not outputs:
         raise ValueError("a fused run needs at least one output")
     graph = FilterGraph()
-    pads = [graph.label("t") for _ in outputs]
-    if meta.has_video:
-        # One decoded stream, one branch per output; an audio-only output leaves its branch unused,
-        # which ffmpeg refuses, so such outputs get a ``nullsink`` branch below.
-        graph.add("[0:v:0]", [f"split={len(outputs)}"], pads)
+    requests = [frame_request(item.spec, meta) for item in outputs]
+    wanted = [request for request in requests if request is not None]
+    source_size = Size(meta.display_width, meta.display_height)
+    frames = SharedFrames(graph, "[0:v:0]", wanted, source_size) if wanted else DirectFrames(graph, "[0:v:0]")
     inputs: list[str] = []
     tails: list[str] = []
     durations: list[float] = []
-    for number, (item, pad) in enumerate(zip(outputs, pads, strict=True)):
+    for number, item in enumerate(outputs):
         branch = transcode_branch(
-            item.spec, meta, item.output, graph, pad, first_input=1 + _image_count(inputs),
+            item.spec, meta, item.output, frames, first_input=1 + _image_count(inputs),
             encoders=encoders, segment_pattern=item.segment_pattern, font_file=item.font_file,
             vout=f"[vout{number}]",
         )  # fmt: skip
-        if meta.has_video and f"[vout{number}]" not in branch.output:
-            graph.chains.append(f"{pad}nullsink")
         inputs += branch.inputs
         tails += branch.output
         durations.append(branch.duration)

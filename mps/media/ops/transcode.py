@@ -38,7 +38,8 @@ from pydantic import ValidationError
 from mps.errors import InvalidParameterError, SourceError
 from mps.media.command import Command, input_args
 from mps.media.filters import FilterGraph
-from mps.media.geometry import Size, fill_filters, target_size
+from mps.media.frames import DirectFrames, FrameRequest, FrameSource
+from mps.media.geometry import Size, target_size
 from mps.media.ops.transcode_codecs import (
     DEFAULT_HLS_TIME,
     audio_codec_args,
@@ -61,6 +62,7 @@ from mps.models.validation import invalid_parameter
 __all__ = [
     "build_transcode",
     "effective_parameters",
+    "frame_request",
     "output_format",
     "output_fps",
     "trim_window",
@@ -101,7 +103,7 @@ def build_transcode(
     seek, length = trim_window(spec.start, spec.end, meta.media_duration)
     graph = FilterGraph()
     branch = transcode_branch(
-        spec, meta, output, graph, "[0:v:0]", first_input=1, encoders=encoders,
+        spec, meta, output, DirectFrames(graph, "[0:v:0]"), first_input=1, encoders=encoders,
         segment_pattern=segment_pattern, font_file=font_file, hls_start_number=hls_start_number,
     )  # fmt: skip
     argv = [*input_args(source, seek=seek, duration=length), *branch.inputs]
@@ -129,8 +131,7 @@ def transcode_branch(
     spec: TranscodeSpec,
     meta: MediaMetaData,
     output: Path,
-    graph: FilterGraph,
-    pad: str,
+    frames: FrameSource,
     *,
     first_input: int,
     encoders: Set[str],
@@ -139,13 +140,13 @@ def transcode_branch(
     hls_start_number: int = 0,
     vout: str = "[vout]",
 ) -> TranscodeBranch:
-    """The filters (added to ``graph`` from ``pad``), inputs and output options of one transcode.
+    """The filters (added to ``frames.graph``), inputs and output options of one transcode.
 
     Parameters:
         spec, meta, output, encoders, segment_pattern, font_file, hls_start_number: as for
             :func:`build_transcode`.
-        graph: the command's filter graph, extended in place.
-        pad: the decoded source video (``[0:v:0]``, or one branch of a ``split``).
+        frames: where the output's frames come from, converted to its rate and size (the
+            command's filter graph, extended in place); asked once, when the output has video.
         first_input: the ffmpeg input index this branch's first watermark image will get.
         vout: the label the branch's finished video gets.
 
@@ -167,7 +168,7 @@ def transcode_branch(
     argv: list[str] = []
     if video is not None:
         inputs = [arg for fragment in watermark_input_args(spec.watermarks) for arg in fragment]
-        source = _VideoSource(graph, pad, first_input, vout)
+        source = _VideoSource(frames, first_input, vout)
         argv += _video_args(spec, video, meta, duration, encoders, font_file, source)
     else:
         argv.append("-vn")
@@ -188,8 +189,7 @@ def transcode_branch(
 class _VideoSource:
     """Where a transcode's video chain starts and ends inside a (possibly shared) graph."""
 
-    graph: FilterGraph
-    pad: str
+    frames: FrameSource
     first_input: int
     vout: str
 
@@ -230,6 +230,27 @@ def _offset(value: float | None, duration: float) -> float | None:
     return max(duration + value, 0.0) if value < 0 else value
 
 
+def frame_request(spec: TranscodeSpec, meta: MediaMetaData) -> FrameRequest | None:
+    """The rate and size the output's frames are converted to (None: the output has no video).
+
+    Raises:
+        InvalidParameterError: the template asks for video without a VideoTemplate.
+        SourceError: the source's video stream has no frame size.
+    """
+    video = _video_template(spec.params, meta)
+    return _frame_request(video, meta) if video is not None else None
+
+
+def _frame_request(video: VideoTemplateInfo, meta: MediaMetaData) -> FrameRequest:
+    source = Size(meta.display_width, meta.display_height)
+    if source.width <= 0 or source.height <= 0:
+        raise SourceError("the source's video stream has no frame size")
+    # ffmpeg autorotates, so geometry is computed on the displayed size, not the coded one.
+    size = target_size(source, video.Width, video.Height, video.ResolutionAdaptive)
+    rate, _ = output_fps(video, meta)
+    return FrameRequest(rate, size, video.FillType)
+
+
 def _video_template(params: RawTranscodeParameter, meta: MediaMetaData) -> VideoTemplateInfo | None:
     """The video template, or None when the output has no pictures (removed, audio container, no video)."""
     if params.RemoveVideo or params.Container in AUDIO_CONTAINERS or not meta.has_video:
@@ -250,20 +271,16 @@ def _video_args(
     font_file: str | None,
     where: _VideoSource,
 ) -> list[str]:
-    """The chain (added to ``where.graph``) ending in ``where.vout``, its map, the encoder options."""
+    """The chain (added to ``where.frames.graph``) ending in ``where.vout``, its map, the encoder options."""
     container = spec.params.Container
     encoder = video_encoder(video.Codec, container, encoders)
     if container == "hls" and video.SegmentType not in (None, 0):
         raise InvalidParameterError.field("SegmentType", "only TS segments (SegmentType 0) are supported")
-    source = Size(meta.display_width, meta.display_height)
-    if source.width <= 0 or source.height <= 0:
-        raise SourceError("the source's video stream has no frame size")
-    # ffmpeg autorotates, so geometry is computed on the displayed size, not the coded one.
-    size = target_size(source, video.Width, video.Height, video.ResolutionAdaptive)
-    fps_filter, out_fps = output_fps(video, meta)
-    graph = where.graph
-    pad = graph.add(where.pad, [f"fps={fps_filter}"]) if fps_filter else where.pad
-    pad = fill_filters(graph, pad, size, video.FillType)
+    request = _frame_request(video, meta)
+    size = request.size
+    _, out_fps = output_fps(video, meta)
+    pad = where.frames.frames(request)
+    graph = where.frames.graph
     images = image_input_map(spec.watermarks, first_input=where.first_input)
     pad = overlay_watermarks(
         graph, pad, size, spec.watermarks, images, duration=duration, font_file=font_file
