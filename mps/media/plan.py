@@ -20,7 +20,10 @@ Decisions, and why:
 - **Picture branches stay out of that split.** On ffmpeg 5.1 a ``split`` feeding both encoders and
   low-rate ``select`` branches was measured to grow in memory with the input's length (2.8 GiB for
   60 s of 1080p); a plan must not depend on the input being short. Picture sub-tasks that decode
-  run in their own process, whose memory does not depend on the duration.
+  run in their own process.
+- **Picture sub-tasks that decode share one decode** (sampled snapshots and sprite tiles, one
+  ``split`` into low-rate ``select`` branches, whose memory does not grow with the input); once
+  one of them decodes, the others ride along instead of seeking, which would cost more.
 - **Time-point snapshots and the GIF window always seek** (they read a few frames or a few
   seconds): nothing to share with a full decode.
 - When the GOP is unknown, :data:`DEFAULT_GOP_SECONDS` is assumed: long enough (x264's default
@@ -80,16 +83,26 @@ def plan_subtasks(
     Returns:
         The plan; every sub-task appears in exactly one step.
     """
-    shared = [s.index for s in subtasks if fuse and _shares_decode(s, meta)]
-    steps: list[Step] = []
-    if len(shared) > 1:
-        steps.append(Step(tuple(shared), fused=True))
-    else:
-        shared = []
-    steps += [Step((s.index,)) for s in subtasks if s.index not in shared]
+    seek = {s.index for s in subtasks if seeks_pictures(s, meta, gop)}
+    groups = [
+        [s.index for s in subtasks if fuse and _shares_decode(s, meta)],
+        _shared_pictures(subtasks, meta, seek) if fuse else [],
+    ]
+    steps = [Step(tuple(group), fused=True) for group in groups if len(group) > 1]
+    fused = {index for step in steps for index in step.indexes}
+    steps += [Step((s.index,)) for s in subtasks if s.index not in fused]
     steps.sort(key=lambda step: step.indexes[0])
-    seek = frozenset(s.index for s in subtasks if seeks_pictures(s, meta, gop))
-    return Plan(tuple(steps), seek)
+    return Plan(tuple(steps), frozenset(seek - fused))
+
+
+def _shared_pictures(subtasks: Sequence[Subtask], meta: MediaMetaData, seek: set[int]) -> list[int]:
+    """The picture sub-tasks that share one decode: all of them, once one of them decodes anyway.
+
+    A picture that rides along a decode that happens anyway costs a ``select`` and a scale; its
+    own seeks would cost decoding (see :func:`seek_cost`), so seeking only pays when nothing decodes.
+    """
+    pictures = [s.index for s in subtasks if isinstance(s.spec, SampleSpec | SpriteSpec) and meta.has_video]
+    return pictures if any(index not in seek for index in pictures) else []
 
 
 def needs_gop(subtasks: Sequence[Subtask]) -> bool:

@@ -32,6 +32,9 @@ class OperationContext:
         font_file: the TrueType font for text watermarks.
         seek_pictures: sampled snapshots and sprites take each picture with an input-side seek
             instead of one decode of the whole timeline (the plan's choice, :mod:`mps.media.plan`).
+        pictures_ready: a decode shared with other sub-tasks already wrote this sampled
+            snapshot's or sprite's picture sequence into :attr:`workdir`; the operation only
+            names, composes and collects them (:func:`mps.workflow.fused.run_shared_pictures`).
     """
 
     runner: Runner
@@ -44,6 +47,7 @@ class OperationContext:
     timeout: float | None = None
     font_file: str | None = None
     seek_pictures: bool = False
+    pictures_ready: bool = False
 
     def output_path(self, key: str) -> Path:
         """The local file for output ``key``, its directory created."""

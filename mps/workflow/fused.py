@@ -1,21 +1,32 @@
-"""Run a fused step of a plan: several transcodes from one ffmpeg process, results per sub-task.
+"""Run a fused step of a plan: several sub-tasks from one ffmpeg process, results per sub-task.
 
-The step's outputs are named and prepared by each sub-task's own operation
-(:func:`~mps.workflow.operations.transcode.prepare_transcode`), written by one ffmpeg run, and turned
-into results by the same operation's collecting half, so files, names and result items are exactly
-those of separate runs. If anything about the shared run fails, every sub-task of the step is run
-again on its own: the good ones still succeed, and each failure is reported on its own sub-task.
+Two kinds of step share a decode (:mod:`mps.media.plan`):
+
+- **Transcodes**: the outputs are named and prepared by each sub-task's own operation
+  (:func:`~mps.workflow.operations.transcode.prepare_transcode`), written by one ffmpeg run, and
+  turned into results by the same operation's collecting half.
+- **Pictures** (sampled snapshots and sprites that decode the timeline): one run writes every
+  sub-task's picture sequence into its own scratch directory, exactly the files its own run
+  would write; then each operation runs with ``pictures_ready`` and only names, composes and
+  collects them.
+
+Files, names and result items are those of separate runs. If anything about the shared run
+fails, every sub-task of the step is run again on its own: the good ones still succeed, and each
+failure is reported on its own sub-task.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from mps.errors import MpsError
 from mps.media.ops.fused import FusedOutput, build_fused_transcodes
+from mps.media.ops.sample import SEQUENCE_PATTERN, FrameSequence, build_frame_sequences, sample_sequence
+from mps.media.ops.sprite import thumbnail_sequence
 from mps.media.plan import Step
-from mps.media.specs import Subtask
+from mps.media.specs import SampleSpec, SpriteSpec, Subtask, TranscodeSpec
 from mps.models import MediaProcessTaskResult, TaskOutputStorage
 from mps.models.results import MediaTranscodeItem
 from mps.workflow.context import OperationContext
@@ -23,6 +34,9 @@ from mps.workflow.execute import execute_subtask
 from mps.workflow.operations.transcode import TranscodeJob, collect_transcode, prepare_transcode
 
 log = logging.getLogger("mps.workflow.fused")
+
+#: Share of a picture sub-task's progress taken by the shared decode; the rest is naming and sheets.
+_PICTURES_DECODE_SHARE = 0.8
 
 
 def run_fused(
@@ -91,6 +105,62 @@ def _collector(job: TranscodeJob) -> Callable[[Subtask, OperationContext], Media
     return collect
 
 
+def run_shared_pictures(
+    subtasks: Sequence[Subtask],
+    contexts: Sequence[OperationContext],
+    storages: Sequence[TaskOutputStorage | None] | None = None,
+) -> list[MediaProcessTaskResult]:
+    """Take the pictures of sampled snapshots and sprites from one decode; separate runs on failure.
+
+    Parameters:
+        subtasks: SampleSnapshot and ImageSprites sub-tasks the plan gave one decode.
+        contexts: one per sub-task (its scratch directory receives its picture sequence).
+        storages: reported as each sub-task's ``OutputStorage`` (None: a local disk).
+
+    Returns:
+        One result entry per sub-task, in order.
+    """
+    stores = list(storages) if storages is not None else [None] * len(subtasks)
+    try:
+        sequences = [_picture_sequence(s, ctx) for s, ctx in zip(subtasks, contexts, strict=True)]
+        _run_pictures(sequences, contexts)
+    except MpsError as exc:
+        log.warning("a shared decode of %d picture sub-tasks failed (%s): running them one by one",
+                    len(subtasks), exc.message)  # fmt: skip
+        return [execute_subtask(*args) for args in zip(subtasks, contexts, stores, strict=True)]
+    return [
+        execute_subtask(s, replace(ctx, pictures_ready=True), store)
+        for s, ctx, store in zip(subtasks, contexts, stores, strict=True)
+    ]
+
+
+def _picture_sequence(subtask: Subtask, ctx: OperationContext) -> FrameSequence:
+    """The sequence the sub-task's own decoding run would write, into its scratch directory (cleared)."""
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    spec = subtask.spec
+    if isinstance(spec, SampleSpec):
+        sequence, _ = sample_sequence(spec, ctx.meta, ctx.workdir)
+    elif isinstance(spec, SpriteSpec):
+        sequence, _, _ = thumbnail_sequence(spec, ctx.meta, ctx.workdir)
+    else:
+        raise TypeError(f"{subtask.kind} has no picture sequence to share")
+    for stale in ctx.workdir.glob(sequence.pattern.name.replace(SEQUENCE_PATTERN, "*")):
+        stale.unlink()
+    return sequence
+
+
+def _run_pictures(sequences: Sequence[FrameSequence], contexts: Sequence[OperationContext]) -> None:
+    """One decode writes every sequence; its progress is every sub-task's (up to the decode's share)."""
+    first = contexts[0]
+    command = build_frame_sequences(sequences, first.meta, first.source, font_file=first.font_file)
+
+    def progress(fraction: float) -> None:
+        for ctx in contexts:
+            ctx.on_progress(fraction * _PICTURES_DECODE_SHARE)
+
+    first.runner.run(command, on_progress=progress, timeout=first.timeout)
+
+
 def run_step(
     step: Step, subtasks: Sequence[Subtask], contexts: Sequence[OperationContext],
     storages: Sequence[TaskOutputStorage | None] | None = None,
@@ -106,6 +176,8 @@ def run_step(
         One result entry per sub-task, in order; never raises for media errors.
     """
     if step.fused and len(subtasks) > 1:
-        return run_fused(subtasks, contexts, storages)
+        if all(isinstance(s.spec, TranscodeSpec) for s in subtasks):
+            return run_fused(subtasks, contexts, storages)
+        return run_shared_pictures(subtasks, contexts, storages)
     stores = list(storages) if storages is not None else [None] * len(subtasks)
     return [execute_subtask(*args) for args in zip(subtasks, contexts, stores, strict=True)]

@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageChops, ImageStat
 
 from mps.media.naming import Namer
+from mps.media.plan import Step
 from mps.media.specs import SampleSpec, SpriteSpec, Subtask, TranscodeSpec
 from mps.models.metadata import MediaMetaData
 from mps.models.tasks import ImageSpriteTaskInput, SampleSnapshotTaskInput, TranscodeTaskInput
@@ -15,7 +16,7 @@ from mps.models.templates import ImageSpriteTemplate, RawTranscodeParameter, Sam
 from mps.runner.ffmpeg import FfmpegRunner
 from mps.workflow.context import OperationContext
 from mps.workflow.execute import execute_subtask
-from mps.workflow.fused import run_fused
+from mps.workflow.fused import run_fused, run_step
 from mps.workflow.operations.sample import run_sample
 from mps.workflow.operations.sprite import run_sprite
 from tests.conftest import ClipFactory
@@ -136,3 +137,41 @@ def test_a_cascaded_rung_shows_the_picture_a_direct_scale_shows(clip: ClipFactor
     with Image.open(direct) as img:
         img.transform(img.size, Image.Transform.AFFINE, (1, 0, 4, 0, 1, 0)).save(tmp_path / "shifted.png")
     assert _mean_difference(tmp_path / "shifted.png", direct) > 8.0
+
+
+def test_pictures_sharing_one_decode_match_separate_runs(clip: ClipFactory, tmp_path: Path) -> None:
+    source = clip(duration=6.0, gop=60)
+    meta = RUNNER.probe(source)
+    sprite_template = ImageSpriteTemplate.model_construct(
+        Definition=7, SampleType="Time", SampleInterval=1, RowCount=2, ColumnCount=2,
+        Width=80, Height=60, ResolutionAdaptive="close", FillType="stretch", Format="png",
+    )  # fmt: skip
+    sample_template = SampleSnapshotTemplate.model_construct(
+        Definition=8, SampleType="Time", SampleInterval=2, Width=160, Height=120,
+        ResolutionAdaptive="close", FillType="stretch", Format="png",
+    )  # fmt: skip
+    subtasks = [
+        Subtask(0, "ImageSprites", SpriteSpec(7, sprite_template), ImageSpriteTaskInput(Definition=7)),
+        Subtask(1, "SampleSnapshot", SampleSpec(8, sample_template), SampleSnapshotTaskInput(Definition=8)),
+    ]
+    shared_root, alone_root = tmp_path / "shared", tmp_path / "alone"
+    ran: list[int] = []
+
+    class CountingRunner(FfmpegRunner):
+        def run(self, command, **kwargs):  # type: ignore[no-untyped-def]
+            ran.append(1)
+            return super().run(command, **kwargs)
+
+    contexts = [context(source, shared_root, meta, s.spec.definition) for s in subtasks]
+    for ctx in contexts:
+        ctx.runner = CountingRunner()
+    shared = run_step(Step((0, 1), fused=True), subtasks, contexts)
+    alone = [execute_subtask(s, context(source, alone_root, meta, s.spec.definition)) for s in subtasks]
+    assert len(ran) == 1  # one ffmpeg process for both sub-tasks
+    assert [e.result.Status for e in shared] == ["SUCCESS", "SUCCESS"]
+    assert [e.result.Output for e in shared] == [e.result.Output for e in alone]
+    sprite_item, sample_item = (e.result.Output for e in shared)
+    assert len(sample_item.ImagePathSet) == 3 and len(sprite_item.ImagePathSet) == 2  # 6 tiles on 2x2 sheets
+    for path in [*sprite_item.ImagePathSet, *sample_item.ImagePathSet, sprite_item.WebVttPath]:
+        one, other = (root / path.lstrip("/") for root in (shared_root, alone_root))
+        assert one.read_bytes() == other.read_bytes() or _mean_difference(one, other) < 1.0

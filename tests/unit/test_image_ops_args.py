@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from mps.errors import InvalidParameterError, SourceError
+from mps.media.geometry import Size
 from mps.media.ops.animated import animation_window, build_animation
-from mps.media.ops.sample import build_sample, select_filters
+from mps.media.ops.sample import FrameSequence, build_frame_sequences, build_sample, select_filters
 from mps.media.ops.snapshot import build_snapshots
 from mps.media.ops.sprite import build_thumbnails
-from mps.media.specs import AnimationSpec, SampleSpec, SnapshotSpec, SpriteSpec
+from mps.media.specs import AnimationSpec, SampleSpec, SnapshotSpec, SpriteSpec, WatermarkSpec
 from mps.models.metadata import MediaAudioStreamItem, MediaMetaData, MediaVideoStreamItem
 from mps.models.templates import (
     AnimatedGraphicsTemplate,
@@ -110,6 +111,22 @@ def test_sample_decodes_once_into_a_numbered_sequence(tmp_path: Path) -> None:
     assert argv[-1] == str(tmp_path / "sample_%06d.png")
     graph = argv[argv.index("-filter_complex") + 1]
     assert graph.index("setpts=PTS-STARTPTS") < graph.index("select=") < graph.index("scale=")
+
+
+def test_sequences_of_one_decode_are_branches_of_one_split(tmp_path: Path) -> None:
+    logo = WatermarkSpec(1, "image", image=tmp_path / "logo.png")
+    jpg, png = ("-q:v", "2"), ("-c:v", "png")
+    samples = FrameSequence(tmp_path / "s_%06d.jpg", 5.0, 12, Size(640, 360), "stretch", jpg, (logo,))
+    tiles = FrameSequence(tmp_path / "t_%06d.png", 1.0, 60, Size(160, 90), "stretch", png)
+    argv = build_frame_sequences([samples, tiles], META, SOURCE).argv
+    assert argv.count("-i") == 2 and argv[argv.index("-i", argv.index("-i") + 1) + 1] == str(logo.image)
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:0]split=2") and graph.count("[0:v:0]") == 1
+    assert "selected_n*5.000000" in graph and "selected_n*1.000000" in graph and "[1:v" in graph
+    frames = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-frames:v"]
+    assert frames == ["12", "60"] and argv[-1] == str(tmp_path / "t_%06d.png")
+    with pytest.raises(ValueError):
+        build_frame_sequences([], META, SOURCE)
 
 
 def test_sprite_thumbnails_have_the_template_size() -> None:

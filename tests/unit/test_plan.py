@@ -100,6 +100,21 @@ def test_samples_seek_by_the_same_rule_and_an_unknown_gop_is_assumed_long() -> N
     assert seek_cost(1, meta(60.0)) > seek_cost(1, meta(60.0), gop=2.0)
 
 
+def test_pictures_share_one_decode_once_one_of_them_decodes() -> None:
+    # The 1 s sprite decodes the 60 s clip anyway: the 5 s samples ride along instead of seeking.
+    subtasks = [sample(0, 5), transcode(1, 720), sprite(2, 1), transcode(3, 360)]
+    plan = plan_subtasks(subtasks, meta(60.0), gop=2.0)
+    assert plan == Plan((Step((0, 2), fused=True), Step((1, 3), fused=True)), frozenset())
+
+
+def test_pictures_that_all_seek_keep_their_seeks_and_split_shares_nothing() -> None:
+    long_input = meta(600.0, 1280, 720)
+    plan = plan_subtasks([sample(0, 5), sprite(1, 10)], long_input, gop=2.0)
+    assert plan == Plan((Step((0,)), Step((1,))), frozenset({0, 1}))
+    plan = plan_subtasks([sample(0, 5), sprite(1, 1)], meta(60.0), gop=2.0, fuse=False)
+    assert plan == Plan((Step((0,)), Step((1,))), frozenset({0}))
+
+
 def test_a_fused_command_decodes_once_and_keeps_each_output_as_built_alone(tmp_path: Path) -> None:
     specs = [transcode(0, 720).spec, transcode(1, 360).spec]
     assert all(isinstance(spec, TranscodeSpec) for spec in specs)

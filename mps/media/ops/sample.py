@@ -8,12 +8,14 @@ the number of planned instants. Timestamps are rebased with ``setpts=PTS-STARTPT
 containers such as MPEG-TS start far from 0.
 
 Pictures are written as a numbered sequence (``%06d``) into scratch space; the operation renames
-them to their final names. Sprites reuse :func:`build_frame_sequence` for their thumbnails.
+them to their final names. Sprites reuse :func:`build_frame_sequences` for their thumbnails, and
+when both decode on one worker, a sampled snapshot and a sprite share one decode (one ``split``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mps.media.command import Command, input_args
@@ -57,45 +59,82 @@ def sequence_file(directory: Path, stem: str, fmt: str, index: int) -> Path:
     return directory / f"{stem}_{index:06d}.{fmt}"
 
 
-def build_frame_sequence(
-    meta: MediaMetaData,
-    source: str | Path,
-    pattern: Path,
-    *,
-    step: float,
-    count: int,
-    size: Size,
-    fill: str,
-    codec_args: Sequence[str],
-    watermarks: Sequence[WatermarkSpec] = (),
-    font_file: str | None = None,
-) -> Command:
-    """One decode of ``source`` writing at most ``count`` pictures, one every ``step`` seconds.
+@dataclass(frozen=True)
+class FrameSequence:
+    """One numbered sequence of pictures taken from a decode: one every ``step`` seconds.
 
-    Parameters:
-        meta: the probe of the source.
-        source: a local path or URL.
-        pattern: the output sequence, with ``%06d`` where the 0-based number goes.
+    Attributes:
+        pattern: the output files, with ``%06d`` where the 0-based number goes.
         step: seconds between pictures.
         count: pictures planned (from :func:`mps.media.timing.sample_times`).
         size: the picture size.
         fill: ``FillType``.
         codec_args: encoder arguments for the pictures.
         watermarks: burned in after scaling, on the source timeline.
-        font_file: TrueType font for text watermarks.
     """
+
+    pattern: Path
+    step: float
+    count: int
+    size: Size
+    fill: str
+    codec_args: tuple[str, ...]
+    watermarks: tuple[WatermarkSpec, ...] = ()
+
+
+def build_frame_sequences(
+    sequences: Sequence[FrameSequence],
+    meta: MediaMetaData,
+    source: str | Path,
+    *,
+    font_file: str | None = None,
+) -> Command:
+    """One decode of ``source`` writing every sequence of ``sequences`` (``split`` into one branch each).
+
+    Every branch is low-rate (a picture every few seconds at most) and keeps only the frames it
+    selects, so frames waiting for the slowest branch are few and small: unlike a ``split`` shared
+    with encoders, this does not grow with the input's length (see :mod:`mps.media.plan`).
+
+    Raises:
+        ValueError: ``sequences`` is empty.
+    """
+    if not sequences:
+        raise ValueError("no picture sequence to write")
     argv = input_args(source)
     graph = FilterGraph()
-    pad = graph.add("[0:v:0]", select_filters(step))
-    pad = fill_filters(graph, pad, size, fill)
-    if watermarks:
-        mapping = add_watermark_inputs(argv, watermarks, 1)
-        pad = overlay_watermarks(graph, pad, size, watermarks, mapping,
-                                 duration=meta.media_duration, font_file=font_file)
-    argv += ["-filter_complex", graph.render(), "-map", pad, "-an", "-sn", "-dn",
-             "-fps_mode", "vfr", "-frames:v", str(count), *codec_args,
-             "-f", "image2", "-start_number", "0", output_arg(pattern)]
+    heads = ["[0:v:0]"]
+    if len(sequences) > 1:
+        heads = [graph.label("p") for _ in sequences]
+        graph.add("[0:v:0]", [f"split={len(sequences)}"], heads)
+    outputs: list[str] = []
+    for sequence, head in zip(sequences, heads, strict=True):
+        pad = graph.add(head, select_filters(sequence.step))
+        pad = fill_filters(graph, pad, sequence.size, sequence.fill)
+        if sequence.watermarks:
+            mapping = add_watermark_inputs(argv, sequence.watermarks, argv.count("-i"))
+            pad = overlay_watermarks(graph, pad, sequence.size, sequence.watermarks, mapping,
+                                     duration=meta.media_duration, font_file=font_file)  # fmt: skip
+        outputs += ["-map", pad, "-an", "-sn", "-dn", "-fps_mode", "vfr", "-frames:v", str(sequence.count),
+                    *sequence.codec_args, "-f", "image2", "-start_number", "0",
+                    output_arg(sequence.pattern)]  # fmt: skip
+    argv += ["-filter_complex", graph.render(), *outputs]
     return Command(argv=argv, duration=meta.media_duration, outputs=[])
+
+
+def sample_sequence(
+    spec: SampleSpec, meta: MediaMetaData, workdir: Path
+) -> tuple[FrameSequence, list[float]]:
+    """The picture sequence of a sampled snapshot, written into ``workdir``, and its planned instants."""
+    template = spec.template
+    duration = meta.media_duration
+    times = sample_times(template.SampleType, template.SampleInterval, duration, meta.fps)
+    sequence = FrameSequence(
+        workdir / f"{SAMPLE_STEM}_{SEQUENCE_PATTERN}.{template.Format}",
+        step=sample_step(template.SampleType, template.SampleInterval, duration) or 1.0,
+        count=len(times), size=image_size(template, meta), fill=template.FillType,
+        codec_args=tuple(image_codec_args(template.Format)), watermarks=tuple(spec.watermarks),
+    )  # fmt: skip
+    return sequence, times
 
 
 def build_sample(
@@ -118,16 +157,8 @@ def build_sample(
     Raises:
         SourceError: the source has no video stream.
     """
-    template = spec.template
-    duration = meta.media_duration
-    times = sample_times(template.SampleType, template.SampleInterval, duration, meta.fps)
-    command = build_frame_sequence(
-        meta, source, workdir / f"{SAMPLE_STEM}_{SEQUENCE_PATTERN}.{template.Format}",
-        step=sample_step(template.SampleType, template.SampleInterval, duration) or 1.0,
-        count=len(times), size=image_size(template, meta), fill=template.FillType,
-        codec_args=image_codec_args(template.Format), watermarks=spec.watermarks, font_file=font_file,
-    )
-    return command, times
+    sequence, times = sample_sequence(spec, meta, workdir)
+    return build_frame_sequences([sequence], meta, source, font_file=font_file), times
 
 
 def build_sequence_seeks(
@@ -141,7 +172,7 @@ def build_sequence_seeks(
     fmt: str,
     font_file: str | None = None,
 ) -> list[Command]:
-    """The same numbered sequence as :func:`build_frame_sequence`, each picture from its own seek.
+    """The same numbered sequence as :func:`build_frame_sequences`, each picture from its own seek.
 
     Picture ``i`` is the first frame at or after ``times[i]`` (clamped to the last frame), written
     to ``sequence_file(directory, stem, fmt, i)``: the file a full decode would have written.

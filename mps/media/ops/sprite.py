@@ -24,7 +24,13 @@ from pathlib import Path
 
 from mps.media.command import Command
 from mps.media.geometry import Size
-from mps.media.ops.sample import SEQUENCE_PATTERN, build_frame_sequence, build_sequence_seeks, sequence_file
+from mps.media.ops.sample import (
+    SEQUENCE_PATTERN,
+    FrameSequence,
+    build_frame_sequences,
+    build_sequence_seeks,
+    sequence_file,
+)
 from mps.media.ops.snapshot import Pictures, image_size
 from mps.media.specs import SpriteSpec
 from mps.media.timing import sample_step, sample_times
@@ -137,14 +143,22 @@ def build_thumbnails(
     Raises:
         SourceError: the source has no video stream.
     """
+    sequence, times, size = thumbnail_sequence(spec, meta, workdir)
+    return build_frame_sequences([sequence], meta, source), times, size
+
+
+def thumbnail_sequence(
+    spec: SpriteSpec, meta: MediaMetaData, workdir: Path
+) -> tuple[FrameSequence, list[float], Size]:
+    """:func:`build_thumbnails` as a sequence (to share a decode), with the instants and tile size."""
     template = spec.template
     times, size, fill = _tiles(spec, meta)
-    command = build_frame_sequence(
-        meta, source, workdir / f"{THUMBNAIL_STEM}_{SEQUENCE_PATTERN}.{THUMBNAIL_FORMAT}",
+    sequence = FrameSequence(
+        workdir / f"{THUMBNAIL_STEM}_{SEQUENCE_PATTERN}.{THUMBNAIL_FORMAT}",
         step=sample_step(template.SampleType, template.SampleInterval, meta.media_duration) or 1.0,
-        count=len(times), size=size, fill=fill, codec_args=["-c:v", THUMBNAIL_FORMAT],
-    )
-    return command, times, size
+        count=len(times), size=size, fill=fill, codec_args=("-c:v", THUMBNAIL_FORMAT),
+    )  # fmt: skip
+    return sequence, times, size
 
 
 def build_thumbnail_seeks(

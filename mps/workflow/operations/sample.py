@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from mps.errors import ProcessingError
-from mps.media.ops.sample import SAMPLE_STEM, build_sample, build_sample_seeks, sequence_file
+from mps.media.ops.sample import SAMPLE_STEM, build_sample, build_sample_seeks, sample_sequence, sequence_file
 from mps.media.specs import SampleSpec, Subtask
 from mps.models.results import MediaSampleSnapshotItem
 from mps.models.tasks import SampleSnapshotTaskInput
@@ -62,14 +62,19 @@ def run_sample(subtask: Subtask, ctx: OperationContext) -> MediaSampleSnapshotIt
     spec = expect(subtask.spec, SampleSpec, "a SampleSnapshot spec")
     request = expect(subtask.request, SampleSnapshotTaskInput, "a SampleSnapshot input")
     fmt = spec.template.Format
-    ctx.workdir.mkdir(parents=True, exist_ok=True)
-    clear_sequence(ctx.workdir, SAMPLE_STEM, fmt)
-    if ctx.seek_pictures:
-        commands, times = build_sample_seeks(spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file)
+    if ctx.pictures_ready:
+        _, times = sample_sequence(spec, ctx.meta, ctx.workdir)
     else:
-        command, times = build_sample(spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file)
-        commands = [command]
-    run_in_order(commands, ctx, _DECODE_SHARE)
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        clear_sequence(ctx.workdir, SAMPLE_STEM, fmt)
+        if ctx.seek_pictures:
+            commands, times = build_sample_seeks(
+                spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file
+            )
+        else:
+            command, times = build_sample(spec, ctx.meta, ctx.source, ctx.workdir, font_file=ctx.font_file)
+            commands = [command]
+        run_in_order(commands, ctx, _DECODE_SHARE)
     paths = []
     for index, written in enumerate(written_sequence(ctx.workdir, SAMPLE_STEM, fmt, len(times))):
         key = ctx.namer.key("sampleSnapshot", fmt, index=index, custom=request.OutputObjectPath,

@@ -24,6 +24,7 @@ from mps.media.ops.sprite import (
     build_vtt,
     sheet_layout,
     sheet_sizes,
+    thumbnail_sequence,
 )
 from mps.media.specs import SpriteSpec, Subtask
 from mps.models.results import MediaImageSpriteItem
@@ -116,14 +117,17 @@ def run_sprite(subtask: Subtask, ctx: OperationContext) -> MediaImageSpriteItem:
     spec = expect(subtask.spec, SpriteSpec, "an ImageSprite spec")
     request = expect(subtask.request, ImageSpriteTaskInput, "an ImageSprite input")
     template = spec.template
-    ctx.workdir.mkdir(parents=True, exist_ok=True)
-    clear_sequence(ctx.workdir, THUMBNAIL_STEM, THUMBNAIL_FORMAT)
-    if ctx.seek_pictures:
-        commands, times, tile = build_thumbnail_seeks(spec, ctx.meta, ctx.source, ctx.workdir)
+    if ctx.pictures_ready:
+        _, times, tile = thumbnail_sequence(spec, ctx.meta, ctx.workdir)
     else:
-        command, times, tile = build_thumbnails(spec, ctx.meta, ctx.source, ctx.workdir)
-        commands = [command]
-    run_in_order(commands, ctx, _DECODE_SHARE)
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        clear_sequence(ctx.workdir, THUMBNAIL_STEM, THUMBNAIL_FORMAT)
+        if ctx.seek_pictures:
+            commands, times, tile = build_thumbnail_seeks(spec, ctx.meta, ctx.source, ctx.workdir)
+        else:
+            command, times, tile = build_thumbnails(spec, ctx.meta, ctx.source, ctx.workdir)
+            commands = [command]
+        run_in_order(commands, ctx, _DECODE_SHARE)
     # The VTT and the sheets describe the thumbnails that exist, which can be one fewer than
     # planned when the probed duration is a little longer than the decodable video.
     thumbnails = written_sequence(ctx.workdir, THUMBNAIL_STEM, THUMBNAIL_FORMAT, len(times))
