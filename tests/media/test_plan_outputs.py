@@ -80,9 +80,8 @@ def _mean_difference(a: Path, b: Path) -> float:
         return sum(ImageStat.Stat(diff).mean) / 3
 
 
-def test_seeked_sprites_and_samples_match_decoded_ones(clip: ClipFactory, tmp_path: Path) -> None:
-    source = clip(duration=6.0, gop=60)  # instants fall mid-GOP
-    meta = RUNNER.probe(source)
+def picture_subtasks() -> tuple[Subtask, Subtask]:
+    """A 2x2 sprite of 80x60 tiles every second (index 0), and 160x120 samples every 2 s (index 1)."""
     sprite_template = ImageSpriteTemplate.model_construct(
         Definition=7, SampleType="Time", SampleInterval=1, RowCount=2, ColumnCount=2,
         Width=80, Height=60, ResolutionAdaptive="close", FillType="stretch", Format="png",
@@ -91,10 +90,16 @@ def test_seeked_sprites_and_samples_match_decoded_ones(clip: ClipFactory, tmp_pa
         Definition=8, SampleType="Time", SampleInterval=2, Width=160, Height=120,
         ResolutionAdaptive="close", FillType="stretch", Format="png",
     )  # fmt: skip
-    sprite = Subtask(0, "ImageSprites", SpriteSpec(7, sprite_template), ImageSpriteTaskInput(Definition=7))
-    sample = Subtask(
-        1, "SampleSnapshot", SampleSpec(8, sample_template), SampleSnapshotTaskInput(Definition=8)
+    return (
+        Subtask(0, "ImageSprites", SpriteSpec(7, sprite_template), ImageSpriteTaskInput(Definition=7)),
+        Subtask(1, "SampleSnapshot", SampleSpec(8, sample_template), SampleSnapshotTaskInput(Definition=8)),
     )
+
+
+def test_seeked_sprites_and_samples_match_decoded_ones(clip: ClipFactory, tmp_path: Path) -> None:
+    source = clip(duration=6.0, gop=60)  # instants fall mid-GOP
+    meta = RUNNER.probe(source)
+    sprite, sample = picture_subtasks()
     items = {}
     for seek in (False, True):
         root = tmp_path / str(seek)
@@ -142,18 +147,7 @@ def test_a_cascaded_rung_shows_the_picture_a_direct_scale_shows(clip: ClipFactor
 def test_pictures_sharing_one_decode_match_separate_runs(clip: ClipFactory, tmp_path: Path) -> None:
     source = clip(duration=6.0, gop=60)
     meta = RUNNER.probe(source)
-    sprite_template = ImageSpriteTemplate.model_construct(
-        Definition=7, SampleType="Time", SampleInterval=1, RowCount=2, ColumnCount=2,
-        Width=80, Height=60, ResolutionAdaptive="close", FillType="stretch", Format="png",
-    )  # fmt: skip
-    sample_template = SampleSnapshotTemplate.model_construct(
-        Definition=8, SampleType="Time", SampleInterval=2, Width=160, Height=120,
-        ResolutionAdaptive="close", FillType="stretch", Format="png",
-    )  # fmt: skip
-    subtasks = [
-        Subtask(0, "ImageSprites", SpriteSpec(7, sprite_template), ImageSpriteTaskInput(Definition=7)),
-        Subtask(1, "SampleSnapshot", SampleSpec(8, sample_template), SampleSnapshotTaskInput(Definition=8)),
-    ]
+    subtasks = list(picture_subtasks())
     shared_root, alone_root = tmp_path / "shared", tmp_path / "alone"
     ran: list[int] = []
 
