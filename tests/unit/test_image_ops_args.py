@@ -50,6 +50,8 @@ def test_each_snapshot_is_an_input_side_seek_with_one_frame_out(tmp_path: Path) 
     [command] = build_snapshots(snapshot_spec((1.0, 2.5, 99.0)), META, SOURCE, outputs)
     # 99 s on a 4 s clip is the last frame (3.94 = 4 - 1.5/25).
     assert seeks_before_inputs(command.argv) == ["1", "2.5", "3.94"]
+    # each seeked input decodes its half GOP on one thread (frame threads only add frames in flight)
+    assert [command.argv[i + 1] for i, a in enumerate(command.argv) if a == "-threads"] == ["1"] * 3
     assert command.argv.count("-frames:v") == 3
     assert command.argv.count("-q:v") == 3
     graph = command.argv[command.argv.index("-filter_complex") + 1]

@@ -137,6 +137,6 @@ def test_a_fused_command_decodes_once_and_keeps_each_output_as_built_alone(tmp_p
 
 def test_seeked_pictures_of_large_frames_come_in_smaller_batches() -> None:
     assert seek_batch_size(meta(60.0, 320, 240)) == BATCH_SIZE
-    assert seek_batch_size(meta(60.0, 1280, 720)) == BATCH_SIZE
-    assert seek_batch_size(meta(60.0)) == 4  # 8 seeked 1080p inputs peaked at 527 MiB
+    assert seek_batch_size(meta(60.0, 1280, 720)) == 15  # 14 seeked 720p inputs peaked at 211 MiB
+    assert seek_batch_size(meta(60.0)) == 6  # 8 seeked 1080p inputs peaked at 402 MiB
     assert seek_batch_size(meta(60.0, 3840, 2160)) == 1

@@ -26,15 +26,17 @@ from mps.models.metadata import MediaMetaData
 from mps.models.templates import ImageGeometry
 
 #: At most this many seeked inputs (and pictures) per ffmpeg process: enough to amortise the
-#: process start, few enough that open decoders and file handles stay modest.
-BATCH_SIZE = 8
+#: process start (a 60-tile sprite of a 720p film takes 4 processes), few enough that open
+#: decoders and file handles stay modest.
+BATCH_SIZE = 16
 
 #: Memory the decoders of one process of seeked pictures may take. Every seeked input has its own
-#: decoder and frame pool: measured on ffmpeg 5.1 with a 1080p H.264 source, ~67 MiB per input,
-#: so a batch of 8 peaked at 527 MiB; batches are sized to stay under this budget.
+#: decoder and frame pool: measured on ffmpeg 5.1 with a 1080p H.264 source and one decoder
+#: thread per input, ~48 MiB per input (a batch of 8 peaked at 402 MiB; 527 MiB with frame
+#: threads); batches are sized to stay under this budget.
 SEEK_MEMORY_BUDGET = 320 * 2**20
-#: Decoded frames one seeked input keeps alive (references, frame threads), from that measurement.
-_FRAMES_PER_INPUT = 24
+#: Decoded frames one seeked input keeps alive (references, frame pool), from that measurement.
+_FRAMES_PER_INPUT = 16
 
 
 def seek_batch_size(meta: MediaMetaData) -> int:
@@ -222,9 +224,14 @@ def _batch_command(
 
 
 def _seeked_frames(argv: list[str], source: str | Path, times: Sequence[float]) -> list[str]:
-    """One input per instant, seeked before opening; its first frame is the picture."""
+    """One input per instant, seeked before opening; its first frame is the picture.
+
+    Each input decodes with one thread: it decodes half a GOP on average, which frame threads
+    cannot speed up (they add frames in flight and a frame pool each), and the inputs of a batch,
+    and the other runs of the plan, already keep the cores busy.
+    """
     for time in times:
-        argv += input_args(source, seek=time)
+        argv += ["-threads", "1", *input_args(source, seek=time)]
     return [f"[{index}:v:0]" for index in range(len(times))]
 
 
