@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageStat
 
 from mps.media.naming import Namer
 from mps.media.plan import Step
-from mps.media.specs import SampleSpec, SpriteSpec, Subtask, TranscodeSpec
+from mps.media.specs import SampleSpec, SpriteSpec, Subtask, TranscodeSpec, WatermarkSpec
 from mps.models.metadata import MediaMetaData
 from mps.models.tasks import ImageSpriteTaskInput, SampleSnapshotTaskInput, TranscodeTaskInput
 from mps.models.templates import ImageSpriteTemplate, RawTranscodeParameter, SampleSnapshotTemplate
@@ -169,3 +170,16 @@ def test_pictures_sharing_one_decode_match_separate_runs(clip: ClipFactory, tmp_
     for path in [*sprite_item.ImagePathSet, *sample_item.ImagePathSet, sprite_item.WebVttPath]:
         one, other = (root / path.lstrip("/") for root in (shared_root, alone_root))
         assert one.read_bytes() == other.read_bytes() or _mean_difference(one, other) < 1.0
+
+
+def test_a_failing_picture_of_a_shared_decode_fails_alone(clip: ClipFactory, tmp_path: Path) -> None:
+    source = clip(duration=6.0, gop=60)
+    meta = RUNNER.probe(source)
+    sprite, sample = picture_subtasks()
+    missing_logo = WatermarkSpec(1, "image", image=tmp_path / "gone.png")  # ffmpeg cannot open it
+    broken = Subtask(1, sample.kind, replace(sample.spec, watermarks=(missing_logo,)), sample.request)
+    results = run_step(
+        Step((0, 1), fused=True), [sprite, broken], [context(source, tmp_path, meta, d) for d in (7, 8)]
+    )
+    assert [r.result.Status for r in results] == ["SUCCESS", "FAIL"]
+    assert len(results[0].result.Output.ImagePathSet) == 2  # the sprite's sheets were still made
