@@ -26,6 +26,7 @@ from mps.store.base import (
     TemplateRecord,
     UnstartedSubtask,
     WorkflowRecord,
+    WorkflowStatusError,
     new_task_id,
 )
 from mps.store.memory import MemoryTaskStore
@@ -55,6 +56,7 @@ __all__ = [
     "TemplateRecord",
     "UnstartedSubtask",
     "WorkflowRecord",
+    "WorkflowStatusError",
     "map_db_errors",
     "migrate_url",
     "new_task_id",

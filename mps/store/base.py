@@ -217,6 +217,17 @@ class ConflictError(MpsError):
     code = "FailedOperation.Conflict"
 
 
+class WorkflowStatusError(MpsError):
+    """A workflow change that needs a status (``if_status``) found the workflow in another one."""
+
+    code = "FailedOperation"
+
+    def __init__(self, workflow_id: int, status: str) -> None:
+        super().__init__(f"workflow {workflow_id} is {status}")
+        self.workflow_id = workflow_id
+        self.status = status
+
+
 @runtime_checkable
 class TaskStore(Protocol):
     """Tasks, sub-tasks, the event outbox, custom templates and workflows.
@@ -389,12 +400,18 @@ class TaskStore(Protocol):
         body: JsonDict | None = None,
         trigger_bucket: str | None = None,
         trigger_dir: str | None = None,
+        if_status: WorkflowStatus | None = None,
     ) -> WorkflowRecord:
-        """Change the given fields; bumps the update time."""
+        """Change the given fields; bumps the update time.
+
+        ``if_status``: only while the workflow is in that status, checked in the same atomic step
+        (a concurrent Enable cannot slip between the check and the change); otherwise
+        :class:`WorkflowStatusError`.
+        """
         ...
 
-    def delete_workflow(self, workflow_id: int) -> None:
-        """Delete it (the API checks it is Disabled first)."""
+    def delete_workflow(self, workflow_id: int, *, if_status: WorkflowStatus | None = None) -> None:
+        """Delete it; ``if_status`` as for :meth:`update_workflow` (the API deletes only Disabled ones)."""
         ...
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:

@@ -24,6 +24,7 @@ from mps.store.base import (
     TemplateRecord,
     WorkflowRecord,
     WorkflowStatus,
+    WorkflowStatusError,
 )
 
 
@@ -133,11 +134,15 @@ class MemoryCatalog:
             self._workflows[record.workflow_id] = record
             return copy.deepcopy(record)
 
-    def _workflow(self, workflow_id: int) -> WorkflowRecord:
+    def _workflow(self, workflow_id: int, if_status: WorkflowStatus | None = None) -> WorkflowRecord:
+        """The stored workflow (the caller holds the lock), which must be in ``if_status`` when given."""
         try:
-            return self._workflows[workflow_id]
+            record = self._workflows[workflow_id]
         except KeyError:
             raise workflow_not_found(workflow_id) from None
+        if if_status is not None and record.status != if_status:
+            raise WorkflowStatusError(workflow_id, record.status)
+        return record
 
     def get_workflow(self, workflow_id: int) -> WorkflowRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.get_workflow`."""
@@ -172,6 +177,7 @@ class MemoryCatalog:
         body: JsonDict | None = None,
         trigger_bucket: str | None = None,
         trigger_dir: str | None = None,
+        if_status: WorkflowStatus | None = None,
     ) -> WorkflowRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.update_workflow`."""
         given = {
@@ -182,17 +188,17 @@ class MemoryCatalog:
             "trigger_dir": trigger_dir,
         }
         with self._lock:
-            old = self._workflow(workflow_id)
+            old = self._workflow(workflow_id, if_status)
             if name is not None and any(w.name == name and w is not old for w in self._workflows.values()):
                 raise duplicate_workflow_name(name)
             new = replace(old, **{k: v for k, v in given.items() if v is not None}, update_time=self._now())
             self._workflows[workflow_id] = new
             return copy.deepcopy(new)
 
-    def delete_workflow(self, workflow_id: int) -> None:
+    def delete_workflow(self, workflow_id: int, *, if_status: WorkflowStatus | None = None) -> None:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.delete_workflow`."""
         with self._lock:
-            self._workflow(workflow_id)
+            self._workflow(workflow_id, if_status)
             del self._workflows[workflow_id]
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:

@@ -24,6 +24,7 @@ from mps.store.base import (
     TemplateRecord,
     WorkflowRecord,
     WorkflowStatus,
+    WorkflowStatusError,
 )
 from mps.store.schema import bucket_events, template_sequences, templates, workflows
 from mps.store.sqlbase import SqlBase, template_record, workflow_record
@@ -31,6 +32,11 @@ from mps.store.sqlbase import SqlBase, template_record, workflow_record
 
 def _page(query: sa.Select[Any], offset: int, limit: int) -> sa.Select[Any]:
     return query.offset(max(offset, 0)).limit(max(limit, 0))
+
+
+def _in_status(status: WorkflowStatus | None) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clause of a change allowed only in ``status`` (none when None)."""
+    return [] if status is None else [workflows.c.status == status]
 
 
 class CatalogMixin(SqlBase):
@@ -238,11 +244,13 @@ class CatalogMixin(SqlBase):
         body: JsonDict | None = None,
         trigger_bucket: str | None = None,
         trigger_dir: str | None = None,
+        if_status: WorkflowStatus | None = None,
     ) -> WorkflowRecord:
-        """Change the given fields.
+        """Change the given fields (only while in ``if_status``, when given: one conditional UPDATE).
 
         Raises:
             ResourceNotFoundError: unknown WorkflowId.
+            WorkflowStatusError: it is not in ``if_status``.
             InvalidParameterError: ``InvalidParameterValue.WorkflowName`` when the new name is taken.
         """
         given = {
@@ -255,24 +263,30 @@ class CatalogMixin(SqlBase):
         values = {k: v for k, v in given.items() if v is not None}
         try:
             with self._write() as conn:
-                conn.execute(
+                changed = conn.execute(
                     sa.update(workflows)
-                    .where(workflows.c.workflow_id == workflow_id)
+                    .where(workflows.c.workflow_id == workflow_id, *_in_status(if_status))
                     .values(**values, update_time=self._now())
-                )
-                return self._fetch_workflow(conn, workflow_id)
+                ).rowcount
+                record = self._fetch_workflow(conn, workflow_id)
+                if changed != 1:
+                    raise WorkflowStatusError(workflow_id, record.status)
+                return record
         except ConflictError as exc:
             raise duplicate_workflow_name(name or "") from exc
 
-    def delete_workflow(self, workflow_id: int) -> None:
+    def delete_workflow(self, workflow_id: int, *, if_status: WorkflowStatus | None = None) -> None:
         """Delete a workflow (its trigger keys stay, so old events stay deduplicated).
 
         Raises:
             ResourceNotFoundError: unknown WorkflowId.
+            WorkflowStatusError: it is not in ``if_status`` (one conditional DELETE, so a concurrent
+                Enable either happens first and blocks this, or finds nothing to enable).
         """
         with self._write() as conn:
-            if conn.execute(sa.delete(workflows).where(workflows.c.workflow_id == workflow_id)).rowcount != 1:
-                raise workflow_not_found(workflow_id)
+            query = sa.delete(workflows).where(workflows.c.workflow_id == workflow_id, *_in_status(if_status))
+            if conn.execute(query).rowcount != 1:
+                raise WorkflowStatusError(workflow_id, self._fetch_workflow(conn, workflow_id).status)
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:
         """Record that a bucket event fired a workflow.

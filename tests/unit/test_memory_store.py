@@ -27,6 +27,7 @@ from mps.store import (
     SubtaskRecord,
     TaskRecord,
     TaskStore,
+    WorkflowStatusError,
     new_task_id,
 )
 
@@ -541,6 +542,26 @@ class StoreContract:
             store.get_workflow(two.workflow_id)
         with pytest.raises(ResourceNotFoundError):
             store.delete_workflow(two.workflow_id)
+
+    def test_conditional_workflow_changes_check_the_status_in_the_same_step(self, store: TaskStore) -> None:
+        workflow_id = store.create_workflow("w", {"v": 1}, "videos").workflow_id
+        store.update_workflow(workflow_id, status="Enabled")
+
+        with pytest.raises(WorkflowStatusError) as err:
+            store.delete_workflow(workflow_id, if_status="Disabled")
+        assert (err.value.status, err.value.code) == ("Enabled", "FailedOperation")
+        with pytest.raises(WorkflowStatusError):
+            store.update_workflow(workflow_id, name="x", body={"v": 2}, if_status="Disabled")
+        kept = store.get_workflow(workflow_id)
+        assert (kept.name, kept.body, kept.status) == ("w", {"v": 1}, "Enabled")  # nothing changed
+
+        store.update_workflow(workflow_id, status="Disabled")
+        assert store.update_workflow(workflow_id, name="x", if_status="Disabled").name == "x"
+        store.delete_workflow(workflow_id, if_status="Disabled")
+        with pytest.raises(ResourceNotFoundError):
+            store.delete_workflow(workflow_id, if_status="Disabled")
+        with pytest.raises(ResourceNotFoundError):
+            store.update_workflow(workflow_id, name="y", if_status="Disabled")
 
     def test_claim_trigger_dedupes_on_workflow_bucket_key_and_etag(self, store: TaskStore) -> None:
         trigger = BucketTrigger(1, "videos", "in/a.mp4", "etag-1")

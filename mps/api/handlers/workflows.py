@@ -37,7 +37,7 @@ from mps.api.handlers import ApiServices, parse_params
 from mps.errors import MpsError, ResourceNotFoundError
 from mps.models import CosInputInfo, MediaInputInfo, WireModel
 from mps.models.workflows import CreateWorkflowRequest, ResetWorkflowRequest, WorkflowInfo
-from mps.store.base import WorkflowRecord
+from mps.store.base import WorkflowRecord, WorkflowStatusError
 from mps.workflow.submit import ProcessMediaRequest, validate_request
 from mps.workflow.templates import iso_time
 from mps.workflow.triggers import TriggerRule, trigger_rule
@@ -153,9 +153,8 @@ class WorkflowActions:
             MpsError: ``FailedOperation`` while it is Enabled.
         """
         workflow_id = parse_params(WorkflowIdRequest, params).WorkflowId
-        _require_disabled(self._get(workflow_id), "deleted")
-        with _known(workflow_id):
-            self.services.store.delete_workflow(workflow_id)
+        with _known(workflow_id), _disabled_only("deleted"):
+            self.services.store.delete_workflow(workflow_id, if_status="Disabled")
         return {}
 
     def reset_workflow(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -167,15 +166,16 @@ class WorkflowActions:
             MpsError: ``FailedOperation`` while it is Enabled.
         """
         request = parse_params(ResetWorkflowRequest, params)
-        _require_disabled(self._get(request.WorkflowId), "reset")
+        _require_disabled(self._get(request.WorkflowId), "reset")  # refused before templates are checked
         rule = self._checked_rule(request)
-        with _known(request.WorkflowId):
+        with _known(request.WorkflowId), _disabled_only("reset"):
             self.services.store.update_workflow(
                 request.WorkflowId,
                 name=request.WorkflowName,
                 body=_body(request),
                 trigger_bucket=rule.bucket,
                 trigger_dir=rule.dir,
+                if_status="Disabled",
             )
         return {}
 
@@ -253,12 +253,27 @@ def _body(request: CreateWorkflowRequest) -> dict[str, Any]:
     return body
 
 
+@contextmanager
+def _disabled_only(verb: str) -> Iterator[None]:
+    """Answer the store's status check (``if_status="Disabled"``) with Tencent's FailedOperation.
+
+    The check and the change are one atomic step in the store, so an Enable racing with a Delete
+    or Reset either comes first (and the change is refused) or finds the workflow already changed.
+    """
+    try:
+        yield
+    except WorkflowStatusError as exc:
+        raise _not_disabled(exc.workflow_id, exc.status, verb) from None
+
+
 def _require_disabled(record: WorkflowRecord, verb: str) -> None:
     if record.status != "Disabled":
-        raise MpsError(
-            f"workflow {record.workflow_id} is {record.status}; disable it before it can be {verb}",
-            code=WORKFLOW_ENABLED,
-        )
+        raise _not_disabled(record.workflow_id, record.status, verb)
+
+
+def _not_disabled(workflow_id: int, status: str, verb: str) -> MpsError:
+    message = f"workflow {workflow_id} is {status}; disable it before it can be {verb}"
+    return MpsError(message, code=WORKFLOW_ENABLED)
 
 
 @contextmanager
