@@ -164,9 +164,11 @@ def group_subtasks(subtasks: Sequence[NewSubtask], plan: str = "auto") -> list[t
       worker they share a decode (the planner fuses exactly these), which saves the same work
       whatever the queue holds, while x264 already keeps every core of that worker busy; spreading
       them would only finish sooner with idle workers to spare, and costs one full decode per
-      extra worker. Every other sub-task (time-point and sampled snapshots, sprites, GIFs: short,
-      seek-based runs that share nothing with the transcodes' decode) gets its own message, so
-      idle workers finish them while the transcodes run.
+      extra worker. Sampled snapshots and sprites go in one message for the same reason: once one
+      of them decodes the timeline, the others ride along (a whole decode saved when both would
+      decode; when both seek, the worker runs them one after the other, short runs either way).
+      Every other sub-task (time-point snapshots, GIFs: short seek-based runs that share nothing)
+      gets its own message, so idle workers finish them while the transcodes run.
 
     Returns:
         Index tuples in sub-task order (a group is placed at its first index).
@@ -176,11 +178,17 @@ def group_subtasks(subtasks: Sequence[NewSubtask], plan: str = "auto") -> list[t
         return [(index,) for index in indexes]
     if plan == "fused":
         return [tuple(indexes)]
-    shared = tuple(i for i in indexes if _whole_timeline_transcode(subtasks[i]))
-    if len(shared) < 2:
-        return [(index,) for index in indexes]
-    groups = [(index,) for index in indexes if index not in shared] + [shared]
-    return sorted(groups)
+    shared = [
+        tuple(i for i in indexes if _whole_timeline_transcode(subtasks[i])),
+        tuple(i for i in indexes if subtasks[i].kind in _PICTURE_KINDS),
+    ]
+    groups = [group for group in shared if len(group) > 1]
+    grouped = {index for group in groups for index in group}
+    return sorted(groups + [(index,) for index in indexes if index not in grouped])
+
+
+#: Sub-task kinds whose pictures can share one decode on a worker (:mod:`mps.media.plan`).
+_PICTURE_KINDS = frozenset({"SampleSnapshot", "ImageSprites"})
 
 
 def _whole_timeline_transcode(subtask: NewSubtask) -> bool:

@@ -249,3 +249,11 @@ def test_fused_plan_sends_one_message_and_a_trimmed_transcode_is_not_grouped_by_
                 NewSubtask("Transcode", {"Definition": 2})]  # fmt: skip
     assert group_subtasks(subtasks, "auto") == [(0, 2), (1,)]
     assert group_subtasks(subtasks[:2], "auto") == [(0,), (1,)]
+
+
+def test_auto_plan_sends_sampled_snapshots_and_sprites_together() -> None:
+    subtasks = [NewSubtask("SampleSnapshot", {"Definition": 1}), NewSubtask("SnapshotByTimeOffset", {}),
+                NewSubtask("ImageSprites", {"Definition": 2}), NewSubtask("AnimatedGraphics", {}),
+                NewSubtask("SampleSnapshot", {"Definition": 3})]  # fmt: skip
+    assert group_subtasks(subtasks, "auto") == [(0, 2, 4), (1,), (3,)]
+    assert group_subtasks(subtasks[:2], "auto") == [(0,), (1,)]  # one picture sub-task travels alone
