@@ -275,6 +275,16 @@ class TaskStore(Protocol):
         inclusive, end exclusive)."""
         ...
 
+    def count_tasks(
+        self,
+        status: TaskStatus,
+        sub_task_has_failed: bool | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> int:
+        """How many tasks :meth:`list_tasks` would list over all its pages (DescribeTasks' TotalCount)."""
+        ...
+
     def start_task(self, task_id: str) -> bool:
         """WAITING -> PROCESSING with a begin time; True only for the call that moved it."""
         ...

@@ -198,6 +198,20 @@ class MemoryTaskStore(MemoryCatalog):
             token = encode_scroll_token(page[-1][0]) if len(found) > limit else ""
             return [_copy(task) for _, task in page], token
 
+    def count_tasks(
+        self,
+        status: TaskStatus,
+        sub_task_has_failed: bool | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> int:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.count_tasks`."""
+        with self._lock:
+            return sum(
+                self._matches(task, status, sub_task_has_failed, start_time, end_time)
+                for task in self._tasks.values()
+            )
+
     def _matches(
         self, task: TaskRecord, status: str, failed: bool | None, start: datetime | None, end: datetime | None
     ) -> bool:

@@ -221,25 +221,27 @@ class TasksMixin(SqlBase):
         Raises:
             InvalidParameterError: ``InvalidParameterValue.ScrollToken`` for a token not ours.
         """
-        query = sa.select(tasks).where(tasks.c.status == status)
+        query = sa.select(tasks).where(*_task_filters(status, sub_task_has_failed, start_time, end_time))
         after = decode_scroll_token(scroll_token)
         if after is not None:
             query = query.where(tasks.c.seq < after)
-        if start_time is not None:
-            query = query.where(tasks.c.create_time >= start_time)
-        if end_time is not None:
-            query = query.where(tasks.c.create_time < end_time)
-        if sub_task_has_failed is not None:
-            failed = sa.or_(
-                tasks.c.err_code != 0,
-                sa.exists().where(subtasks.c.task_id == tasks.c.task_id, subtasks.c.status == "FAIL"),
-            )
-            query = query.where(failed if sub_task_has_failed else sa.not_(failed))
         with self._read() as conn:
             rows = list(conn.execute(query.order_by(tasks.c.seq.desc()).limit(max(limit, 1) + 1)))
         page = rows[: max(limit, 1)]
         token = encode_scroll_token(page[-1].seq) if len(rows) > len(page) else ""
         return [task_record(row) for row in page], token
+
+    def count_tasks(
+        self,
+        status: TaskStatus,
+        sub_task_has_failed: bool | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> int:
+        """How many tasks :meth:`list_tasks` lists over all its pages (one COUNT on the same filters)."""
+        where = _task_filters(status, sub_task_has_failed, start_time, end_time)
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(tasks).where(*where)).scalar_one())
 
     def start_task(self, task_id: str) -> bool:
         """WAITING -> PROCESSING with the begin time.
@@ -319,3 +321,21 @@ class TasksMixin(SqlBase):
             if event is not None:
                 insert_event(conn, task_id, event[0], event[1], now)
             return self._fetch_task(conn, task_id)
+
+
+def _task_filters(
+    status: TaskStatus, failed: bool | None, start: datetime | None, end: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of DescribeTasks' filters (times on ``create_time``, start inclusive)."""
+    where = [tasks.c.status == status]
+    if start is not None:
+        where.append(tasks.c.create_time >= start)
+    if end is not None:
+        where.append(tasks.c.create_time < end)
+    if failed is not None:
+        has_failed = sa.or_(
+            tasks.c.err_code != 0,
+            sa.exists().where(subtasks.c.task_id == tasks.c.task_id, subtasks.c.status == "FAIL"),
+        )
+        where.append(has_failed if failed else sa.not_(has_failed))
+    return where

@@ -379,7 +379,9 @@ class StoreContract:
         waiting, _ = store.create_task(new())
 
         def ids(**kwargs: Any) -> list[str]:
-            return [t.task_id for t in store.list_tasks(limit=100, **kwargs)[0]]
+            listed = [t.task_id for t in store.list_tasks(limit=100, **kwargs)[0]]
+            assert store.count_tasks(**kwargs) == len(listed)  # TotalCount counts what is listed
+            return listed
 
         assert ids(status="WAITING") == [waiting.task_id]
         assert ids(status="FINISH") == [bad.task_id, ok.task_id]

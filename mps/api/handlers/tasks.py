@@ -137,25 +137,25 @@ class TaskActions:
     def describe_tasks(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         """``DescribeTasks``: one page of tasks in a state, newest first, and the next ScrollToken.
 
-        ``TotalCount`` is the number of tasks on this page: the store pages by key and does not
-        count every match (Tencent does not document the field more precisely either).
+        ``TotalCount`` counts every task the filters match, over all pages.
 
         Raises:
             InvalidParameterError: a bad Status, Limit, time or ScrollToken.
         """
         request = parse_params(DescribeTasksRequest, params)
-        tasks, token = self.services.store.list_tasks(
-            request.Status,
-            limit=request.Limit,
-            scroll_token=request.ScrollToken,
-            sub_task_has_failed=request.SubTaskHasFailed,
-            start_time=request.StartTime,
-            end_time=request.EndTime,
+        store = self.services.store
+        filters = {
+            "sub_task_has_failed": request.SubTaskHasFailed,
+            "start_time": request.StartTime,
+            "end_time": request.EndTime,
+        }
+        tasks, token = store.list_tasks(
+            request.Status, limit=request.Limit, scroll_token=request.ScrollToken, **filters
         )
         return {
             "TaskSet": [simple_info(task) for task in tasks],
             "ScrollToken": token,
-            "TotalCount": len(tasks),
+            "TotalCount": store.count_tasks(request.Status, **filters),
         }
 
     def manage_task(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
