@@ -35,6 +35,9 @@ class OperationContext:
         pictures_ready: a decode shared with other sub-tasks already wrote this sampled
             snapshot's or sprite's picture sequence into :attr:`workdir`; the operation only
             names, composes and collects them (:func:`mps.workflow.fused.run_shared_pictures`).
+        parallel: ffmpeg runs one sub-task may have at once (its batches of seeked pictures):
+            ``mps process`` lets a sub-task use the machine's cores; a service worker keeps 1,
+            its handler threads already share the cores out.
     """
 
     runner: Runner
@@ -48,6 +51,7 @@ class OperationContext:
     font_file: str | None = None
     seek_pictures: bool = False
     pictures_ready: bool = False
+    parallel: int = 1
 
     def output_path(self, key: str) -> Path:
         """The local file for output ``key``, its directory created."""

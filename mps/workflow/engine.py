@@ -206,6 +206,7 @@ class TaskEngine:
             timeout=self.settings.ffmpeg_timeout,
             font_file=self.settings.font_file,
             seek_pictures=seek,
+            parallel=max(1, self.settings.concurrency),
         )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -40,11 +42,37 @@ def progress_span(ctx: OperationContext, start: float, end: float) -> Callable[[
 
 
 def run_in_order(commands: Sequence[Command], ctx: OperationContext, share: float) -> None:
-    """Run ``commands`` one after the other, their progress spread over ``0..share`` of the sub-task."""
-    for index, command in enumerate(commands):
-        span = progress_span(ctx, share * index / len(commands), share * (index + 1) / len(commands))
-        ctx.runner.run(command, on_progress=span, timeout=ctx.timeout)
-        span(1.0)
+    """Run ``commands`` (independent batches), their progress spread over ``0..share`` of the sub-task.
+
+    Up to ``ctx.parallel`` run at once: a batch of seeks decodes on one thread, so a sprite of a
+    long film on an otherwise idle machine finishes in about half the time on two cores. After
+    a failure no further batch starts, and the error is raised once the running ones have ended.
+    """
+    if not commands:
+        return
+    done = [0.0] * len(commands)
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        def report(fraction: float) -> None:
+            with lock:
+                done[index] = min(max(fraction, 0.0), 1.0)
+                ctx.on_progress(share * sum(done) / len(done))
+
+        ctx.runner.run(commands[index], on_progress=report, timeout=ctx.timeout)
+        report(1.0)
+
+    workers = max(1, min(ctx.parallel, len(commands)))
+    if workers == 1:
+        for index in range(len(commands)):
+            run(index)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mps-batch")
+    try:
+        for future in [pool.submit(run, index) for index in range(len(commands))]:
+            future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, batches not started never start
 
 
 def _missing(paths: list[Path]) -> list[int]:
