@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,10 @@ KINDS = [fam.kind for fam in FAMILIES.values()]
 class Api:
     """Calls handlers the way the edge does, with the twins behind them."""
 
-    def __init__(self, tmp_path: Path, plan: str = "auto") -> None:
-        self.store = MemoryTaskStore()
+    def __init__(
+        self, tmp_path: Path, plan: str = "auto", clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.store = MemoryTaskStore(clock) if clock is not None else MemoryTaskStore()
         self.broker = StubBroker()
         self.storage = MemoryStorage(["media"])
         self.runner = FakeRunner(MediaMetaData(Duration=3.0, Container="mov,mp4", Width=64, Height=48))
@@ -183,6 +187,21 @@ def test_describe_tasks_filters_by_time(api: Api) -> None:
 
     assert api("DescribeTasks", Status="WAITING", StartTime="2000-01-01T00:00:00Z")["TotalCount"] == 1
     assert api("DescribeTasks", Status="WAITING", EndTime="2000-01-01T00:00:00Z")["TotalCount"] == 0
+
+
+def test_describe_tasks_lists_the_last_seven_days_like_tencent(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    created = [now - timedelta(days=8)]  # the store's clock: the first task is 8 days old
+    api = Api(tmp_path, clock=lambda: created[-1])
+    old_task = api("ProcessMedia", **PROCESS)["TaskId"]
+    created.append(now - timedelta(days=6))
+    recent = api("ProcessMedia", **PROCESS)["TaskId"]
+
+    listed = api("DescribeTasks", Status="WAITING")
+    assert [t["TaskId"] for t in listed["TaskSet"]] == [recent] and listed["TotalCount"] == 1
+    long_ago = api("DescribeTasks", Status="WAITING", StartTime="2000-01-01T00:00:00Z")
+    assert [t["TaskId"] for t in long_ago["TaskSet"]] == [recent]  # an earlier StartTime is clamped
+    assert api("DescribeTaskDetail", TaskId=old_task)["Status"] == "WAITING"  # still readable
 
 
 def test_manage_task_aborts_a_waiting_task_and_refuses_it_afterwards(api: Api) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -28,6 +28,8 @@ from mps.workflow.templates import iso_time
 NOT_YET = "0000-00-00T00:00:00Z"
 #: The ``TaskType`` of every task this server runs.
 WORKFLOW_TASK = "WorkflowTask"
+#: How far back DescribeTasks lists (mps-api.md §8: "only the last 7 days are listed").
+LISTED_PERIOD = timedelta(days=7)
 #: Result ``Type`` tag of each sub-task set, for ``SubTaskTypes`` in DescribeTasks.
 SET_TYPES = {
     "TranscodeTaskSet": "Transcode",
@@ -137,16 +139,19 @@ class TaskActions:
     def describe_tasks(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         """``DescribeTasks``: one page of tasks in a state, newest first, and the next ScrollToken.
 
-        ``TotalCount`` counts every task the filters match, over all pages.
+        ``TotalCount`` counts every task the filters match, over all pages. As Tencent's, the
+        list covers the last :data:`LISTED_PERIOD` (7 days); older tasks stay readable with
+        ``DescribeTaskDetail``.
 
         Raises:
             InvalidParameterError: a bad Status, Limit, time or ScrollToken.
         """
         request = parse_params(DescribeTasksRequest, params)
         store = self.services.store
+        oldest = datetime.now(UTC) - LISTED_PERIOD
         filters = {
             "sub_task_has_failed": request.SubTaskHasFailed,
-            "start_time": request.StartTime,
+            "start_time": max(request.StartTime, oldest) if request.StartTime else oldest,
             "end_time": request.EndTime,
         }
         tasks, token = store.list_tasks(
