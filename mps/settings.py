@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(os.cpu_count() or 2, description="Sub-tasks run at once (mps process, worker)")
     presets_dir: Path | None = Field(None, description="Directory of preset template files")
     queue_prefix: str = Field("", description="Prefix of every queue mps owns (one deployment per vhost)")
+    task_retention_days: float = Field(
+        0.0, ge=0, description="Days a finished task is kept before the relay deletes it (0: forever)"
+    )
     redispatch_after: float = Field(
         30.0, description="Seconds before the relay republishes a sub-task that was never started"
     )

@@ -285,6 +285,12 @@ class TaskStore(Protocol):
         """How many tasks :meth:`list_tasks` would list over all its pages (DescribeTasks' TotalCount)."""
         ...
 
+    def purge_tasks(self, finished_before: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` FINISH tasks finished before ``finished_before``, their sub-tasks
+        with them, and the events delivered before then; returns how many tasks went. A task with
+        an event not delivered yet is kept (its notification must not be lost)."""
+        ...
+
     def start_task(self, task_id: str) -> bool:
         """WAITING -> PROCESSING with a begin time; True only for the call that moved it."""
         ...

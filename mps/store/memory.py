@@ -222,6 +222,26 @@ class MemoryTaskStore(MemoryCatalog):
         has_failed = task.err_code != 0 or any(s.status == "FAIL" for s in self._subtasks[task.task_id])
         return failed is None or failed == has_failed
 
+    def purge_tasks(self, finished_before: datetime, limit: int = 1000) -> int:
+        """See :meth:`mps.store.base.TaskStore.purge_tasks`."""
+        with self._lock:
+            undelivered = {e.task_id for e in self._outbox.values() if e.sent_at is None}
+            expired = [
+                task_id for task_id, task in self._tasks.items()
+                if task.status == "FINISH" and task.finish_time is not None
+                and task.finish_time < finished_before and task_id not in undelivered
+            ][: max(limit, 0)]  # fmt: skip
+            for task_id in expired:
+                task = self._tasks.pop(task_id)
+                self._subtasks.pop(task_id, None)
+                self._positions.pop(task_id, None)
+                if task.session_id is not None and self._sessions.get(task.session_id) == task_id:
+                    del self._sessions[task.session_id]
+            for event_id, event in list(self._outbox.items()):
+                if event.sent_at is not None and event.sent_at < finished_before:
+                    del self._outbox[event_id]
+            return len(expired)
+
     def start_task(self, task_id: str) -> bool:
         """See :meth:`mps.store.sql_tasks.TasksMixin.start_task`."""
         with self._lock:

@@ -31,7 +31,7 @@ from mps.store.base import (
     TaskStatus,
     UnstartedSubtask,
 )
-from mps.store.schema import bucket_events, subtasks, tasks
+from mps.store.schema import bucket_events, outbox, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sqlbase import SqlBase, subtask_record, task_record
 
@@ -242,6 +242,25 @@ class TasksMixin(SqlBase):
         where = _task_filters(status, sub_task_has_failed, start_time, end_time)
         with self._read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(tasks).where(*where)).scalar_one())
+
+    def purge_tasks(self, finished_before: datetime, limit: int = 1000) -> int:
+        """See :meth:`mps.store.base.TaskStore.purge_tasks`: one transaction, a batch at a time."""
+        undelivered = sa.select(outbox.c.task_id).where(
+            outbox.c.sent_at.is_(None), outbox.c.task_id.is_not(None)
+        )
+        expired = (
+            sa.select(tasks.c.task_id)
+            .where(tasks.c.status == "FINISH", tasks.c.finish_time < finished_before)
+            .where(tasks.c.task_id.not_in(undelivered))
+            .limit(max(limit, 0))
+        )
+        with self._write() as conn:
+            task_ids = list(conn.execute(expired).scalars())
+            if task_ids:
+                conn.execute(sa.delete(subtasks).where(subtasks.c.task_id.in_(task_ids)))
+                conn.execute(sa.delete(tasks).where(tasks.c.task_id.in_(task_ids)))
+            conn.execute(sa.delete(outbox).where(outbox.c.sent_at < finished_before))
+        return len(task_ids)
 
     def start_task(self, task_id: str) -> bool:
         """WAITING -> PROCESSING with the begin time.

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -34,7 +35,7 @@ from mps.store.base import TaskStore
 from mps.worker.handler import WorkHandler
 from mps.worker.inputs import InputCache, make_fetch
 from mps.worker.produce import SubtaskProducer
-from mps.workflow.relay import OutboxRelay, Redispatcher, run_relay
+from mps.workflow.relay import OutboxRelay, Redispatcher, Retention, run_relay
 
 log = logging.getLogger("mps.worker.service")
 
@@ -122,9 +123,11 @@ def run_relay_loop(settings: Settings, stop: threading.Event, parts: Components)
     """Relay outbox events and republish lost work until ``stop`` is set."""
     relay = OutboxRelay(parts.store, parts.broker, allow_private=settings.url_allow_private)
     sweep = Redispatcher(parts.store, parts.broker, older_than=settings.redispatch_after)
+    keep = settings.task_retention_days
+    retention = Retention(parts.store, timedelta(days=keep)) if keep > 0 else None
     log.info("relay started (events exchange %s)", settings.events_exchange)
     try:
-        run_relay(relay, sweep, stop)
+        run_relay(relay, sweep, stop, retention=retention)
     finally:
         relay.close()
         parts.broker.close()

@@ -47,6 +47,8 @@ PARKED = timedelta(days=36500)
 MAX_REDISPATCH_INTERVAL = 3600.0
 #: Lost sub-tasks looked at per sweep (oldest task first; the next sweep takes the rest).
 SWEEP_LIMIT = 2000
+#: Expired tasks deleted per retention sweep (one transaction each).
+PURGE_BATCH = 500
 
 
 def backoff(attempts: int, *, base: float = BASE_DELAY, cap: float = MAX_DELAY,
@@ -215,11 +217,39 @@ class Redispatcher:
         )
 
 
+class Retention:
+    """Deletes FINISH tasks older than ``keep`` (``MPS_TASK_RETENTION_DAYS``), a batch per sweep.
+
+    Tasks with an event not delivered yet stay (see :meth:`TaskStore.purge_tasks`); a full batch
+    asks to be swept again at once, so a backlog drains without one long transaction.
+
+    Parameters:
+        store: the task store.
+        keep: how long a finished task is kept.
+        clock: "now", replaceable in tests.
+    """
+
+    def __init__(self, store: TaskStore, keep: timedelta, *, clock: Clock = utc_now) -> None:
+        self.store, self.keep, self.clock = store, keep, clock
+
+    def sweep(self) -> int:
+        """Delete one batch of expired tasks; returns how many went.
+
+        Raises:
+            StorageUnavailableError: the store did not answer.
+        """
+        purged = self.store.purge_tasks(self.clock() - self.keep, limit=PURGE_BATCH)
+        if purged:
+            log.info("deleted %d finished tasks older than %s", purged, self.keep)
+        return purged
+
+
 def run_relay(
     relay: OutboxRelay, redispatcher: Redispatcher | None, stop: threading.Event, *,
-    poll: float = 0.5, sweep_every: float = 10.0,
+    poll: float = 0.5, sweep_every: float = 10.0, retention: Retention | None = None,
+    purge_every: float = 600.0,
 ) -> None:  # fmt: skip
-    """Relay events (and sweep for lost work) until ``stop`` is set.
+    """Relay events (and sweep for lost work, and delete expired tasks) until ``stop`` is set.
 
     Parameters:
         relay: delivers outbox rows.
@@ -227,8 +257,10 @@ def run_relay(
         stop: set it to stop (checked at least every ``poll`` seconds).
         poll: seconds to wait when nothing was due.
         sweep_every: seconds between sweeps.
+        retention: deletes expired tasks, or None to keep every task.
+        purge_every: seconds between retention sweeps (a full batch sweeps again at once).
     """
-    next_sweep = time.monotonic()
+    next_sweep = next_purge = time.monotonic()
     while not stop.is_set():
         busy = False
         try:
@@ -236,6 +268,9 @@ def run_relay(
             if redispatcher is not None and time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + sweep_every
                 redispatcher.sweep()
+            if retention is not None and time.monotonic() >= next_purge:
+                full = retention.sweep() >= PURGE_BATCH
+                next_purge = time.monotonic() + (0.0 if full else purge_every)
         except MpsError as exc:
             # The store or broker is down: everything stays in the store; try again shortly.
             log.warning("relay round failed: %s", exc)
@@ -243,4 +278,4 @@ def run_relay(
             stop.wait(poll)
 
 
-__all__ = ["OutboxRelay", "Redispatcher", "backoff", "run_relay"]
+__all__ = ["OutboxRelay", "Redispatcher", "Retention", "backoff", "run_relay"]

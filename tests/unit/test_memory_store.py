@@ -390,6 +390,38 @@ class StoreContract:
         assert ids(status="FINISH", start_time=clock.now) == [bad.task_id]
         assert ids(status="FINISH", end_time=clock.now) == [ok.task_id]
 
+    def test_purge_deletes_old_finished_tasks_but_never_an_undelivered_event(
+        self, store: TaskStore, clock: FakeClock
+    ) -> None:
+        def finished(session: str | None = None) -> str:
+            task, _ = store.create_task(new(2, session_id=session))
+            finish_all(store, task.task_id)
+            assert store.try_finish_task(task.task_id, merge, TARGET)
+            return task.task_id
+
+        old, old_pending, kept_session = finished(), finished(), finished("s-1")
+        for event in store.claim_outbox(10):
+            if event.task_id != old_pending:
+                store.mark_sent(event.id)
+        running, _ = store.create_task(new(1))
+        clock.advance(timedelta(days=8))
+        recent = finished()
+
+        assert store.purge_tasks(clock.now - timedelta(days=7)) == 2  # old and kept_session
+        for task_id in (old, kept_session):
+            with pytest.raises(ResourceNotFoundError):
+                store.get_task(task_id)
+            assert store.get_subtasks(task_id) == [] and store.list_events(task_id) == []
+        # an event not delivered yet keeps its task; running and recent tasks are untouched
+        assert [store.get_task(t).status for t in (old_pending, running.task_id, recent)] == [
+            "FINISH", "WAITING", "FINISH"
+        ]  # fmt: skip
+        assert len(store.list_events(old_pending)) == 1 and len(store.get_subtasks(old_pending)) == 2
+        # the purged task's SessionId is free again
+        again, created = store.create_task(new(1, session_id="s-1"))
+        assert created and again.task_id != kept_session
+        assert store.purge_tasks(clock.now - timedelta(days=7)) == 0
+
     def test_a_forged_scroll_token_is_invalid(self, store: TaskStore) -> None:
         with pytest.raises(InvalidParameterError) as err:
             store.list_tasks("WAITING", scroll_token="not-a-token!")

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from mps.broker import StubBroker
-from mps.errors import InvalidParameterError
-from mps.store import EventTarget, MemoryTaskStore, NewSubtask, NewTask, new_task_id
+from mps.errors import InvalidParameterError, ResourceNotFoundError
+from mps.store import Completion, EventTarget, MemoryTaskStore, NewSubtask, NewTask, new_task_id
 from mps.workflow.merge import merge_workflow_task, notification
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import events_target, notify_target, post_callback
-from mps.workflow.relay import OutboxRelay, Redispatcher, backoff, run_relay
+from mps.workflow.relay import OutboxRelay, Redispatcher, Retention, backoff, run_relay
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SNAPSHOT = {"Definition": 10, "ExtTimeOffsetSet": ["1s"]}
@@ -237,3 +237,40 @@ def test_run_relay_stops_when_told(store: MemoryTaskStore) -> None:
         stop.set()
         thread.join(5)
     assert not thread.is_alive() and store.list_events(task_id)[0].sent_at is not None
+
+
+def test_retention_deletes_finished_tasks_older_than_it_keeps(store: MemoryTaskStore, clock: Clock) -> None:
+    old, young = _task(store), _task(store, count=2)
+    store.finish_subtask(old, 0, {"Type": "Transcode"}, "SUCCESS")
+    assert store.try_finish_task(old, Completion({"TaskId": old, "Status": "FINISH"}))
+    retention = Retention(store, timedelta(days=7), clock=clock)
+
+    clock.advance(6 * 86400)
+    assert retention.sweep() == 0, "finished 6 days ago: kept"
+    clock.advance(2 * 86400)
+    assert retention.sweep() == 1
+    with pytest.raises(ResourceNotFoundError):
+        store.get_task(old)
+    assert store.get_task(young).status == "WAITING", "unfinished tasks are never deleted"
+
+
+def test_run_relay_sweeps_retention_when_given(store: MemoryTaskStore, clock: Clock) -> None:
+    swept = threading.Event()
+
+    class Recorder(Retention):
+        def sweep(self) -> int:
+            swept.set()
+            return 0
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_relay,
+        args=(OutboxRelay(store, StubBroker()), None, stop),
+        kwargs={"poll": 0.01, "retention": Recorder(store, timedelta(days=1), clock=clock)},
+    )
+    thread.start()
+    try:
+        assert swept.wait(5)
+    finally:
+        stop.set()
+        thread.join(5)
