@@ -23,14 +23,15 @@ from dataclasses import replace
 
 from mps.errors import MpsError
 from mps.media.ops.fused import FusedOutput, build_fused_transcodes
-from mps.media.ops.sample import SEQUENCE_PATTERN, FrameSequence, build_frame_sequences, sample_sequence
-from mps.media.ops.sprite import thumbnail_sequence
+from mps.media.ops.sample import SAMPLE_STEM, FrameSequence, build_frame_sequences, sample_sequence
+from mps.media.ops.sprite import THUMBNAIL_FORMAT, THUMBNAIL_STEM, thumbnail_sequence
 from mps.media.plan import Step
 from mps.media.specs import SampleSpec, SpriteSpec, Subtask, TranscodeSpec
 from mps.models import MediaProcessTaskResult, TaskOutputStorage
 from mps.models.results import MediaTranscodeItem
 from mps.workflow.context import OperationContext
 from mps.workflow.execute import execute_subtask
+from mps.workflow.operations.sample import clear_sequence
 from mps.workflow.operations.transcode import TranscodeJob, collect_transcode, prepare_transcode
 
 log = logging.getLogger("mps.workflow.fused")
@@ -140,12 +141,12 @@ def _picture_sequence(subtask: Subtask, ctx: OperationContext) -> FrameSequence:
     spec = subtask.spec
     if isinstance(spec, SampleSpec):
         sequence, _ = sample_sequence(spec, ctx.meta, ctx.workdir)
+        clear_sequence(ctx.workdir, SAMPLE_STEM, spec.template.Format)
     elif isinstance(spec, SpriteSpec):
         sequence, _, _ = thumbnail_sequence(spec, ctx.meta, ctx.workdir)
+        clear_sequence(ctx.workdir, THUMBNAIL_STEM, THUMBNAIL_FORMAT)
     else:
         raise TypeError(f"{subtask.kind} has no picture sequence to share")
-    for stale in ctx.workdir.glob(sequence.pattern.name.replace(SEQUENCE_PATTERN, "*")):
-        stale.unlink()
     return sequence
 
 
