@@ -16,7 +16,7 @@ pad where the output's own filters (watermarks, pixel format) continue.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -76,11 +76,7 @@ class SharedFrames:
         self.graph = graph
         self._source = source
         self._outlets: dict[FrameRequest, list[str]] = {}
-        parents = self._parents(list(dict.fromkeys(requests)))
-        wanted: dict[FrameRequest, int] = defaultdict(int)
-        for request in requests:
-            wanted[request] += 1
-        self._build(pad, parents, wanted)
+        self._build(pad, self._parents(list(dict.fromkeys(requests))), Counter(requests))
 
     def frames(self, request: FrameRequest) -> str:
         outlets = self._outlets.get(request)
@@ -117,7 +113,7 @@ class SharedFrames:
         self,
         pad: str,
         parents: dict[FrameRequest, FrameRequest | None],
-        wanted: dict[FrameRequest, int],
+        wanted: Counter[FrameRequest],
     ) -> None:
         """Add every conversion once, with a ``split`` wherever a pad feeds several consumers."""
         children: dict[FrameRequest | None, list[FrameRequest]] = defaultdict(list)

@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -38,6 +39,27 @@ def listening(url: str, default_port: int = 5672) -> bool:
             return True
     except OSError:
         return False
+
+
+def mps_up_env(
+    seaweed: SeaweedServer, work: Path, prefix: str, secret: tuple[str, str], **settings: str
+) -> dict[str, str]:
+    """The environment of an ``mps up`` subprocess on this SeaweedFS: its own SQLite store, queue
+    prefix and scratch space under ``work``, TC3 credentials ``secret``, x264 ``ultrafast``;
+    ``settings`` adds or overrides ``MPS_*`` variables."""
+    return {
+        **os.environ,
+        "MPS_S3_ENDPOINT_URL": seaweed.endpoint_url,
+        "MPS_S3_ACCESS_KEY": seaweed.access_key,
+        "MPS_S3_SECRET_KEY": seaweed.secret_key,
+        "MPS_SECRET_ID": secret[0],
+        "MPS_SECRET_KEY": secret[1],
+        "MPS_DATABASE_URL": f"sqlite:///{work}/mps.db",
+        "MPS_QUEUE_PREFIX": prefix,
+        "MPS_WORK_DIR": str(work),
+        "MPS_X264_PRESET": "ultrafast",
+        **settings,
+    }
 
 
 @pytest.fixture(scope="session")

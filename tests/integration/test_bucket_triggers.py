@@ -13,7 +13,6 @@ nothing but AMQP events the test publishes and the reconcile scan.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from tencentcloud.mps.v20190612 import models, mps_client
 
 from mps.storage import S3Storage
 from tests.conftest import ClipFactory
-from tests.integration.conftest import listening, require_service
+from tests.integration.conftest import listening, mps_up_env, require_service
 from tests.seaweed import SeaweedServer, free_port, weed_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -73,22 +72,13 @@ class Stack:
         self.prefix = f"bt{RUN}."
         self.bucket_events = f"{self.prefix}bucket-events"
         self.events = f"{self.prefix}events"
-        self.env = {
-            **os.environ,
-            "MPS_S3_ENDPOINT_URL": seaweed.endpoint_url,
-            "MPS_S3_ACCESS_KEY": seaweed.access_key,
-            "MPS_S3_SECRET_KEY": seaweed.secret_key,
-            "MPS_SECRET_ID": SECRET_ID,
-            "MPS_SECRET_KEY": SECRET_KEY,
-            "MPS_DATABASE_URL": f"sqlite:///{work}/mps.db",
-            "MPS_QUEUE_PREFIX": self.prefix,
-            "MPS_BUCKET_EVENTS_EXCHANGE": self.bucket_events,
-            "MPS_EVENTS_EXCHANGE": self.events,
-            "MPS_WEBHOOK_TOKEN": token,
-            "MPS_RECONCILE_INTERVAL": "0",  # scans run when a test says so
-            "MPS_WORK_DIR": str(work),
-            "MPS_X264_PRESET": "ultrafast",
-        }
+        self.env = mps_up_env(
+            seaweed, work, self.prefix, (SECRET_ID, SECRET_KEY),
+            MPS_BUCKET_EVENTS_EXCHANGE=self.bucket_events,
+            MPS_EVENTS_EXCHANGE=self.events,
+            MPS_WEBHOOK_TOKEN=token,
+            MPS_RECONCILE_INTERVAL="0",  # scans run when a test says so
+        )  # fmt: skip
         self.s3 = S3Storage(seaweed.endpoint_url, seaweed.access_key, seaweed.secret_key, "us-east-1")
         profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}"))
         self.client = mps_client.MpsClient(

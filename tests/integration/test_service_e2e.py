@@ -4,7 +4,6 @@ real RabbitMQ, real SeaweedFS, SQLite, real ffmpeg, and the official SDK as the 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from tencentcloud.mps.v20190612 import models, mps_client
 from mps.broker.names import QueueNames, dead_letter_exchange, dead_letter_queue
 from mps.storage import S3Storage
 from tests.conftest import ClipFactory
-from tests.integration.conftest import listening, require_service
+from tests.integration.conftest import listening, mps_up_env, require_service
 from tests.mediatools import image_size, video_stream
 from tests.seaweed import SeaweedServer, free_port
 
@@ -54,19 +53,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedServer) ->
     require_service("RabbitMQ", listening(AMQP_URL), "rabbitmq-server -detached")
     work = tmp_path_factory.mktemp("e2e")
     port, prefix = free_port(), f"e2e{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "MPS_S3_ENDPOINT_URL": seaweed.endpoint_url,
-        "MPS_S3_ACCESS_KEY": seaweed.access_key,
-        "MPS_S3_SECRET_KEY": seaweed.secret_key,
-        "MPS_SECRET_ID": SECRET_ID,
-        "MPS_SECRET_KEY": SECRET_KEY,
-        "MPS_DATABASE_URL": f"sqlite:///{work}/mps.db",
-        "MPS_QUEUE_PREFIX": prefix,
-        "MPS_WORK_DIR": str(work),
-        "MPS_X264_PRESET": "ultrafast",
-        "MPS_REDISPATCH_AFTER": "5",
-    }
+    env = mps_up_env(seaweed, work, prefix, (SECRET_ID, SECRET_KEY), MPS_REDISPATCH_AFTER="5")
     log = (work / "up.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "mps", "up", "--workers", "2", "--port", str(port)],
