@@ -26,10 +26,10 @@ def run_api(host: str, port: int, settings: Settings | None = None) -> int:
     """
     import uvicorn
 
-    from mps.api.service import build_api
+    from mps.app import build_api_app
 
     settings = settings if settings is not None else Settings()
-    app = build_api(settings)
+    app = build_api_app(settings)
     services = app.state.services
     log.info("mps api listening on %s:%d", host, port)
     try:

@@ -8,26 +8,12 @@ workflow's directory, starts the tasks no event started, prints how many, and ex
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from mps.cli.service_commands import _service_logging
 from mps.settings import Settings
 
-if TYPE_CHECKING:
-    from mps.listener.service import BucketEventHandler
-
 #: Exit status after a clean stop or a finished scan.
 EXIT_OK = 0
-
-
-def _handler(settings: Settings, name: str) -> BucketEventHandler:
-    """The listener's handler on the production adapters (the caller closes its store)."""
-    from mps.listener.service import BucketEventHandler
-    from mps.worker.service import build_components, build_templates
-
-    parts = build_components(settings, name)
-    templates = build_templates(settings, parts.store)
-    return BucketEventHandler(parts.store, parts.storage, parts.broker, templates, plan=settings.plan)
 
 
 def run_listen_command(reconcile_interval: float | None) -> int:
@@ -36,31 +22,33 @@ def run_listen_command(reconcile_interval: float | None) -> int:
     Parameters:
         reconcile_interval: seconds between scans; None = ``MPS_RECONCILE_INTERVAL``; 0 = never.
     """
-    from mps.listener.service import run_listener
-    from mps.worker.service import install_stop_signals
+    from mps.app import build_components, install_stop_signals, run_listen_loop
 
     _service_logging()
     settings = Settings()
     stop = threading.Event()
     install_stop_signals(stop)
-    handler = _handler(settings, "mps listen")
+    parts = build_components(settings, "mps listen")
     try:
-        run_listener(settings, stop, handler, reconcile_interval=reconcile_interval)
+        run_listen_loop(settings, stop, parts, reconcile_interval=reconcile_interval)
     finally:
-        handler.store.close()
+        parts.broker.close()
+        parts.store.close()
     return EXIT_OK
 
 
 def run_reconcile_command() -> int:
     """``mps reconcile``: one scan; prints how many tasks it started."""
+    from mps.app import build_components, listen_handler
+
     _service_logging()
     settings = Settings()
-    handler = _handler(settings, "mps reconcile")
+    parts = build_components(settings, "mps reconcile")
     try:
-        created = handler.reconcile()
+        created = listen_handler(settings, parts).reconcile()
     finally:
-        handler.broker.close()
-        handler.store.close()
+        parts.broker.close()
+        parts.store.close()
     print(f"reconcile: started {created} task(s)")
     return EXIT_OK
 

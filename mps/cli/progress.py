@@ -10,13 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mps.models import SubtaskInput, WorkflowTask
+from mps.models import SubtaskInput, WireModel, WorkflowTask
 from mps.workflow.engine import ProgressUpdate
-from mps.workflow.resolve import KINDS
+from mps.workflow.kinds import KINDS
 
 
 def _label(item: SubtaskInput) -> str:
-    return f"{KINDS[type(item)]} {item.Definition}"
+    return f"{KINDS.of_input(item).name} {item.Definition}"
 
 
 class SubtaskBars:
@@ -77,23 +77,7 @@ def result_table(result: WorkflowTask, root: Path) -> Table:
     return table
 
 
-def _describe(kind: str, output: object) -> tuple[list[str], str]:
+def _describe(kind: str, output: WireModel | None) -> tuple[list[str], str]:
     if output is None:
         return [], ""
-    data = output.model_dump()  # type: ignore[attr-defined]
-    if kind == "Transcode":
-        size = f"{data['Width']}x{data['Height']} " if data["Width"] else "audio "
-        return [
-            data["Path"]
-        ], f"{size}{data['Duration']:.2f}s {data['Bitrate'] // 1000} kb/s {data['Size']} B"
-    if kind == "AnimatedGraphics":
-        return [data["Path"]], f"{data['Width']}x{data['Height']} {data['Container']} {data['Size']} B"
-    if kind == "SnapshotByTimeOffset":
-        pics = data["PicInfoSet"]
-        return [p["Path"] for p in pics], f"{len(pics)} images"
-    if kind == "ImageSprites":
-        return [*data["ImagePathSet"], data["WebVttPath"]], (
-            f"{len(data['ImagePathSet'])} sheets of {data['TotalCount']} tiles "
-            f"{data['Width']}x{data['Height']}"
-        )
-    return list(data["ImagePathSet"]), f"{len(data['ImagePathSet'])} images every {data['Interval']}"
+    return KINDS.named(kind).summary(output.model_dump())

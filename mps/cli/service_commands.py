@@ -1,4 +1,4 @@
-"""``mps worker``, ``mps relay`` and ``mps up``: the service processes (see :mod:`mps.worker.service`).
+"""``mps worker``, ``mps relay`` and ``mps up``: the service processes, wired by :mod:`mps.app`.
 
 Each builds one :class:`~mps.settings.Settings`, logs at INFO (``MPS_LOG_LEVEL`` overrides) with task
 ids in every line about a task, and stops cleanly on SIGINT/SIGTERM: a first signal drains, a second
@@ -31,7 +31,7 @@ def _service_logging() -> None:
 
 def run_worker_command(concurrency: int | None) -> int:
     """``mps worker``: consume the work queue with ``concurrency`` handler threads (default: cores)."""
-    from mps.worker.service import build_components, install_stop_signals, run_worker
+    from mps.app import build_components, install_stop_signals, run_worker
 
     _service_logging()
     settings = Settings()
@@ -41,13 +41,14 @@ def run_worker_command(concurrency: int | None) -> int:
     try:
         run_worker(settings, max(1, concurrency or settings.concurrency), stop, parts)
     finally:
+        parts.broker.close()
         parts.store.close()
     return EXIT_OK
 
 
 def run_relay_command() -> int:
     """``mps relay``: deliver outbox events and republish lost work messages."""
-    from mps.worker.service import build_components, install_stop_signals, run_relay_loop
+    from mps.app import build_components, install_stop_signals, run_relay_loop
 
     _service_logging()
     settings = Settings()
@@ -57,13 +58,14 @@ def run_relay_command() -> int:
     try:
         run_relay_loop(settings, stop, parts)
     finally:
+        parts.broker.close()
         parts.store.close()
     return EXIT_OK
 
 
 def run_up_command(workers: int | None, host: str, port: int) -> int:
     """``mps up``: the API, a worker and the relay in one process."""
-    from mps.worker.service import install_stop_signals, run_up
+    from mps.app import install_stop_signals, run_up
 
     _service_logging()
     settings = Settings()

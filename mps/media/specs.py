@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from mps.models.tasks import SubtaskInput
 from mps.models.templates import (
@@ -108,6 +108,13 @@ class AnimationSpec:
     end: float
 
 
+class Spec(Protocol):
+    """What every resolved spec has: the template it came from (0 for inline parameters)."""
+
+    @property
+    def definition(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Subtask:
     """One sub-task of a task, in request order, with its kind and resolved spec.
@@ -122,5 +129,5 @@ class Subtask:
 
     index: int
     kind: str
-    spec: TranscodeSpec | SnapshotSpec | SampleSpec | SpriteSpec | AnimationSpec
+    spec: Spec
     request: SubtaskInput

@@ -19,7 +19,6 @@ from mps.models.common import (
 )
 from mps.models.metadata import MediaAudioStreamItem, MediaMetaData, MediaVideoStreamItem
 from mps.models.results import (
-    RESULT_FIELDS,
     AnimatedGraphicResult,
     ImageSpriteResult,
     MediaAnimatedGraphicsItem,
@@ -68,7 +67,6 @@ from mps.models.validation import parse_wire
 
 __all__ = [
     "AUDIO_CONTAINERS",
-    "RESULT_FIELDS",
     "TEMPLATE_SETS",
     "AnimatedGraphicResult",
     "AnimatedGraphicTaskInput",

@@ -86,15 +86,6 @@ class MediaAnimatedGraphicsItem(WireModel):
     EndTimeOffset: float = 0.0
 
 
-SubtaskOutput = (
-    MediaTranscodeItem
-    | MediaSnapshotByTimeOffsetItem
-    | MediaSampleSnapshotItem
-    | MediaImageSpriteItem
-    | MediaAnimatedGraphicsItem
-)
-
-
 class SubtaskResult(WireModel):
     """The fields every ``MediaProcessTask*Result`` has. ``Input`` echoes the sub-task input."""
 
@@ -103,7 +94,8 @@ class SubtaskResult(WireModel):
     ErrCode: int = 0
     Message: str = ""
     Input: dict[str, Any] = Field(default_factory=dict)
-    Output: SubtaskOutput | None = None
+    #: Each kind's result class narrows this to its own output item.
+    Output: WireModel | None = None
 
 
 class TranscodeResult(SubtaskResult):
@@ -136,24 +128,14 @@ class ImageSpriteResult(TimedResult):
     Output: MediaImageSpriteItem | None = None
 
 
-#: Result ``Type`` tag -> the field of MediaProcessTaskResult that holds the result.
-RESULT_FIELDS: dict[str, str] = {
-    "Transcode": "TranscodeTask",
-    "AnimatedGraphics": "AnimatedGraphicTask",
-    "SnapshotByTimeOffset": "SnapshotByTimeOffsetTask",
-    "SampleSnapshot": "SampleSnapshotTask",
-    "ImageSprites": "ImageSpriteTask",
-}
-
-ResultType = Literal[
-    "Transcode", "AnimatedGraphics", "SnapshotByTimeOffset", "SampleSnapshot", "ImageSprites"
-]
-
-
 class MediaProcessTaskResult(WireModel):
-    """The tagged union: ``Type`` names the one field that is set; the others are explicit nulls."""
+    """The tagged union: ``Type`` names the one member that is set; the others are explicit nulls.
 
-    Type: ResultType
+    Which ``Type`` goes with which member is the registry of kinds' business
+    (:mod:`mps.workflow.kinds`); this model only declares Tencent's members.
+    """
+
+    Type: str
     TranscodeTask: TranscodeResult | None = None
     AnimatedGraphicTask: AnimatedGraphicResult | None = None
     SnapshotByTimeOffsetTask: SnapshotByTimeOffsetResult | None = None
@@ -164,17 +146,23 @@ class MediaProcessTaskResult(WireModel):
     @property
     def result(self) -> SubtaskResult:
         """The one filled-in result."""
-        value = getattr(self, RESULT_FIELDS[self.Type])
-        assert isinstance(value, SubtaskResult)
-        return value
+        for name in _RESULT_MEMBERS:
+            value = getattr(self, name)
+            if isinstance(value, SubtaskResult):
+                return value
+        raise ValueError(f"a {self.Type} result entry holds no result")
 
     def to_wire(self) -> dict[str, Any]:
         """Tencent sends the unused members as nulls; so do we, with the result itself compact."""
         wire: dict[str, Any] = {"Type": self.Type}
-        for name in (*RESULT_FIELDS.values(), "AdaptiveDynamicStreamingTask"):
+        for name in _RESULT_MEMBERS:
             value = getattr(self, name)
             wire[name] = value.model_dump(mode="json") if value is not None else None
         return wire
+
+
+#: Every member of MediaProcessTaskResult but its ``Type`` tag, in declaration order.
+_RESULT_MEMBERS = tuple(name for name in MediaProcessTaskResult.model_fields if name != "Type")
 
 
 class WorkflowTask(WireModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
@@ -51,11 +51,20 @@ class WatermarkInput(WireModel):
         return self
 
 
+class SubtaskInput(WireModel):
+    """What every sub-task input has: a template ``Definition`` and, optionally, its own output
+    bucket. Each kind of work (:mod:`mps.workflow.kinds`) has its own subclass."""
+
+    Definition: int = Field(ge=0)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+
+
 #: Sub-inputs accepted in the contract that mps does not implement: refused, never skipped.
 _UNSUPPORTED_TRANSCODE_FIELDS = ("MosaicSet", "BlindWatermark", "HeadTailParameter")
 
 
-class TranscodeTaskInput(WireModel):
+class TranscodeTaskInput(SubtaskInput):
     """One transcode: a template (or ``RawParameter``), overrides, watermarks and trimming."""
 
     Definition: int = Field(ge=0)
@@ -79,7 +88,7 @@ class TranscodeTaskInput(WireModel):
         return self
 
 
-class SnapshotByTimeOffsetTaskInput(WireModel):
+class SnapshotByTimeOffsetTaskInput(SubtaskInput):
     """Screenshots at given times: ``ExtTimeOffsetSet`` (``"3.5s"``, ``"10%"``) and ``TimeOffsetSet``."""
 
     Definition: int = Field(ge=1)
@@ -122,7 +131,7 @@ def _no_text_or_raw_watermark(watermarks: list[WatermarkInput]) -> None:
             raise ValueError("RawParameter watermarks are not allowed on snapshots")
 
 
-class SampleSnapshotTaskInput(WireModel):
+class SampleSnapshotTaskInput(SubtaskInput):
     """Screenshots at a regular interval, set by the template."""
 
     Definition: int = Field(ge=1)
@@ -138,7 +147,7 @@ class SampleSnapshotTaskInput(WireModel):
         return self
 
 
-class ImageSpriteTaskInput(WireModel):
+class ImageSpriteTaskInput(SubtaskInput):
     """Thumbnail sheets and their WebVTT index."""
 
     Definition: int = Field(ge=1)
@@ -149,7 +158,7 @@ class ImageSpriteTaskInput(WireModel):
     ExtInfo: str | None = None
 
 
-class AnimatedGraphicTaskInput(WireModel):
+class AnimatedGraphicTaskInput(SubtaskInput):
     """An animated GIF/WebP of the window ``StartTimeOffset`` to ``EndTimeOffset`` (seconds)."""
 
     Definition: int = Field(ge=1)
@@ -164,15 +173,6 @@ class AnimatedGraphicTaskInput(WireModel):
         if self.EndTimeOffset and self.EndTimeOffset <= self.StartTimeOffset:
             raise ValueError("EndTimeOffset must be after StartTimeOffset (or 0 for the end of the source)")
         return self
-
-
-SubtaskInput = (
-    TranscodeTaskInput
-    | SnapshotByTimeOffsetTaskInput
-    | SampleSnapshotTaskInput
-    | ImageSpriteTaskInput
-    | AnimatedGraphicTaskInput
-)
 
 
 class MediaProcessTaskInput(WireModel):
@@ -215,14 +215,20 @@ class MediaProcessTaskInput(WireModel):
         return [item for name in order for item in getattr(self, name)]
 
 
+def _set_names(model: type[WireModel]) -> tuple[str, ...]:
+    """The members of ``model`` that are lists of sub-task inputs, in declaration order: derived,
+    so a kind of work added to the model is run without another table to update."""
+    names = []
+    for name, field in model.model_fields.items():
+        args = get_args(field.annotation)
+        if get_origin(field.annotation) is list and isinstance(args[0], type):
+            if issubclass(args[0], SubtaskInput):
+                names.append(name)
+    return tuple(names)
+
+
 #: The sub-task sets mps runs, in the order used when the request order is unknown.
-_SET_NAMES = (
-    "TranscodeTaskSet",
-    "AnimatedGraphicTaskSet",
-    "SnapshotByTimeOffsetTaskSet",
-    "SampleSnapshotTaskSet",
-    "ImageSpriteTaskSet",
-)
+_SET_NAMES = _set_names(MediaProcessTaskInput)
 
 
 _Notify = TaskNotifyConfig

@@ -157,10 +157,11 @@ class SubtaskRecord:
 
 @dataclass(frozen=True)
 class Completion:
-    """What finishing a task stores: the merged WorkflowTask and the event payload (None = no event)."""
+    """What finishing a task stores: the merged WorkflowTask, and the outbox rows (target, payload)
+    committed with it."""
 
     workflow_task: JsonDict
-    event: JsonDict | None = None
+    events: Sequence[tuple[EventTarget, JsonDict]] = ()
 
 
 #: Builds the Completion from the task and its final sub-tasks. ``try_finish_task`` calls it inside
@@ -228,21 +229,16 @@ class WorkflowStatusError(MpsError):
         self.status = status
 
 
-@runtime_checkable
-class TaskStore(Protocol):
-    """Tasks, sub-tasks, the event outbox, custom templates and workflows.
+# The store by role: a part that needs one role depends on that protocol only. Every method of
+# every role is safe to call from several threads (and, for SQL, several processes). Errors:
+# ``ResourceNotFoundError`` for unknown ids, ``InvalidParameterError``/``MpsError`` with Tencent
+# codes for requests the state forbids, ``StorageUnavailableError`` (retryable) when the database
+# does not answer.
 
-    Every method is safe to call from several threads (and, for SQL, several processes). Errors:
-    ``ResourceNotFoundError`` for unknown ids, ``InvalidParameterError``/``MpsError`` with Tencent
-    codes for requests the state forbids, ``StorageUnavailableError`` (retryable) when the
-    database does not answer.
-    """
 
-    def close(self) -> None:
-        """Release connections; the store is not used afterwards."""
-        ...
+class Tasks(Protocol):
+    """Tasks and their sub-tasks, and their transitions (each with the outbox rows it owes)."""
 
-    # tasks
     def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
         """Store a WAITING task and its sub-tasks; a repeated SessionId (within :data:`SESSION_TTL`)
         or bucket trigger returns the existing task with ``False`` instead of creating one."""
@@ -299,12 +295,12 @@ class TaskStore(Protocol):
         """Store the probe's MediaMetaData of the source."""
         ...
 
-    def abort_task(self, task_id: str, event: tuple[EventTarget, JsonDict] | None = None) -> TaskRecord:
-        """WAITING -> FINISH with :data:`ABORTED_ERR_CODE`, its waiting sub-tasks FAIL, plus an optional
-        outbox event in the same transaction; any other state raises ``InvalidParameterValue.TaskId``."""
+    def abort_task(self, task_id: str, events: Sequence[tuple[EventTarget, JsonDict]] = ()) -> TaskRecord:
+        """WAITING -> FINISH with :data:`ABORTED_ERR_CODE`, its waiting sub-tasks FAIL, plus every
+        outbox row of ``events`` (target, payload) in the same transaction; any other state raises
+        ``InvalidParameterValue.TaskId``."""
         ...
 
-    # sub-tasks
     def add_subtasks(self, task_id: str, subtasks: Sequence[NewSubtask]) -> int:
         """Append sub-tasks (after a probe); returns the index of the first one added."""
         ...
@@ -322,17 +318,24 @@ class TaskStore(Protocol):
         """Commit the result once: True for the first commit, False (no change) afterwards."""
         ...
 
-    def try_finish_task(
-        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
-    ) -> bool:
+    def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:
         """If every sub-task is final and the task is not FINISH: set FINISH, the finish time, the
-        merged WorkflowTask (its ErrCode/Message onto the task) and, when ``target`` and an event
-        are given, the outbox row, all in one transaction. True only for the one call that won."""
+        merged WorkflowTask (its ErrCode/Message onto the task) and the completion's outbox rows,
+        all in one transaction. True only for the one call that won."""
         ...
 
-    # outbox
+
+
+class Outbox(Protocol):
+    """Events waiting for the relay."""
+
     def add_event(self, task_id: str | None, target: EventTarget, payload: JsonDict) -> int:
-        """Queue an event (e.g. a PROCESSING one for NotifyMode Change); returns its id."""
+        """Queue an event; returns its id."""
+        ...
+
+    def add_events(self, task_id: str | None, events: Sequence[tuple[EventTarget, JsonDict]]) -> list[int]:
+        """Queue several events (target, payload) in one transaction, e.g. a PROCESSING event to every
+        target of NotifyMode Change; returns their ids."""
         ...
 
     def claim_outbox(
@@ -354,7 +357,11 @@ class TaskStore(Protocol):
         """Every outbox row of one task, oldest first."""
         ...
 
-    # templates
+
+
+class TemplateStore(Protocol):
+    """Custom templates, by family."""
+
     def create_template(self, family: str, name: str, body: JsonDict) -> TemplateRecord:
         """Store a custom template under the next Definition of its family (from
         :data:`CUSTOM_DEFINITION_BASE`, never reused); ``LimitExceeded.TooMuchTemplate`` when full."""
@@ -385,7 +392,11 @@ class TaskStore(Protocol):
         """Delete it; ``ResourceNotFound.TemplateNotExist`` if unknown."""
         ...
 
-    # workflows
+
+
+class WorkflowStore(Protocol):
+    """Workflows and the bucket events that fired them."""
+
     def create_workflow(
         self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
     ) -> WorkflowRecord:
@@ -432,4 +443,13 @@ class TaskStore(Protocol):
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:
         """Record that this bucket event fired; False if it already had (a redelivery)."""
+        ...
+
+
+@runtime_checkable
+class TaskStore(Tasks, Outbox, TemplateStore, WorkflowStore, Protocol):
+    """Every role in one database: what the composition root builds and the processes share."""
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
         ...

@@ -16,14 +16,11 @@ from mps.store._rules import (
     check_subtask_status,
     decode_scroll_token,
     encode_scroll_token,
-    not_abortable,
     subtask_not_found,
     task_not_found,
     trigger_taken,
 )
 from mps.store.base import (
-    ABORTED_ERR_CODE,
-    ABORTED_MESSAGE,
     DEFAULT_OUTBOX_LEASE,
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
@@ -44,6 +41,13 @@ from mps.store.base import (
     utc_now,
 )
 from mps.store.memory_catalog import MemoryCatalog
+from mps.store.transitions import (
+    OwedEvent,
+    aborted_fields,
+    can_finish,
+    check_abortable,
+    finished_fields,
+)
 
 
 def _copy(value: Any) -> Any:
@@ -256,35 +260,19 @@ class MemoryTaskStore(MemoryCatalog):
         with self._lock:
             self._tasks[task_id] = replace(self._task(task_id), metadata=_copy(metadata))
 
-    def abort_task(self, task_id: str, event: tuple[EventTarget, JsonDict] | None = None) -> TaskRecord:
+    def abort_task(self, task_id: str, events: Sequence[OwedEvent] = ()) -> TaskRecord:
         """See :meth:`mps.store.sql_tasks.TasksMixin.abort_task`."""
         with self._lock:
             task = self._task(task_id)
-            if task.status != "WAITING":
-                raise not_abortable(task_id, task.status)
+            check_abortable(task)
             now = self._now()
-            workflow_task = task.workflow_task
-            if workflow_task is not None:
-                workflow_task = {
-                    **workflow_task,
-                    "Status": "FINISH",
-                    "ErrCode": ABORTED_ERR_CODE,
-                    "Message": ABORTED_MESSAGE,
-                }
-            self._tasks[task_id] = replace(
-                task,
-                status="FINISH",
-                finish_time=now,
-                err_code=ABORTED_ERR_CODE,
-                message=ABORTED_MESSAGE,
-                workflow_task=workflow_task,
-            )
+            self._tasks[task_id] = replace(task, **aborted_fields(task, now))
             self._subtasks[task_id] = [
                 s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL", finish_time=now)
                 for s in self._subtasks[task_id]
             ]
-            if event is not None:
-                self._insert_event(task_id, event[0], event[1])
+            for target, payload in events:
+                self._insert_event(task_id, target, payload)
             return _copy(self._tasks[task_id])
 
     # -- sub-tasks -----------------------------------------------------------------------------
@@ -338,29 +326,17 @@ class MemoryTaskStore(MemoryCatalog):
             )
             return True
 
-    def try_finish_task(
-        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
-    ) -> bool:
+    def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.try_finish_task`."""
         with self._lock:
             task = self._task(task_id)
             subs = self._subtasks[task_id]
-            if task.status == "FINISH" or any(s.status not in FINAL_SUBTASK_STATUSES for s in subs):
+            if not can_finish(task, subs):
                 return False
             done = completion if isinstance(completion, Completion) else completion(_copy(task), _copy(subs))
-            now = self._now()
-            wt = _copy(done.workflow_task)
-            self._tasks[task_id] = replace(
-                task,
-                status="FINISH",
-                finish_time=now,
-                begin_time=task.begin_time or now,
-                workflow_task=wt,
-                err_code=int(wt.get("ErrCode") or 0),
-                message=str(wt.get("Message") or ""),
-            )
-            if target is not None and done.event is not None:
-                self._insert_event(task_id, target, done.event)
+            self._tasks[task_id] = replace(task, **finished_fields(task, _copy(done), self._now()))
+            for target, payload in done.events:
+                self._insert_event(task_id, target, payload)
             return True
 
     # -- outbox --------------------------------------------------------------------------------
@@ -383,8 +359,12 @@ class MemoryTaskStore(MemoryCatalog):
 
     def add_event(self, task_id: str | None, target: EventTarget, payload: JsonDict) -> int:
         """See :meth:`mps.store.sql_outbox.OutboxMixin.add_event`."""
+        return self.add_events(task_id, [(target, payload)])[0]
+
+    def add_events(self, task_id: str | None, events: Sequence[OwedEvent]) -> list[int]:
+        """See :meth:`mps.store.sql_outbox.OutboxMixin.add_events`."""
         with self._lock:
-            return self._insert_event(task_id, target, payload)
+            return [self._insert_event(task_id, target, payload) for target, payload in events]
 
     def claim_outbox(
         self, limit: int, now: datetime | None = None, lease: timedelta = DEFAULT_OUTBOX_LEASE

@@ -3,6 +3,7 @@ transaction as the state they report, then claimed, sent and marked by a relay."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Connection
 from mps.store.base import DEFAULT_OUTBOX_LEASE, EventTarget, JsonDict, OutboxRecord
 from mps.store.schema import outbox
 from mps.store.sqlbase import SqlBase, outbox_record
+from mps.store.transitions import OwedEvent
 
 
 def insert_event(
@@ -48,8 +50,17 @@ class OutboxMixin(SqlBase):
         Returns:
             The outbox row id.
         """
+        return self.add_events(task_id, [(target, payload)])[0]
+
+    def add_events(self, task_id: str | None, events: Sequence[OwedEvent]) -> list[int]:
+        """Queue several events in one transaction: all of them, or none.
+
+        Returns:
+            The outbox row ids, in order.
+        """
         with self._write() as conn:
-            return insert_event(conn, task_id, target, payload, self._now())
+            now = self._now()
+            return [insert_event(conn, task_id, target, payload, now) for target, payload in events]
 
     def claim_outbox(
         self, limit: int, now: datetime | None = None, lease: timedelta = DEFAULT_OUTBOX_LEASE

@@ -10,9 +10,7 @@ import sqlalchemy as sa
 
 from mps.store._rules import check_subtask_status, subtask_not_found
 from mps.store.base import (
-    FINAL_SUBTASK_STATUSES,
     Completion,
-    EventTarget,
     JsonDict,
     Merger,
     NewSubtask,
@@ -23,6 +21,7 @@ from mps.store.schema import UtcDateTime, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sql_tasks import FINAL, TasksMixin, subtask_key
 from mps.store.sqlbase import subtask_record
+from mps.store.transitions import can_finish, finished_fields
 
 
 class SubtasksMixin(TasksMixin):
@@ -122,9 +121,7 @@ class SubtasksMixin(TasksMixin):
                 raise subtask_not_found(task_id, index)
             return False
 
-    def try_finish_task(
-        self, task_id: str, completion: Completion | Merger, target: EventTarget | None = None
-    ) -> bool:
+    def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:
         """Finish the task if every sub-task is final, exactly once however many workers race.
 
         The task row is locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock), so the losers wait,
@@ -132,9 +129,9 @@ class SubtasksMixin(TasksMixin):
         checked. A :data:`Merger` runs under that lock, after the last result is in.
 
         Parameters:
-            completion: the merged WorkflowTask and event, or a function building them from the task
-                and its sub-tasks (preferred: it cannot miss a result committed meanwhile).
-            target: where the event goes; no outbox row without both a target and an event.
+            completion: the merged WorkflowTask and the outbox rows it owes, or a function building
+                them from the task and its sub-tasks (preferred: it cannot miss a result committed
+                meanwhile).
 
         Returns:
             True only for the call that finished the task.
@@ -144,28 +141,18 @@ class SubtasksMixin(TasksMixin):
         """
         with self._write() as conn:
             task = self._fetch_task(conn, task_id, lock=self._postgres)
-            if task.status == "FINISH":
-                return False
             subs = self._fetch_subtasks(conn, task_id)
-            if any(s.status not in FINAL_SUBTASK_STATUSES for s in subs):
+            if not can_finish(task, subs):
                 return False
             done = completion if isinstance(completion, Completion) else completion(task, subs)
             now = self._now()
-            wt = done.workflow_task
             finished = conn.execute(
                 sa.update(tasks)
                 .where(tasks.c.task_id == task_id, tasks.c.status != "FINISH")
-                .values(
-                    status="FINISH",
-                    finish_time=now,
-                    begin_time=task.begin_time or now,
-                    workflow_task=wt,
-                    err_code=int(wt.get("ErrCode") or 0),
-                    message=str(wt.get("Message") or ""),
-                )
+                .values(**finished_fields(task, done, now))
             )
             if finished.rowcount != 1:
                 return False
-            if target is not None and done.event is not None:
-                insert_event(conn, task_id, target, done.event, now)
+            for target, payload in done.events:
+                insert_event(conn, task_id, target, payload, now)
             return True

@@ -12,17 +12,13 @@ from sqlalchemy.engine import Connection
 from mps.store._rules import (
     decode_scroll_token,
     encode_scroll_token,
-    not_abortable,
     task_not_found,
     trigger_taken,
 )
 from mps.store.base import (
-    ABORTED_ERR_CODE,
-    ABORTED_MESSAGE,
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
     ConflictError,
-    EventTarget,
     JsonDict,
     NewSubtask,
     NewTask,
@@ -34,6 +30,7 @@ from mps.store.base import (
 from mps.store.schema import bucket_events, outbox, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sqlbase import SqlBase, subtask_record, task_record
+from mps.store.transitions import OwedEvent, aborted_fields, check_abortable
 
 #: The final sub-task states, as a list for ``IN``.
 FINAL = sorted(FINAL_SUBTASK_STATUSES)
@@ -300,9 +297,9 @@ class TasksMixin(SqlBase):
             ):
                 raise task_not_found(task_id)
 
-    def abort_task(self, task_id: str, event: tuple[EventTarget, JsonDict] | None = None) -> TaskRecord:
-        """End a WAITING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks FAIL, and ``event``
-        (target, payload) in the outbox, all in one transaction.
+    def abort_task(self, task_id: str, events: Sequence[OwedEvent] = ()) -> TaskRecord:
+        """End a WAITING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks FAIL, and every
+        outbox row of ``events`` (target, payload), all in one transaction.
 
         Raises:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
@@ -311,34 +308,15 @@ class TasksMixin(SqlBase):
         now = self._now()
         with self._write() as conn:
             task = self._fetch_task(conn, task_id, lock=self._postgres)
-            if task.status != "WAITING":
-                raise not_abortable(task_id, task.status)
-            workflow_task = None
-            if task.workflow_task is not None:
-                workflow_task = {
-                    **task.workflow_task,
-                    "Status": "FINISH",
-                    "ErrCode": ABORTED_ERR_CODE,
-                    "Message": ABORTED_MESSAGE,
-                }
-            conn.execute(
-                sa.update(tasks)
-                .where(tasks.c.task_id == task_id)
-                .values(
-                    status="FINISH",
-                    finish_time=now,
-                    err_code=ABORTED_ERR_CODE,
-                    message=ABORTED_MESSAGE,
-                    workflow_task=workflow_task,
-                )
-            )
+            check_abortable(task)
+            conn.execute(sa.update(tasks).where(tasks.c.task_id == task_id).values(**aborted_fields(task, now)))
             conn.execute(
                 sa.update(subtasks)
                 .where(subtasks.c.task_id == task_id, subtasks.c.status.not_in(FINAL))
                 .values(status="FAIL", finish_time=now)
             )
-            if event is not None:
-                insert_event(conn, task_id, event[0], event[1], now)
+            for target, payload in events:
+                insert_event(conn, task_id, target, payload, now)
             return self._fetch_task(conn, task_id)
 
 

@@ -9,8 +9,6 @@ retried and nothing is committed.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mps.errors import MpsError
-from mps.media.naming import Namer
-from mps.media.plan import Step, needs_gop, plan_subtasks
 from mps.media.specs import Subtask
 from mps.models import (
     MediaInputInfo,
@@ -30,19 +26,14 @@ from mps.models import (
     TaskOutputStorage,
     parse_wire,
 )
-from mps.runner import Runner
-from mps.settings import Settings
 from mps.storage import Storage, output_location
 from mps.store.base import SubtaskRecord, TaskRecord, TaskStore
 from mps.worker.inputs import CachedInput, InputCache
 from mps.workflow.assets import AssetFetcher
-from mps.workflow.context import OperationContext
-from mps.workflow.engine import TaskEngine
 from mps.workflow.execute import failed_result
-from mps.workflow.fused import run_step
-from mps.workflow.merge import INPUT_MODELS
+from mps.workflow.executor import Executor, Placement, Run
+from mps.workflow.kinds import KINDS
 from mps.workflow.outputs import upload_outputs
-from mps.workflow.resolve import SubtaskResolver, TemplateLookup
 
 log = logging.getLogger("mps.worker.SubtaskProducer")
 
@@ -59,24 +50,17 @@ class Produced:
 
 
 class SubtaskProducer:
-    """Runs one sub-task against the object store.
+    """Runs sub-tasks of a task against the object store, through the shared executor.
 
     Parameters:
         store: the task store (metadata, progress).
         storage: the object store outputs are uploaded to (and COS/AWS-S3 inputs read from).
-        runner: ffmpeg and ffprobe.
-        templates: presets and custom templates.
+        executor: resolves, plans and runs (:class:`~mps.workflow.executor.Executor`).
         inputs: the per-task input cache.
-        settings: work directory, encoder preset, font, limits, timeouts.
     """
 
-    def __init__(
-        self, store: TaskStore, storage: Storage, runner: Runner, templates: TemplateLookup,
-        inputs: InputCache, settings: Settings,
-    ) -> None:  # fmt: skip
-        self.store, self.storage, self.runner, self.templates = store, storage, runner, templates
-        self.inputs, self.settings = inputs, settings
-        self._engine = TaskEngine(runner, templates, _no_assets, settings)
+    def __init__(self, store: TaskStore, storage: Storage, executor: Executor, inputs: InputCache) -> None:
+        self.store, self.storage, self.executor, self.inputs = store, storage, executor, inputs
 
     def produce(self, task: TaskRecord, record: SubtaskRecord, *, final_attempt: bool = False) -> Produced:
         """The result entry of sub-task ``record`` of ``task`` (:meth:`produce_many` of one)."""
@@ -101,27 +85,32 @@ class SubtaskProducer:
         """
         # Both were validated by submit_task with these models; a failure here is a stored task this
         # version cannot read, refused (DLQ) rather than guessed at.
-        requests = [parse_wire(INPUT_MODELS[r.kind], r.input, where=r.kind) for r in records]
+        requests = [parse_wire(KINDS.named(r.kind).input_model, r.input, where=r.kind) for r in records]
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
+        workspace = _UploadWorkspace(self, task, info, final_attempt)
         with ExitStack() as stack:
             try:
                 cached = stack.enter_context(self.inputs.use(task.task_id, info))
                 meta = self._metadata(task.task_id, cached)
             except MpsError as exc:  # the input itself failed: the task's ErrCode says so
                 pairs = zip(records, requests, strict=True)
-                return [self._failed(r, q, exc, final_attempt, source=True) for r, q in pairs]
-            job = _Group(task, records, requests, info, cached, meta, final_attempt)
-            return self._run(job)
-        raise AssertionError("unreachable")  # ExitStack could swallow an exception; it does not here
+                return [Produced(workspace.failed(r.index, q, exc), exc) for r, q in pairs]
+            assert cached.path is not None
+            run = Run(
+                items=[(record.index, request) for record, request in zip(records, requests, strict=True)],
+                meta=meta,
+                source=str(cached.path),
+                file_name=info.file_name,
+                assets=self._assets,
+                gop=lambda: self._keyframe_interval(cached),
+            )
+            entries = self.executor.run(run, workspace)
+        return [Produced(entries[record.index]) for record in records]
 
-    def _failed(self, record: SubtaskRecord, request: SubtaskInput, exc: MpsError, final: bool,
-                *, source: bool) -> Produced:  # fmt: skip
-        if exc.retryable and not final:
-            raise exc
-        log.warning(
-            "task %s sub-task %d failed: %s [%s]", record.task_id, record.index, exc.message, exc.code
-        )
-        return Produced(failed_result(record.kind, request, exc), exc if source else None)
+    def _assets(self, directory: Path) -> AssetFetcher:
+        """Watermark images of a run: from the object store or http(s), never local files."""
+        allow_private = self.executor.settings.url_allow_private
+        return AssetFetcher(directory, storage=self.storage, allow_private=allow_private, local_files=False)
 
     def _metadata(self, task_id: str, cached: CachedInput) -> MediaMetaData:
         """The probe of the input: the stored one, or probed once (per process) and stored."""
@@ -134,7 +123,7 @@ class SubtaskProducer:
                 return cached.meta
             assert cached.path is not None
             try:
-                meta = self._engine.probe(str(cached.path))
+                meta = self.executor.probe(str(cached.path))
             except MpsError as exc:
                 if not exc.retryable:
                     cached.error = exc  # the task's other sub-tasks fail at once, without probing again
@@ -149,105 +138,49 @@ class SubtaskProducer:
         with cached.lock:
             if not cached.gop_measured:
                 assert cached.path is not None
-                cached.gop = self._engine.keyframe_interval(str(cached.path))
+                cached.gop = self.executor.keyframe_interval(str(cached.path))
                 cached.gop_measured = True
             return cached.gop
 
-    def _run(self, job: _Group) -> list[Produced]:
-        settings = self.settings
-        settings.work_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f"mps-sub{job.records[0].index}-", dir=settings.work_dir))
-        try:
-            fetch = AssetFetcher(scratch / "assets", storage=self.storage,
-                                 allow_private=settings.url_allow_private, local_files=False)  # fmt: skip
-            resolver = SubtaskResolver(self.templates, job.meta, fetch, settings.x264_preset, self._font())
-            produced: dict[int, Produced] = {}
-            subtasks: list[Subtask] = []
-            for record, request in zip(job.records, job.requests, strict=True):
-                try:
-                    subtasks.append(resolver.subtask(record.index, request))
-                except MpsError as exc:
-                    produced[record.index] = self._failed(record, request, exc, job.final, source=False)
-            gop = self._keyframe_interval(job.cached) if needs_gop(subtasks) else None
-            plan = plan_subtasks(subtasks, job.meta, gop=gop, fuse=settings.plan != "split")
-            by_index = {subtask.index: subtask for subtask in subtasks}
-            for step in plan.steps:
-                group = [by_index[index] for index in step.indexes]
-                produced.update(self._run_step(job, step, group, scratch, plan.seek))
-            return [produced[record.index] for record in job.records]
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _run_step(
-        self, job: _Group, step: Step, group: list[Subtask], scratch: Path, seek: frozenset[int]
-    ) -> dict[int, Produced]:
-        """Run one step of the plan; upload each successful sub-task's outputs on their own."""
-        requests = {record.index: request for record, request in zip(job.records, job.requests, strict=True)}
-        task, info = job.task, job.info
-        places, contexts = [], []
-        for subtask in group:
-            request = requests[subtask.index]
-            bucket, prefix = output_location(info, _storage(task, "OutputStorage"), request.OutputStorage,
-                                             task.request.get("OutputDir"))  # fmt: skip
-            staging, workdir = scratch / f"out{subtask.index}", scratch / f"work{subtask.index}"
-            staging.mkdir()
-            workdir.mkdir()
-            places.append((bucket, staging, _reported(bucket, info, request.OutputStorage, task)))
-            contexts.append(self._context(task.task_id, subtask, job.meta, job.cached, staging, workdir,
-                                          info.file_name, prefix, seek=subtask.index in seek))  # fmt: skip
-        entries = run_step(step, group, contexts, storages=[place[2] for place in places])
-        produced = {}
-        for subtask, entry, (bucket, staging, _) in zip(group, entries, places, strict=True):
-            try:
-                if entry.result.Status == "SUCCESS":
-                    self._upload(task.task_id, bucket, staging)
-            except MpsError as exc:
-                record = next(r for r in job.records if r.index == subtask.index)
-                produced[subtask.index] = self._failed(record, requests[subtask.index], exc, job.final,
-                                                       source=False)  # fmt: skip
-                continue
-            produced[subtask.index] = Produced(entry)
-        return produced
-
-    def _context(
-        self, task_id: str, subtask: Subtask, meta: MediaMetaData, cached: CachedInput, staging: Path,
-        workdir: Path, file_name: str, prefix: str, *, seek: bool = False,
-    ) -> OperationContext:  # fmt: skip
-        assert cached.path is not None
-        return OperationContext(
-            runner=self.runner, meta=meta, source=str(cached.path), out_root=staging,
-            # The namer writes keys relative to the bucket root: the directory is part of the key.
-            namer=Namer(file_name, "/" + prefix, subtask.spec.definition), workdir=workdir,
-            on_progress=_throttled(self.store, task_id, subtask.index), timeout=self.settings.ffmpeg_timeout,
-            font_file=self._font(), seek_pictures=seek,
-        )  # fmt: skip
-
-    def _upload(self, task_id: str, bucket: str, staging: Path) -> None:
-        """Upload every file the sub-task wrote, marked so mps's own objects never fire workflows."""
-        upload_outputs(self.storage, bucket, staging, task_id)
-        log.debug("task %s: outputs uploaded to %s", task_id, bucket)
-
-    def _font(self) -> str | None:
-        from mps.workflow.assets import default_font_file
-
-        return self.settings.font_file or default_font_file()
-
 
 @dataclass(frozen=True)
-class _Group:
-    """Sub-tasks of one task run together by one worker, and what they share."""
+class _UploadWorkspace:
+    """A worker's surroundings: per-sub-task staging, upload on success, progress to the store, and
+    transient failures raised (so the message is retried) unless this is the final attempt."""
 
+    producer: SubtaskProducer
     task: TaskRecord
-    records: Sequence[SubtaskRecord]
-    requests: Sequence[SubtaskInput]
     info: MediaInputInfo
-    cached: CachedInput
-    meta: MediaMetaData
     final: bool
 
+    def place(self, subtask: Subtask, scratch: Path) -> Placement:
+        request = subtask.request
+        bucket, prefix = output_location(self.info, _storage(self.task, "OutputStorage"),
+                                         request.OutputStorage, self.task.request.get("OutputDir"))  # fmt: skip
+        staging = scratch / f"out{subtask.index}"
+        staging.mkdir()
+        # The namer writes keys relative to the bucket root: the directory is part of the key.
+        return Placement(staging, "/" + prefix, _reported(bucket, self.info, request.OutputStorage, self.task),
+                         _throttled(self.producer.store, self.task.task_id, subtask.index), bucket)  # fmt: skip
 
-def _no_assets(_ref: object) -> Path:
-    raise AssertionError("the probe fetches no assets")  # TaskEngine is used for its probe only
+    def deliver(self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult) -> (
+        MediaProcessTaskResult
+    ):
+        if entry.result.Status != "SUCCESS":
+            return entry
+        bucket = placement.bucket
+        try:
+            upload_outputs(self.producer.storage, bucket, placement.out_root, self.task.task_id)
+        except MpsError as exc:
+            return self.failed(subtask.index, subtask.request, exc)
+        log.debug("task %s sub-task %d: outputs uploaded to %s", self.task.task_id, subtask.index, bucket)
+        return entry
+
+    def failed(self, index: int, item: SubtaskInput, error: MpsError) -> MediaProcessTaskResult:
+        if error.retryable and not self.final:
+            raise error
+        log.warning("task %s sub-task %d failed: %s [%s]", self.task.task_id, index, error.message, error.code)
+        return failed_result(KINDS.of_input(item).name, item, error)
 
 
 def _storage(task: TaskRecord, name: str) -> TaskOutputStorage | None:

@@ -1,38 +1,32 @@
 """Run a whole task on this machine: probe once, run the sub-tasks in parallel, merge the results.
 
-``mps process`` uses this directly; the service's workers reuse its pieces per sub-task.
+``mps process`` uses this; it is the shared :class:`~mps.workflow.executor.Executor` with a
+workspace that writes straight into the output directory and reports to progress bars.
 """
 
 from __future__ import annotations
 
-import logging
-import shutil
-import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mps.errors import InvalidParameterError, MpsError
-from mps.media.naming import Namer
-from mps.media.plan import Step, needs_gop, plan_subtasks
+from mps.errors import MpsError
 from mps.media.specs import Subtask
 from mps.models import (
     MediaInputInfo,
     MediaMetaData,
     MediaProcessTaskInput,
     MediaProcessTaskResult,
+    SubtaskInput,
     TaskOutputStorage,
     WorkflowTask,
 )
 from mps.runner import Runner
 from mps.settings import Settings
-from mps.workflow.context import OperationContext
 from mps.workflow.execute import failed_result
-from mps.workflow.fused import run_step
-from mps.workflow.resolve import KINDS, AssetFetcher, SubtaskResolver, TemplateLookup, check_request
-
-log = logging.getLogger("mps.workflow.engine")
+from mps.workflow.executor import Executor, Placement, Run
+from mps.workflow.kinds import KINDS
+from mps.workflow.resolve import AssetFetcher, TemplateLookup
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ def _quiet(_update: ProgressUpdate) -> None:
 
 
 class TaskEngine:
-    """Runs tasks against local files with a bounded number of sub-tasks at once.
+    """Runs whole tasks against local files with a bounded number of sub-tasks at once.
 
     Parameters:
         runner: starts ffmpeg/ffprobe.
@@ -65,41 +59,16 @@ class TaskEngine:
     def __init__(
         self, runner: Runner, templates: TemplateLookup, fetch: AssetFetcher, settings: Settings
     ) -> None:
-        self.runner, self.templates, self.fetch, self.settings = runner, templates, fetch, settings
+        self.executor = Executor(runner, templates, settings)
+        self.fetch, self.settings = fetch, settings
 
     def check(self, task: MediaProcessTaskInput) -> None:
-        """Refuse unknown templates before any work (see :func:`check_request`)."""
-        check_request(task, self.templates)
+        """Refuse unknown templates before any work (see :func:`~mps.workflow.resolve.check_request`)."""
+        self.executor.check(task)
 
     def probe(self, source: str) -> MediaMetaData:
-        """Probe ``source`` and enforce the input limits.
-
-        Raises:
-            SourceError: the source cannot be read as media.
-            InvalidParameterError: it is longer or larger than the configured limits.
-        """
-        meta = self.runner.probe(source)
-        if meta.media_duration > self.settings.max_input_duration:
-            raise InvalidParameterError.field(
-                "InputInfo",
-                f"the input lasts {meta.media_duration:.0f} s, over the limit of "
-                f"{self.settings.max_input_duration:.0f} s",
-            )
-        if meta.Width * meta.Height > self.settings.max_input_pixels:
-            raise InvalidParameterError.field(
-                "InputInfo",
-                f"the input is {meta.Width}x{meta.Height}, over the limit of "
-                f"{self.settings.max_input_pixels} pixels",
-            )
-        return meta
-
-    def keyframe_interval(self, source: str) -> float | None:
-        """The input's GOP in seconds, or None (the planner's default) when it cannot be measured."""
-        try:
-            return self.runner.keyframe_interval(source)
-        except MpsError as exc:
-            log.info("GOP of %s not measured (%s): assuming the planner's default", source, exc.message)
-            return None
+        """Probe ``source`` within the input limits (:meth:`Executor.probe`)."""
+        return self.executor.probe(source)
 
     def process(
         self,
@@ -120,10 +89,11 @@ class TaskEngine:
         """
         self.check(task)
         result = WorkflowTask(TaskId=task_id, Status="PROCESSING", InputInfo=input_info)
+        items = list(enumerate(task.subtasks()))
         try:
             meta = self.probe(source)
         except MpsError as exc:
-            failed = [failed_result(KINDS[type(item)], item, exc) for item in task.subtasks()]
+            failed = [failed_result(KINDS.of_input(item).name, item, exc) for _, item in items]
             return result.model_copy(
                 update={
                     "Status": "FINISH",
@@ -132,93 +102,52 @@ class TaskEngine:
                     "MediaProcessResultSet": failed,
                 }
             )
-        job = _Job(task, meta, input_info, source, out_root, output_dir, output_storage, on_progress)
-        entries = self._run_all(job)
+        concurrency = max(1, self.settings.concurrency)
+        run = Run(
+            items=items,
+            meta=meta,
+            source=source,
+            file_name=input_info.file_name,
+            assets=lambda _directory: self.fetch,
+            gop=lambda: self.executor.keyframe_interval(source),
+            steps_at_once=concurrency,
+            parallel=concurrency,
+        )
+        entries = self.executor.run(run, _LocalWorkspace(out_root, output_dir, output_storage, on_progress))
         return result.model_copy(
             update={
                 "Status": "FINISH",
                 "Message": "SUCCESS",
                 "MetaData": meta,
-                "MediaProcessResultSet": entries,
+                "MediaProcessResultSet": [entries[index] for index, _ in items],
             }
-        )
-
-    def _run_all(self, job: _Job) -> list[MediaProcessTaskResult]:
-        """Resolve every sub-task, plan them (:mod:`mps.media.plan`) and run the plan's steps in parallel."""
-        settings = self.settings
-        scratch = Path(tempfile.mkdtemp(prefix="mps-", dir=settings.work_dir))
-        entries, subtasks = self._resolve(job)
-        gop = self.keyframe_interval(job.source) if needs_gop(subtasks) else None
-        plan = plan_subtasks(subtasks, job.meta, gop=gop, fuse=settings.plan != "split")
-        by_index = {subtask.index: subtask for subtask in subtasks}
-
-        def run(step: Step) -> list[tuple[int, MediaProcessTaskResult]]:
-            group = [by_index[index] for index in step.indexes]
-            contexts = [self._context(s, job, scratch, seek=s.index in plan.seek) for s in group]
-            results = run_step(step, group, contexts, [job.output_storage] * len(group))
-            for subtask, entry in zip(group, results, strict=True):
-                job.on_progress(ProgressUpdate(subtask.index, subtask.kind, 1.0, entry.result.Status))
-            return list(zip(step.indexes, results, strict=True))
-
-        try:
-            with ThreadPoolExecutor(
-                max_workers=max(1, settings.concurrency), thread_name_prefix="mps-sub"
-            ) as pool:
-                for pairs in pool.map(run, plan.steps):
-                    entries.update(pairs)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return [entries[index] for index in range(len(job.task.subtasks()))]
-
-    def _resolve(self, job: _Job) -> tuple[dict[int, MediaProcessTaskResult], list[Subtask]]:
-        """Every sub-task resolved; those that cannot be are already FAIL entries."""
-        settings = self.settings
-        resolver = SubtaskResolver(
-            self.templates, job.meta, self.fetch, settings.x264_preset, settings.font_file
-        )
-        entries: dict[int, MediaProcessTaskResult] = {}
-        subtasks: list[Subtask] = []
-        for index, item in enumerate(job.task.subtasks()):
-            kind = KINDS[type(item)]
-            job.on_progress(ProgressUpdate(index, kind, 0.0, "PROCESSING"))
-            try:
-                subtasks.append(resolver.subtask(index, item))
-            except MpsError as exc:
-                entries[index] = failed_result(kind, item, exc)
-                job.on_progress(ProgressUpdate(index, kind, 1.0, entries[index].result.Status))
-        return entries, subtasks
-
-    def _context(self, subtask: Subtask, job: _Job, scratch: Path, *, seek: bool = False) -> OperationContext:
-        workdir = scratch / f"sub{subtask.index}"
-        workdir.mkdir()
-
-        def progress(fraction: float) -> None:
-            job.on_progress(ProgressUpdate(subtask.index, subtask.kind, fraction, "PROCESSING"))
-
-        return OperationContext(
-            runner=self.runner,
-            meta=job.meta,
-            source=job.source,
-            out_root=job.out_root,
-            namer=Namer(job.input_info.file_name, job.output_dir, subtask.spec.definition),
-            workdir=workdir,
-            on_progress=progress,
-            timeout=self.settings.ffmpeg_timeout,
-            font_file=self.settings.font_file,
-            seek_pictures=seek,
-            parallel=max(1, self.settings.concurrency),
         )
 
 
 @dataclass(frozen=True)
-class _Job:
-    """One task's run on this machine: what every sub-task of it shares."""
+class _LocalWorkspace:
+    """Outputs written where they belong (the output directory), progress to the listener."""
 
-    task: MediaProcessTaskInput
-    meta: MediaMetaData
-    input_info: MediaInputInfo
-    source: str
     out_root: Path
     output_dir: str | None
     output_storage: TaskOutputStorage | None
     on_progress: ProgressListener
+
+    def place(self, subtask: Subtask, scratch: Path) -> Placement:
+        def progress(fraction: float) -> None:
+            self.on_progress(ProgressUpdate(subtask.index, subtask.kind, fraction, "PROCESSING"))
+
+        progress(0.0)
+        return Placement(self.out_root, self.output_dir, self.output_storage, progress)
+
+    def deliver(self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult) -> (
+        MediaProcessTaskResult
+    ):
+        self.on_progress(ProgressUpdate(subtask.index, subtask.kind, 1.0, entry.result.Status))
+        return entry
+
+    def failed(self, index: int, item: SubtaskInput, error: MpsError) -> MediaProcessTaskResult:
+        kind = KINDS.of_input(item).name
+        entry = failed_result(kind, item, error)
+        self.on_progress(ProgressUpdate(index, kind, 1.0, entry.result.Status))
+        return entry

@@ -8,50 +8,24 @@ family, our stable code in ``ErrCodeExt`` and a one-line ``Message``; it never e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from mps.errors import ERR_CODE_INTERNAL, MpsError
 from mps.media.specs import Subtask
 from mps.models import (
-    RESULT_FIELDS,
-    AnimatedGraphicResult,
-    ImageSpriteResult,
     MediaProcessTaskResult,
-    SampleSnapshotResult,
-    SnapshotByTimeOffsetResult,
     SubtaskInput,
     SubtaskResult,
     TaskOutputStorage,
     TimedResult,
     TranscodeResult,
+    WireModel,
 )
 from mps.workflow.context import OperationContext
-from mps.workflow.operations.animated import run_animation
-from mps.workflow.operations.sample import run_sample
-from mps.workflow.operations.snapshot import run_snapshot
-from mps.workflow.operations.sprite import run_sprite
-from mps.workflow.operations.transcode import run_transcode
+from mps.workflow.kind import Operation
+from mps.workflow.kinds import KINDS
 
 log = logging.getLogger("mps.workflow.execute")
-
-#: The operation that runs each result ``Type``: an explicit table, so an unknown kind fails loudly.
-OPERATIONS: dict[str, Callable[[Subtask, OperationContext], Any]] = {
-    "Transcode": run_transcode,
-    "SnapshotByTimeOffset": run_snapshot,
-    "SampleSnapshot": run_sample,
-    "ImageSprites": run_sprite,
-    "AnimatedGraphics": run_animation,
-}
-
-_RESULT_CLASSES: dict[str, type[SubtaskResult]] = {
-    "Transcode": TranscodeResult,
-    "AnimatedGraphics": AnimatedGraphicResult,
-    "SnapshotByTimeOffset": SnapshotByTimeOffsetResult,
-    "SampleSnapshot": SampleSnapshotResult,
-    "ImageSprites": ImageSpriteResult,
-}
 
 
 def now_iso() -> str:
@@ -61,8 +35,9 @@ def now_iso() -> str:
 
 def pending_result(kind: str, request: SubtaskInput, status: str = "WAITING") -> MediaProcessTaskResult:
     """The result entry of a sub-task that has not finished: no Output yet."""
-    result = _RESULT_CLASSES[kind](Status=status, Input=request.to_wire())
-    return MediaProcessTaskResult.model_validate({"Type": kind, RESULT_FIELDS[kind]: result})
+    of_kind = KINDS.named(kind)
+    result = of_kind.result_class(Status=status, Input=request.to_wire())
+    return MediaProcessTaskResult.model_validate({"Type": kind, of_kind.result_field: result})
 
 
 def failed_result(
@@ -81,7 +56,7 @@ def execute_subtask(
     ctx: OperationContext,
     storage: TaskOutputStorage | None = None,
     *,
-    operation: Callable[[Subtask, OperationContext], Any] | None = None,
+    operation: Operation | None = None,
 ) -> MediaProcessTaskResult:
     """Run ``subtask`` and return its result entry, SUCCESS or FAIL; never raises for media errors.
 
@@ -89,12 +64,12 @@ def execute_subtask(
         subtask: the resolved sub-task.
         ctx: where it reads and writes.
         storage: reported as the output's ``OutputStorage``/``Storage`` (None on a local disk).
-        operation: what produces the result item (default: the kind's entry in :data:`OPERATIONS`);
+        operation: what produces the result item (default: the kind's own, :class:`~mps.workflow.kind.Kind`);
             a fused run passes the collecting half of the operation, its ffmpeg run already done.
     """
     begin = now_iso()
     try:
-        item = (operation or OPERATIONS[subtask.kind])(subtask, ctx)
+        item = (operation or KINDS.named(subtask.kind).run)(subtask, ctx)
     except MpsError as exc:
         log.warning("sub-task %d (%s) failed: %s [%s]", subtask.index, subtask.kind, exc.message, exc.code)
         return failed_result(subtask.kind, subtask.request, exc, begin)
@@ -104,9 +79,7 @@ def execute_subtask(
         error.err_code = ERR_CODE_INTERNAL
         return failed_result(subtask.kind, subtask.request, error, begin)
     if storage is not None:
-        item = item.model_copy(
-            update={"OutputStorage" if subtask.kind == "Transcode" else "Storage": storage}
-        )
+        item = item.model_copy(update={_storage_field(item): storage})
     entry = pending_result(subtask.kind, subtask.request, "SUCCESS")
     result = entry.result
     result.Output = item
@@ -122,3 +95,9 @@ def _stamp(result: SubtaskResult, begin: str) -> None:
     if isinstance(result, TimedResult):
         result.BeginProcessTime = begin
         result.FinishTime = now_iso()
+
+
+def _storage_field(item: WireModel) -> str:
+    """Where an output item names its bucket: transcode items say ``OutputStorage``, the others
+    ``Storage`` (one of Tencent's traps, mps-api.md §7)."""
+    return "OutputStorage" if "OutputStorage" in type(item).model_fields else "Storage"

@@ -7,18 +7,9 @@ import time
 from typing import Any
 
 from mps.models import MediaProcessTaskResult, WorkflowTask
-from mps.models import tasks as task_models
 from mps.store.base import SubtaskRecord, TaskRecord
 from mps.workflow.execute import pending_result
-
-#: Result ``Type`` -> the input model of that sub-task, to rebuild the ``Input`` echo from JSON.
-INPUT_MODELS: dict[str, type[task_models.SubtaskInput]] = {
-    "Transcode": task_models.TranscodeTaskInput,
-    "AnimatedGraphics": task_models.AnimatedGraphicTaskInput,
-    "SnapshotByTimeOffset": task_models.SnapshotByTimeOffsetTaskInput,
-    "SampleSnapshot": task_models.SampleSnapshotTaskInput,
-    "ImageSprites": task_models.ImageSpriteTaskInput,
-}
+from mps.workflow.kinds import KINDS
 
 #: How long an event stays valid for its receiver (Tencent: about 10 minutes).
 EVENT_TTL_SECONDS = 600
@@ -28,9 +19,9 @@ def subtask_entry(record: SubtaskRecord) -> MediaProcessTaskResult:
     """The result entry of one stored sub-task: its committed result, or a pending one with progress."""
     if record.result is not None:
         return MediaProcessTaskResult.model_validate(record.result)
-    request = INPUT_MODELS[record.kind].model_validate(record.input)
+    request = KINDS.named(record.kind).input_model.model_validate(record.input)
     entry = pending_result(record.kind, request, record.status)
-    if hasattr(entry.result, "Progress"):
+    if hasattr(entry.result, "Progress"):  # the kinds whose results report progress
         entry.result.Progress = record.progress  # type: ignore[attr-defined]
     return entry
 

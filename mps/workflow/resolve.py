@@ -9,66 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mps.errors import InvalidParameterError
 from mps.media.naming import safe_key
-from mps.media.ops.transcode import effective_parameters
-from mps.media.specs import (
-    AnimationSpec,
-    SampleSpec,
-    SnapshotSpec,
-    SpriteSpec,
-    Subtask,
-    TranscodeSpec,
-    WatermarkSpec,
-)
-from mps.media.timing import resolve_offsets
+from mps.media.specs import Subtask, WatermarkSpec
 from mps.models import (
-    AnimatedGraphicsTemplate,
-    AnimatedGraphicTaskInput,
-    ImageSpriteTaskInput,
-    ImageSpriteTemplate,
     MediaInputInfo,
     MediaMetaData,
     MediaProcessTaskInput,
-    RawTranscodeParameter,
-    SampleSnapshotTaskInput,
-    SampleSnapshotTemplate,
-    SnapshotByTimeOffsetTaskInput,
-    SnapshotByTimeOffsetTemplate,
     SubtaskInput,
-    TranscodeTaskInput,
-    TranscodeTemplate,
     WatermarkInput,
     WatermarkTemplate,
 )
-
-
-class TemplateLookup(Protocol):
-    """Finds a template by family (Describe set key) and Definition; raises when there is none."""
-
-    def get(self, family: str, definition: int) -> Any: ...
-
+from mps.workflow.kind import Kind, TemplateLookup
+from mps.workflow.kinds import KINDS
 
 #: Fetches a watermark image (a template's ImageUrl, or an inline MediaInputInfo) to a local file.
 AssetFetcher = Callable[[str | MediaInputInfo], Path]
-
-#: Result ``Type`` tag for each sub-task input class.
-KINDS: dict[type[SubtaskInput], str] = {
-    TranscodeTaskInput: "Transcode",
-    AnimatedGraphicTaskInput: "AnimatedGraphics",
-    SnapshotByTimeOffsetTaskInput: "SnapshotByTimeOffset",
-    SampleSnapshotTaskInput: "SampleSnapshot",
-    ImageSpriteTaskInput: "ImageSprites",
-}
-
-_FAMILY_OF_KIND = {
-    "AnimatedGraphics": "AnimatedGraphicsTemplateSet",
-    "SnapshotByTimeOffset": "SnapshotByTimeOffsetTemplateSet",
-    "SampleSnapshot": "SampleSnapshotTemplateSet",
-    "ImageSprites": "ImageSpriteTemplateSet",
-}
 
 
 def check_request(task: MediaProcessTaskInput, templates: TemplateLookup) -> None:
@@ -79,16 +37,16 @@ def check_request(task: MediaProcessTaskInput, templates: TemplateLookup) -> Non
         InvalidParameterError: a watermark template that does not suit where it is used.
     """
     for item in task.subtasks():
-        kind = KINDS[type(item)]
-        if kind == "Transcode":
-            assert isinstance(item, TranscodeTaskInput)
-            if item.Definition:
-                templates.get("TranscodeTemplateSet", item.Definition)
-        else:
-            templates.get(_FAMILY_OF_KIND[kind], item.Definition)
-        for watermark in getattr(item, "WatermarkSet", []):
-            _watermark_template(watermark, templates, on_snapshot=kind != "Transcode")
-        _check_names(item)
+        check_subtask(KINDS.of_input(item), item, templates)
+
+
+def check_subtask(kind: Kind, item: SubtaskInput, templates: TemplateLookup) -> None:
+    """The checks of :func:`check_request` for one sub-task input of ``kind``."""
+    if item.Definition or not kind.raw_parameter:
+        templates.get(kind.template_family, item.Definition)
+    for watermark in getattr(item, "WatermarkSet", []):
+        _watermark_template(watermark, templates, on_snapshot=kind.watermarks == "image")
+    _check_names(item)
 
 
 def _check_names(item: SubtaskInput) -> None:
@@ -128,7 +86,11 @@ def resolve_subtasks(
 
 
 class SubtaskResolver:
-    """Resolves sub-task inputs one at a time, so one bad input can fail alone."""
+    """Resolves sub-task inputs one at a time, so one bad input can fail alone.
+
+    What every kind needs is here (its template, the probe, watermarks with their images fetched
+    once per task); what differs is each kind's own ``resolve`` (:class:`~mps.workflow.kind.Kind`).
+    """
 
     def __init__(
         self,
@@ -148,97 +110,68 @@ class SubtaskResolver:
         Raises:
             MpsError: a template is missing or unsuitable, or a watermark image cannot be fetched.
         """
-        kind = KINDS[type(item)]
-        spec: Any
-        if isinstance(item, TranscodeTaskInput):
-            spec = self.transcode(item)
-        elif isinstance(item, SnapshotByTimeOffsetTaskInput):
-            template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
-            assert isinstance(template, SnapshotByTimeOffsetTemplate)
-            times = resolve_offsets(
-                item.ExtTimeOffsetSet, item.TimeOffsetSet, self.meta.media_duration, fps=self.meta.fps
-            )
-            spec = SnapshotSpec(item.Definition, template, tuple(times), self.watermarks(item.WatermarkSet))
-        elif isinstance(item, SampleSnapshotTaskInput):
-            template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
-            assert isinstance(template, SampleSnapshotTemplate)
-            spec = SampleSpec(item.Definition, template, self.watermarks(item.WatermarkSet))
-        elif isinstance(item, ImageSpriteTaskInput):
-            template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
-            assert isinstance(template, ImageSpriteTemplate)
-            spec = SpriteSpec(item.Definition, template)
-        else:
-            template = self.templates.get(_FAMILY_OF_KIND[kind], item.Definition)
-            assert isinstance(template, AnimatedGraphicsTemplate)
-            spec = AnimationSpec(item.Definition, template, item.StartTimeOffset, item.EndTimeOffset)
-        return Subtask(index=index, kind=kind, spec=spec, request=item)
+        kind = KINDS.of_input(item)
+        return Subtask(index=index, kind=kind.name, spec=kind.resolve(self, item), request=item)
 
-    def transcode(self, item: TranscodeTaskInput) -> TranscodeSpec:
-        if item.Definition:
-            template = self.templates.get("TranscodeTemplateSet", item.Definition)
-            assert isinstance(template, TranscodeTemplate)
-            base = RawTranscodeParameter.model_validate(
-                template.model_dump(include=set(RawTranscodeParameter.model_fields))
-            )
-        else:
-            assert item.RawParameter is not None
-            base = item.RawParameter
-        params = effective_parameters(base, item.OverrideParameter)
-        return TranscodeSpec(
-            definition=item.Definition,
-            params=params,
-            watermarks=self.watermarks(item.WatermarkSet),
-            start=item.StartTimeOffset,
-            end=item.EndTimeOffset,
-            x264_preset=self.preset,
-        )
+    def template(self, kind: Kind, definition: int, model: type[Any]) -> Any:
+        """The template ``definition`` of ``kind``'s family, checked to be a ``model``."""
+        template = self.templates.get(kind.template_family, definition)
+        if not isinstance(template, model):
+            raise TypeError(f"{kind.template_family} {definition} is a {type(template).__name__}")
+        return template
 
     def watermarks(self, inputs: list[WatermarkInput]) -> tuple[WatermarkSpec, ...]:
         return tuple(self.watermark(w) for w in inputs)
 
     def watermark(self, item: WatermarkInput) -> WatermarkSpec:
-        window = {"start": item.StartTimeOffset, "end": item.EndTimeOffset}
+        start, end = item.StartTimeOffset, item.EndTimeOffset
         if item.RawParameter is not None:
             raw = item.RawParameter
-            image = raw.ImageTemplate
+            inline = raw.ImageTemplate
             return WatermarkSpec(
                 definition=0,
                 kind="image",
                 origin=raw.CoordinateOrigin,
                 x=raw.XPos,
                 y=raw.YPos,
-                image=self.image(image.ImageContent),
-                width=image.Width,
-                height=image.Height,
-                **window,
+                image=self.image(inline.ImageContent),
+                width=inline.Width,
+                height=inline.Height,
+                start=start,
+                end=end,
             )
         template = _watermark_template(item, self.templates, on_snapshot=False)
         assert template is not None
-        place = {"origin": template.CoordinateOrigin, "x": template.XPos, "y": template.YPos}
         if template.Type == "image":
             assert template.ImageTemplate is not None
             image = template.ImageTemplate
             return WatermarkSpec(
                 definition=template.Definition,
                 kind="image",
+                origin=template.CoordinateOrigin,
+                x=template.XPos,
+                y=template.YPos,
                 image=self.image(image.ImageUrl),
                 width=image.Width,
                 height=image.Height,
-                **place,
-                **window,
+                start=start,
+                end=end,
             )
         assert template.TextTemplate is not None
         text = template.TextTemplate
         return WatermarkSpec(
             definition=template.Definition,
             kind="text",
+            origin=template.CoordinateOrigin,
+            x=template.XPos,
+            y=template.YPos,
             text=item.TextContent or text.TextContent,
             font_file=self.font,
             font_size=int(text.FontSize.removesuffix("px")),
             font_color=text.FontColor,
             font_alpha=text.FontAlpha,
-            **place,
-            **window,
+            start=start,
+            end=end,
         )
 
     def image(self, ref: str | MediaInputInfo) -> Path:

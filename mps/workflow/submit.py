@@ -24,8 +24,9 @@ from mps.models import TaskNotifyConfig as _NotifyConfig
 from mps.models.tasks import TaskWorkRequest
 from mps.storage.locations import input_location, output_location
 from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id
+from mps.workflow.kinds import KINDS
 from mps.workflow.messages import WorkMessage
-from mps.workflow.resolve import KINDS, TemplateLookup, check_request
+from mps.workflow.resolve import TemplateLookup, check_request
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def submit_task(
         notify=_notify(request.TaskNotifyConfig),
         priority=request.TasksPriority,
         workflow_id=workflow_id,
-        subtasks=[NewSubtask(kind=KINDS[type(item)], input=item.to_wire()) for item in task.subtasks()],
+        subtasks=[NewSubtask(kind=KINDS.of_input(item).name, input=item.to_wire()) for item in task.subtasks()],
         trigger=trigger,
     )
     record, created = store.create_task(new)
@@ -160,7 +161,8 @@ def group_subtasks(subtasks: Sequence[NewSubtask], plan: str = "auto") -> list[t
     - ``split``: one message per sub-task, so idle workers share them out.
     - ``fused``: one message with every sub-task: one worker runs the whole plan (one input fetch,
       one decode shared by the transcodes).
-    - ``auto``: the transcodes that read the whole timeline go in one message, because on one
+    - ``auto``: sub-tasks that share a decode on one worker travel together (each kind's
+      ``message_group``): the transcodes that read the whole timeline go in one message, because on one
       worker they share a decode (the planner fuses exactly these), which saves the same work
       whatever the queue holds, while x264 already keeps every core of that worker busy; spreading
       them would only finish sooner with idle workers to spare, and costs one full decode per
@@ -178,22 +180,14 @@ def group_subtasks(subtasks: Sequence[NewSubtask], plan: str = "auto") -> list[t
         return [(index,) for index in indexes]
     if plan == "fused":
         return [tuple(indexes)]
-    shared = [
-        tuple(i for i in indexes if _whole_timeline_transcode(subtasks[i])),
-        tuple(i for i in indexes if subtasks[i].kind in _PICTURE_KINDS),
-    ]
-    groups = [group for group in shared if len(group) > 1]
+    shared: dict[str, list[int]] = {}
+    for index in indexes:
+        name = KINDS.named(subtasks[index].kind).message_group(subtasks[index].input)
+        if name is not None:
+            shared.setdefault(name, []).append(index)
+    groups = [tuple(group) for group in shared.values() if len(group) > 1]
     grouped = {index for group in groups for index in group}
     return sorted(groups + [(index,) for index in indexes if index not in grouped])
-
-
-#: Sub-task kinds whose pictures can share one decode on a worker (:mod:`mps.media.plan`).
-_PICTURE_KINDS = frozenset({"SampleSnapshot", "ImageSprites"})
-
-
-def _whole_timeline_transcode(subtask: NewSubtask) -> bool:
-    window = (subtask.input.get("StartTimeOffset"), subtask.input.get("EndTimeOffset"))
-    return subtask.kind == "Transcode" and not any(window)
 
 
 def dispatch(

@@ -22,6 +22,7 @@ from tencentcloud.mps.v20190612 import models, mps_client
 
 from mps.api.handlers import ApiServices
 from mps.api.service import build_api
+from mps.app import build_api_app
 from mps.broker.rabbitmq import RabbitmqBroker
 from mps.broker.stub import StubBroker
 from mps.models import MediaMetaData
@@ -225,7 +226,7 @@ def test_a_preset_cannot_be_deleted_through_the_sdk(service: Service) -> None:
 
 def test_build_api_wires_the_production_services(tmp_path: Path) -> None:
     # Nothing here touches the network: RabbitMQ and S3 are reached lazily, at first use.
-    app = build_api(Settings(database_url=f"sqlite:///{tmp_path / 'mps.db'}", queue_prefix="t"))
+    app = build_api_app(Settings(database_url=f"sqlite:///{tmp_path / 'mps.db'}", queue_prefix="t"))
     services: ApiServices = app.state.services
     try:
         assert isinstance(services.store, SqlTaskStore)

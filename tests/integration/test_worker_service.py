@@ -29,7 +29,7 @@ from mps.settings import Settings
 from mps.storage import TASK_METADATA_KEY, S3Storage
 from mps.store import SqlTaskStore, TaskStore
 from mps.templates import TemplateCatalog, load_presets
-from mps.worker.service import Components, run_relay_loop, work_handler
+from mps.app import Components, run_relay_loop, work_handler
 from mps.workflow.messages import WorkMessage
 from mps.workflow.submit import submit_task
 from mps.workflow.templates import StoreTemplates

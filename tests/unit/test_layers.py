@@ -30,6 +30,14 @@ ALLOWED: dict[str, set[str]] = {
         "settings",
     },
 }
+#: Everything below the processes.
+_BELOW_PROCESSES = {"errors", "models", "media", "runner", "templates", "storage", "store", "broker",
+                    "settings", "workflow"}  # fmt: skip
+#: The processes: siblings that never import each other; only the composition root (``mps.app``)
+#: and the CLI, which starts processes through it, see them all.
+PROCESSES = ("api", "worker", "relay", "listener", "cli")
+ALLOWED.update({process: set(_BELOW_PROCESSES) for process in PROCESSES})
+ALLOWED["cli"].add("app")
 
 
 def _imports(path: Path) -> set[str]:
@@ -66,4 +74,11 @@ def test_only_the_runner_starts_processes() -> None:
         for path in PACKAGE.rglob("*.py")
         if "runner" not in path.relative_to(PACKAGE).parts and {"subprocess", "os.system"} & _imports(path)
     ]
+    assert offenders == []
+
+
+def test_the_composition_root_is_the_only_module_that_wires_processes_together() -> None:
+    """mps.app imports the processes; nothing below the processes imports mps.app."""
+    below = [path for layer in _BELOW_PROCESSES - {"errors", "settings"} for path in _files(layer)]
+    offenders = [str(p.relative_to(PACKAGE)) for p in below if any(m.startswith("mps.app") for m in _imports(p))]
     assert offenders == []

@@ -85,7 +85,7 @@ def merge(task: TaskRecord, subs: list[SubtaskRecord]) -> Completion:
         "Message": "SUCCESS",
         "MediaProcessResultSet": [s.result for s in subs],
     }
-    return Completion(workflow_task, {"EventType": "WorkflowTask", "WorkflowTaskEvent": workflow_task})
+    return Completion(workflow_task, [(TARGET, {"EventType": "WorkflowTask", "WorkflowTaskEvent": workflow_task})])
 
 
 def finish_all(store: TaskStore, task_id: str) -> None:
@@ -197,7 +197,7 @@ class StoreContract:
     def test_abort_ends_a_waiting_task(self, store: TaskStore) -> None:
         task, _ = store.create_task(new(2, workflow_task={"TaskId": "x", "Status": "WAITING"}))
 
-        aborted = store.abort_task(task.task_id, (TARGET, {"EventType": "WorkflowTask"}))
+        aborted = store.abort_task(task.task_id, [(TARGET, {"EventType": "WorkflowTask"})])
 
         assert (aborted.status, aborted.err_code) == ("FINISH", ABORTED_ERR_CODE)
         assert aborted.workflow_task is not None and aborted.workflow_task["Status"] == "FINISH"
@@ -298,12 +298,12 @@ class StoreContract:
     ) -> None:
         task, _ = store.create_task(new(2))
         store.finish_subtask(task.task_id, 0, {"n": 0}, "SUCCESS")
-        assert store.try_finish_task(task.task_id, merge, TARGET) is False
+        assert store.try_finish_task(task.task_id, merge) is False
         store.finish_subtask(task.task_id, 1, {"n": 1}, "FAIL")
         clock.advance(timedelta(seconds=3))
 
-        assert store.try_finish_task(task.task_id, merge, TARGET) is True
-        assert store.try_finish_task(task.task_id, merge, TARGET) is False
+        assert store.try_finish_task(task.task_id, merge) is True
+        assert store.try_finish_task(task.task_id, merge) is False
 
         done = store.get_task(task.task_id)
         assert (done.status, done.finish_time, done.message) == ("FINISH", clock.now, "SUCCESS")
@@ -316,7 +316,7 @@ class StoreContract:
     def test_a_static_completion_stores_err_code_and_no_event_without_target(self, store: TaskStore) -> None:
         task, _ = store.create_task(new())
 
-        assert store.try_finish_task(task.task_id, Completion({"ErrCode": 60000, "Message": "bad"}, {"e": 1}))
+        assert store.try_finish_task(task.task_id, Completion({"ErrCode": 60000, "Message": "bad"}))
 
         got = store.get_task(task.task_id)
         assert (got.err_code, got.message) == (60000, "bad")
@@ -328,7 +328,7 @@ class StoreContract:
         def work(i: int) -> bool:
             store.start_subtask(task.task_id, i)
             store.finish_subtask(task.task_id, i, {"n": i}, "SUCCESS")
-            return store.try_finish_task(task.task_id, merge, TARGET)
+            return store.try_finish_task(task.task_id, merge)
 
         won = race(self.RACERS, work)
 
@@ -342,7 +342,7 @@ class StoreContract:
         task, _ = store.create_task(new(1))
         finish_all(store, task.task_id)
 
-        won = race(self.RACERS, lambda i: store.try_finish_task(task.task_id, merge, TARGET))
+        won = race(self.RACERS, lambda i: store.try_finish_task(task.task_id, merge))
 
         assert won.count(True) == 1 and won.count(False) == self.RACERS - 1
         assert len(store.list_events(task.task_id)) == 1
@@ -396,7 +396,7 @@ class StoreContract:
         def finished(session: str | None = None) -> str:
             task, _ = store.create_task(new(2, session_id=session))
             finish_all(store, task.task_id)
-            assert store.try_finish_task(task.task_id, merge, TARGET)
+            assert store.try_finish_task(task.task_id, merge)
             return task.task_id
 
         old, old_pending, kept_session = finished(), finished(), finished("s-1")

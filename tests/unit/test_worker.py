@@ -18,6 +18,8 @@ from mps.storage import TASK_METADATA_KEY, MemoryStorage
 from mps.store import MemoryTaskStore, NewSubtask, NewTask, new_task_id
 from mps.templates import TemplateCatalog, load_presets
 from mps.worker import InputCache, SubtaskProducer, WorkHandler, make_fetch
+from mps.workflow.executor import Executor
+from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.messages import WorkMessage
 from mps.workflow.relay import OutboxRelay
 from mps.workflow.templates import StoreTemplates
@@ -72,9 +74,9 @@ class World:
         templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
         self.runner = CountingRunner(default_timeout=self.settings.ffmpeg_timeout)
         producer = SubtaskProducer(
-            self.store, self.storage, self.runner, templates, self.inputs, self.settings
+            self.store, self.storage, Executor(self.runner, templates, self.settings), self.inputs
         )
-        self.handler = WorkHandler(self.store, producer, self.inputs, events_exchange=EXCHANGE)
+        self.handler = WorkHandler(Lifecycle(self.store, EXCHANGE), producer, self.inputs)
 
     def create(self, subtasks: list[tuple[str, dict[str, Any]]], notify: dict[str, Any] | None = None) -> str:
         task_id = new_task_id()

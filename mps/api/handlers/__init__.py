@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from mps.runner import Runner
 from mps.settings import Settings
 from mps.storage.base import Storage
 from mps.store.base import TaskStore
+from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.templates import StoreTemplates
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,6 +61,11 @@ class ApiServices:
     assets_bucket: str = DEFAULT_ASSETS_BUCKET
     account_id: str = "0"
     download_url: Callable[[str, Path], int] | None = None
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        """The task transitions (abort) over :attr:`store`, with events to ``MPS_EVENTS_EXCHANGE``."""
+        return Lifecycle(self.store, self.settings.events_exchange)
 
 
 def parse_params(model: type[M], params: Any) -> M:

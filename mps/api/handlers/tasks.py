@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -12,15 +11,11 @@ from mps.api.actions import Handler, RequestContext
 from mps.api.handlers import ApiServices, parse_params
 from mps.models import WireModel
 from mps.store.base import (
-    ABORTED_ERR_CODE,
-    ABORTED_MESSAGE,
-    FINAL_SUBTASK_STATUSES,
     TaskRecord,
     TaskStatus,
-    TaskStore,
 )
-from mps.workflow.merge import merge_workflow_task, notification
-from mps.workflow.notify import FINISH_KEY, events_target, notify_target
+from mps.workflow.kinds import KINDS
+from mps.workflow.merge import merge_workflow_task
 from mps.workflow.submit import ProcessMediaRequest, submit_task
 from mps.workflow.templates import iso_time
 
@@ -30,14 +25,6 @@ NOT_YET = "0000-00-00T00:00:00Z"
 WORKFLOW_TASK = "WorkflowTask"
 #: How far back DescribeTasks lists (mps-api.md §8: "only the last 7 days are listed").
 LISTED_PERIOD = timedelta(days=7)
-#: Result ``Type`` tag of each sub-task set, for ``SubTaskTypes`` in DescribeTasks.
-SET_TYPES = {
-    "TranscodeTaskSet": "Transcode",
-    "AnimatedGraphicTaskSet": "AnimatedGraphics",
-    "SnapshotByTimeOffsetTaskSet": "SnapshotByTimeOffset",
-    "SampleSnapshotTaskSet": "SampleSnapshot",
-    "ImageSpriteTaskSet": "ImageSprites",
-}
 #: Members of DescribeTaskDetail for task types this server never runs.
 _OTHER_TASKS = ("EditMediaTask", "LiveStreamProcessTask", "ScheduleTask", "LiveScheduleTask",
                 "ExtractBlindWatermarkTask")  # fmt: skip
@@ -172,34 +159,8 @@ class TaskActions:
                 ``InvalidParameterValue.OperationType`` for anything but ``Abort``.
         """
         request = parse_params(ManageTaskRequest, params)
-        abort_with_events(self.services.store, request.TaskId, self.services.settings.events_exchange)
+        self.services.lifecycle.abort(request.TaskId)
         return {}
-
-
-def abort_with_events(store: TaskStore, task_id: str, events_exchange: str) -> None:
-    """Abort a WAITING task and queue its FINISH event, as a task that ends any other way does.
-
-    The event is built before the abort from what the abort will store (FINISH, the aborted
-    ErrCode, waiting sub-tasks FAIL): a WAITING task has no running sub-task that could change it
-    meanwhile, and if one started, the abort is refused and the event discarded with it. The
-    events-exchange copy is committed with the abort; the TaskNotifyConfig copy right after, as
-    the worker does for tasks that finish.
-
-    Raises:
-        ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
-        InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING.
-    """
-    task = store.get_task(task_id)
-    aborted = replace(task, status="FINISH", err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE)
-    subtasks = [
-        s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL")
-        for s in store.get_subtasks(task_id)
-    ]
-    event = notification(merge_workflow_task(aborted, subtasks, finished=True), aborted)
-    store.abort_task(task_id, (events_target(events_exchange, FINISH_KEY), event))
-    target = notify_target(task.notify, FINISH_KEY)
-    if target is not None:
-        store.add_event(task_id, target, event)
 
 
 def simple_info(task: TaskRecord) -> dict[str, Any]:
@@ -211,8 +172,8 @@ def simple_info(task: TaskRecord) -> dict[str, Any]:
         "CreateTime": wire_time(task.create_time),
         "BeginProcessTime": wire_time(task.begin_time),
         "FinishTime": wire_time(task.finish_time),
-        "SubTaskTypes": [kind for name, kind in SET_TYPES.items() if sets.get(name)],
+        "SubTaskTypes": [kind.name for kind in KINDS if sets.get(kind.set_name)],
     }
 
 
-__all__ = ["NOT_YET", "TaskActions", "abort_with_events", "simple_info", "wire_time"]
+__all__ = ["NOT_YET", "TaskActions", "simple_info", "wire_time"]

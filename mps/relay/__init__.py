@@ -1,0 +1,1 @@
+"""``mps relay``: delivers the outbox's events, republishes lost work, purges old tasks."""

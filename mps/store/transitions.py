@@ -1,0 +1,77 @@
+"""The task transitions every store makes the same way, as pure functions over records.
+
+The SQL store and the memory twin each own their storage and their locking; *what* a transition
+changes is decided here once, so the twin cannot drift from the database it stands in for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from mps.store._rules import not_abortable
+from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
+    FINAL_SUBTASK_STATUSES,
+    Completion,
+    EventTarget,
+    JsonDict,
+    SubtaskRecord,
+    TaskRecord,
+)
+
+#: An outbox row a transition owes: where it goes and what it says.
+OwedEvent = tuple[EventTarget, JsonDict]
+
+
+def can_finish(task: TaskRecord, subtasks: Sequence[SubtaskRecord]) -> bool:
+    """A task finishes once, when it is not finished yet and every sub-task is final."""
+    return task.status != "FINISH" and all(s.status in FINAL_SUBTASK_STATUSES for s in subtasks)
+
+
+def finished_fields(task: TaskRecord, completion: Completion, now: datetime) -> dict[str, Any]:
+    """The task's columns once finished: FINISH, the merged record, its ErrCode and Message."""
+    merged = completion.workflow_task
+    return {
+        "status": "FINISH",
+        "finish_time": now,
+        "begin_time": task.begin_time or now,
+        "workflow_task": merged,
+        "err_code": int(merged.get("ErrCode") or 0),
+        "message": str(merged.get("Message") or ""),
+    }
+
+
+def check_abortable(task: TaskRecord) -> None:
+    """Only a WAITING task can be aborted.
+
+    Raises:
+        InvalidParameterError: ``InvalidParameterValue.TaskId`` otherwise.
+    """
+    if task.status != "WAITING":
+        raise not_abortable(task.task_id, task.status)
+
+
+def aborted_fields(task: TaskRecord, now: datetime) -> dict[str, Any]:
+    """The task's columns once aborted: FINISH with the aborted ErrCode and Message."""
+    merged = task.workflow_task
+    if merged is not None:
+        merged = {**merged, "Status": "FINISH", "ErrCode": ABORTED_ERR_CODE, "Message": ABORTED_MESSAGE}
+    return {
+        "status": "FINISH",
+        "finish_time": now,
+        "err_code": ABORTED_ERR_CODE,
+        "message": ABORTED_MESSAGE,
+        "workflow_task": merged,
+    }
+
+
+__all__ = [
+    "OwedEvent",
+    "aborted_fields",
+    "can_finish",
+    "check_abortable",
+    "finished_fields",
+]
