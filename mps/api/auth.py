@@ -5,9 +5,17 @@ TC3, as the official SDK computes it (mps-api.md §1.2; ``tencentcloud/common/ab
     CanonicalRequest = METHOD \\n / \\n <raw query if GET else ""> \\n
                        content-type:<as sent>\\nhost:<as sent>\\n \\n content-type;host \\n
                        sha256hex(body | "" for GET | "UNSIGNED-PAYLOAD" if X-TC-Content-SHA256 says so)
-    StringToSign     = TC3-HMAC-SHA256 \\n <X-TC-Timestamp> \\n <date>/mps/tc3_request \\n
+    StringToSign     = TC3-HMAC-SHA256 \\n <X-TC-Timestamp> \\n <date>/<service>/tc3_request \\n
                        sha256hex(CanonicalRequest)
-    Signature        = hex HMAC(HMAC(HMAC(HMAC("TC3"+SecretKey, date), "mps"), "tc3_request"), StringToSign)
+    Signature        = hex HMAC(HMAC(HMAC(HMAC("TC3"+SecretKey, date), service), "tc3_request"), StringToSign)
+
+The official SDKs do not all sign the same scope and host. The Python SDK (and ``tccli``) signs
+``mps`` and the ``Host`` as sent. The Node.js SDK (``tencentcloud-sdk-nodejs-common``, ``sign.js``)
+takes the service from the endpoint's first label (``127`` for ``127.0.0.1:8080``) and signs
+``host:<hostname>``, without the port it sends. So the service is read from the credential scope
+(itself part of the string to sign, so it cannot be swapped without the key), and the canonical
+request is tried with the ``Host`` as sent and, when it carries a port, with the port stripped.
+Everything the signature covers is the same either way; only the port may be left out of it.
 
 Legacy v1 (``signMethod="HmacSHA1"|"HmacSHA256"``; ``common/sign.py`` and ``_format_sign_string``)::
 
@@ -28,6 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +44,7 @@ from dataclasses import dataclass
 from mps.api.errors import ApiError
 from mps.api.wire import RawRequest
 
-#: The service name in the TC3 credential scope; the SDK signs with ``mps``.
+#: The service the Python SDK puts in the TC3 credential scope (others may differ: see above).
 SERVICE = "mps"
 #: The only TC3 algorithm there is.
 TC3_ALGORITHM = "TC3-HMAC-SHA256"
@@ -47,6 +56,8 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 REQUIRED_SIGNED_HEADERS = frozenset({"content-type", "host"})
 #: Legacy signature methods and their digests.
 LEGACY_DIGESTS = {"HmacSHA1": hashlib.sha1, "HmacSHA256": hashlib.sha256}
+#: A ``Host`` with a port: a name or IPv4 address (no colon), or a bracketed IPv6 address.
+_HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:\[\]]+):[0-9]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -88,19 +99,36 @@ def parse_authorization(value: str | None) -> Tc3Authorization:
         signature = parts["Signature"].strip()
     except (KeyError, ValueError):
         raise _invalid("The Authorization header is malformed.") from None
-    if terminal != "tc3_request" or service != SERVICE or not secret_id or not signature:
-        raise _invalid(f"The credential scope must be <SecretId>/<date>/{SERVICE}/tc3_request.")
+    if terminal != "tc3_request" or not _is_token(service) or not secret_id or not signature:
+        raise _invalid("The credential scope must be <SecretId>/<date>/<service>/tc3_request.")
     if not REQUIRED_SIGNED_HEADERS <= set(names):
         raise _invalid("SignedHeaders must include content-type and host.")
     return Tc3Authorization(secret_id, date, service, names, signature)
 
 
-def canonical_request(raw: RawRequest, signed_headers: tuple[str, ...]) -> str:
+def _is_token(value: str) -> bool:
+    """Whether a credential-scope part is a plain printable ASCII word (no spaces, no control codes)."""
+    return bool(value) and len(value) <= 255 and value.isascii() and value.isprintable() and " " not in value
+
+
+def host_without_port(host: str) -> str | None:
+    """``host`` without its ``:port``, or None when it has none.
+
+    ``127.0.0.1:8080`` gives ``127.0.0.1`` and ``[::1]:8080`` gives ``[::1]`` (what WHATWG's
+    ``URL.hostname``, which the Node.js SDK signs, returns); ``example.com`` and ``[::1]`` give None.
+    """
+    match = _HOST_PORT.fullmatch(host)
+    return match.group(1) if match else None
+
+
+def canonical_request(raw: RawRequest, signed_headers: tuple[str, ...], host: str | None = None) -> str:
     """The TC3 canonical request of ``raw`` (step 1 of mps-api.md §1.2).
 
     Parameters:
         raw: the request as sent.
         signed_headers: lower-cased names, in the order of ``SignedHeaders``.
+        host: the value to canonicalise for ``host`` instead of the header as sent
+            (:func:`verify_tc3` passes the host without its port).
 
     Returns:
         The canonical request text.
@@ -108,8 +136,9 @@ def canonical_request(raw: RawRequest, signed_headers: tuple[str, ...]) -> str:
     Raises:
         ApiError: ``AuthFailure.InvalidAuthorization`` when a signed header was not sent.
     """
+    values = dict(raw.headers) if host is None else {**raw.headers, "host": host}
     try:
-        headers = "".join(f"{name}:{raw.headers[name].strip()}\n" for name in signed_headers)
+        headers = "".join(f"{name}:{values[name].strip()}\n" for name in signed_headers)
     except KeyError as exc:
         raise _invalid(f"Signed header {exc.args[0]!r} is missing from the request.") from None
     if raw.headers.get("x-tc-content-sha256") == UNSIGNED_PAYLOAD:
@@ -203,11 +232,23 @@ def verify_tc3(raw: RawRequest, keys: Mapping[str, str], now: float | None = Non
             f"The credential date {auth.date[:16]!r} is not the UTC date of X-TC-Timestamp.",
             "AuthFailure.SignatureFailure",
         )
-    canonical = canonical_request(raw, auth.signed_headers)
-    expected = tc3_signature(secret_key, auth.date, raw.headers["x-tc-timestamp"].strip(), canonical)
-    if not _same(expected, auth.signature):
+    timestamp_text = raw.headers["x-tc-timestamp"].strip()
+    matches = [
+        _same(tc3_signature(secret_key, auth.date, timestamp_text, canonical, auth.service), auth.signature)
+        for canonical in _canonical_requests(raw, auth.signed_headers)
+    ]
+    if not any(matches):
         raise _mismatch()
     return auth.secret_id
+
+
+def _canonical_requests(raw: RawRequest, signed_headers: tuple[str, ...]) -> list[str]:
+    """The canonical request with the ``Host`` as sent, then without its port if it has one."""
+    canonicals = [canonical_request(raw, signed_headers)]
+    bare = host_without_port(raw.headers.get("host", "").strip())
+    if bare is not None:
+        canonicals.append(canonical_request(raw, signed_headers, host=bare))
+    return canonicals
 
 
 def legacy_sign_string(method: str, host: str, fields: Mapping[str, str]) -> str:
@@ -273,6 +314,7 @@ __all__ = [
     "UNSIGNED_PAYLOAD",
     "Tc3Authorization",
     "canonical_request",
+    "host_without_port",
     "legacy_sign_string",
     "legacy_signature",
     "parse_authorization",

@@ -17,6 +17,7 @@ from tencentcloud.common.sign import Sign
 
 from mps.api.auth import (
     canonical_request,
+    host_without_port,
     legacy_sign_string,
     parse_authorization,
     tc3_signature,
@@ -191,7 +192,9 @@ def test_tc3_credential_date_must_be_the_timestamp_utc_date() -> None:
         "TC3-HMAC-SHA256",
         f"{TC3} Credential=AKID/2019-02-25/mps/tc3_request, Signature=abc",
         f"{TC3} Credential=AKID/2019-02-25/mps, SignedHeaders=content-type;host, Signature=abc",
-        f"{TC3} Credential=AKID/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=a",
+        f"{TC3} Credential=AKID/2019-02-25//tc3_request, SignedHeaders=content-type;host, Signature=a",
+        f"{TC3} Credential=AKID/2019-02-25/m ps/tc3_request, SignedHeaders=content-type;host, Signature=a",
+        f"{TC3} Credential=AKID/2019-02-25/mps\x00/tc3_request, SignedHeaders=content-type;host, Signature=a",
         f"{TC3} Credential=AKID/2019-02-25/mps/tc3_request, SignedHeaders=content-type, Signature=abc",
         f"{TC3} Credential=AKID/2019-02-25/mps/tc3_request, SignedHeaders=content-type;host, Signature=",
         "TC3-HMAC-SHA256 garbage",
@@ -223,6 +226,120 @@ def test_a_signed_header_that_was_not_sent_is_invalid_authorization() -> None:
     headers = {k: v for k, v in raw.headers.items() if k != "host"}
     bad = RawRequest(raw.method, raw.query, headers, raw.body)
     assert _code(lambda: verify_tc3(bad, KEYS, now=time.time())) == "AuthFailure.InvalidAuthorization"
+
+
+# -- TC3 as the Node.js SDK signs it -------------------------------------------------------------
+
+
+def node_request(
+    host: str = ENDPOINT, signed_host: str | None = None, service: str | None = None, method: str = "POST"
+) -> RawRequest:
+    """A request as ``tencentcloud-sdk-nodejs-common`` (``sign.js``, ``http_connection.js``) sends it
+    for ``endpoint=host``: the service is the endpoint's first label (``127``) and the signed host is
+    ``URL.hostname`` (no port), while the ``Host`` header keeps the port. The signature comes from
+    the Python SDK's ``Sign.sign_tc3``, not from the code under test."""
+    timestamp = int(time.time())
+    date = time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+    service = host.split(".")[0] if service is None else service
+    signed_host = host.rsplit(":", 1)[0] if signed_host is None else signed_host
+    content_type = "application/json" if method == "POST" else "application/x-www-form-urlencoded"
+    body = json.dumps({"TaskId": "t-node"}, separators=(",", ":")).encode() if method == "POST" else b""
+    query = "" if method == "POST" else "TaskId=t-node"
+    canonical = (
+        f"{method}\n/\n{query}\ncontent-type:{content_type}\nhost:{signed_host}\n\n"
+        f"content-type;host\n{hashlib.sha256(body).hexdigest()}"
+    )
+    to_sign = (
+        f"{TC3}\n{timestamp}\n{date}/{service}/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    )
+    signature = Sign.sign_tc3(SECRET_KEY, date, service, to_sign)
+    headers = {
+        "host": host,
+        "content-type": content_type,
+        "x-tc-timestamp": str(timestamp),
+        "authorization": f"{TC3} Credential={SECRET_ID}/{date}/{service}/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={signature}",
+    }
+    return RawRequest(method=method, query=query, headers=headers, body=body)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:9000", "mps.example.com:8443", "[::1]:8080"])
+def test_tc3_accepts_what_the_nodejs_sdk_signs(method: str, host: str) -> None:
+    # Given the Node.js SDK's scope service ("127", "localhost:9000"...) and its port-less signed host
+    raw = node_request(host, signed_host=host.rsplit(":", 1)[0], method=method)
+    # Then the request verifies, as the Python SDK's does
+    assert verify_tc3(raw, KEYS, now=time.time()) == SECRET_ID
+
+
+def test_tc3_accepts_a_host_signed_without_its_port_under_the_mps_service() -> None:
+    raw = node_request(ENDPOINT, signed_host="127.0.0.1", service="mps")
+    assert verify_tc3(raw, KEYS, now=time.time()) == SECRET_ID
+
+
+def test_tc3_accepts_a_host_sent_without_a_port() -> None:
+    raw = node_request("mps.example.com", signed_host="mps.example.com")
+    assert parse_authorization(raw.headers["authorization"]).service == "mps"
+    assert verify_tc3(raw, KEYS, now=time.time()) == SECRET_ID
+
+
+@pytest.mark.parametrize(
+    ("sent", "signed"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1:9090"),  # another port
+        ("127.0.0.1:8080", "10.0.0.1"),  # another host, with or without the port
+        ("127.0.0.1:8080", "10.0.0.1:8080"),
+        ("127.0.0.1", "127.0.0.1:8080"),  # a port that was not sent is not added
+        ("127.0.0.1:8080", "127.0.0"),  # no cutting at any other place
+        ("127.0.0.1:8080", "127.0.0.1:"),
+        ("[::1]:8080", "::1"),  # IPv6 keeps its brackets, as URL.hostname does
+    ],
+)
+def test_tc3_host_must_still_be_the_one_signed(sent: str, signed: str) -> None:
+    raw = node_request(sent, signed_host=signed)
+    assert _code(lambda: verify_tc3(raw, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
+
+
+def test_tc3_service_in_the_scope_is_signed() -> None:
+    # Given a request the Node.js SDK signed under service "127"
+    raw = node_request()
+    # When the scope in the header is rewritten to "mps"
+    auth = raw.headers["authorization"].replace("/127/tc3_request", "/mps/tc3_request")
+    assert auth != raw.headers["authorization"]
+    swapped = _replace(raw, headers={"authorization": auth})
+    # Then the signature no longer matches
+    assert _code(lambda: verify_tc3(swapped, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
+
+
+def test_tc3_nodejs_wrong_key_and_tampering_are_signature_failures() -> None:
+    raw = node_request()
+    tampered = _replace(raw, body=b'{"TaskId":"t-other"}')
+    assert _code(lambda: verify_tc3(tampered, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
+    other_key = {SECRET_ID: "not-the-key"}
+    assert _code(lambda: verify_tc3(raw, other_key, now=time.time())) == "AuthFailure.SignatureFailure"
+    stale = int(raw.headers["x-tc-timestamp"]) + 301
+    assert _code(lambda: verify_tc3(raw, KEYS, now=stale)) == "AuthFailure.SignatureExpire"
+
+
+@pytest.mark.parametrize(
+    ("host", "bare"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1"),
+        ("localhost:1", "localhost"),
+        ("mps.example.com:65535", "mps.example.com"),
+        ("[::1]:8080", "[::1]"),
+        ("127.0.0.1", None),
+        ("[::1]", None),
+        ("::1", None),
+        ("host:", None),
+        ("host:port", None),
+        ("host:123456", None),
+        ("a:1:2", None),
+        ("", None),
+    ],
+)
+def test_host_without_port(host: str, bare: str | None) -> None:
+    assert host_without_port(host) == bare
 
 
 # -- legacy v1 ----------------------------------------------------------------------------------
