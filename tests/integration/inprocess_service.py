@@ -1,7 +1,7 @@
 """The whole service in the test process, for clients that are not Python (the Node.js SDK, tccli).
 
 The real API (:func:`mps.api.service.build_api`, TC3 on) under uvicorn in a thread, a real worker
-(:func:`mps.worker.service.work_handler`, real ffmpeg) consuming a :class:`StubBroker` in another
+(:func:`mps.app.work_handler`, real ffmpeg) consuming a :class:`StubBroker` in another
 thread, a SQLite task store and the session's SeaweedFS as the object store. RabbitMQ is not
 needed: the broker's delivery is not what these tests are about.
 """
@@ -25,7 +25,7 @@ from mps.settings import Settings
 from mps.storage import S3Storage
 from mps.store import SqlTaskStore
 from mps.templates import TemplateCatalog, load_presets
-from mps.worker.service import work_handler
+from mps.app import work_handler
 from mps.workflow.templates import StoreTemplates
 from tests.apiserver import running
 from tests.mediatools import video_stream
