@@ -63,9 +63,11 @@ test: install js-deps
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
+# The quality bar, run by CI before the tests: lint, formatting, and types (mypy with pydantic's plugin).
 lint: install
 	$(BIN)/ruff check mps tests
-	$(BIN)/ruff format --check mps tests || true
+	$(BIN)/ruff format --check mps tests
+	$(BIN)/mypy
 
 # mps process vs the naive and the best hand-written ffmpeg pipelines; writes bench/RESULTS.md.
 # BENCH_ARGS="--runs 5" for more runs, "--quick" for a smoke run on tiny inputs.

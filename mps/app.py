@@ -145,7 +145,9 @@ def work_handler(
         max_attempts: the consumer's retry policy's attempts.
     """
     directory = settings.work_dir / f"mps-inputs-{uuid.uuid4().hex[:12]}"
-    fetch = make_fetch(storage, url_max_bytes=settings.url_max_bytes, allow_private=settings.url_allow_private)
+    fetch = make_fetch(
+        storage, url_max_bytes=settings.url_max_bytes, allow_private=settings.url_allow_private
+    )
     inputs = InputCache(directory, fetch)
     templates = templates if templates is not None else build_templates(settings, store)
     executor = Executor(runner or build_runner(settings), templates, settings)
@@ -158,7 +160,11 @@ def work_handler(
 
 
 def run_worker(
-    settings: Settings, concurrency: int, stop: threading.Event, parts: Components, consumer: Broker | None = None
+    settings: Settings,
+    concurrency: int,
+    stop: threading.Event,
+    parts: Components,
+    consumer: Broker | None = None,
 ) -> None:
     """Consume the work queue with ``concurrency`` handler threads until ``stop`` is set.
 
@@ -206,7 +212,9 @@ def install_stop_signals(stop: threading.Event) -> None:
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():
-            log.warning("second %s: exiting now; unacked work will be redelivered", signal.Signals(signum).name)
+            log.warning(
+                "second %s: exiting now; unacked work will be redelivered", signal.Signals(signum).name
+            )
             os._exit(128 + signum)
         log.info("%s: stopping (running sub-tasks finish first)", signal.Signals(signum).name)
         stop.set()
@@ -228,7 +236,9 @@ def run_up(settings: Settings, workers: int, host: str, port: int, stop: threadi
     parts = build_components(settings, "mps up")
     consumer = build_broker(settings, "mps up worker")
     listener = Components(parts.store, parts.storage, build_broker(settings, "mps up listen"))
-    server = uvicorn.Server(uvicorn.Config(build_api_app(settings, parts), host=host, port=port, log_level="info"))
+    server = uvicorn.Server(
+        uvicorn.Config(build_api_app(settings, parts), host=host, port=port, log_level="info")
+    )
     jobs: list[tuple[str, Callable[[], None]]] = [
         ("api", server.run),
         ("worker", lambda: run_worker(settings, workers, stop, parts, consumer)),

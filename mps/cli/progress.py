@@ -53,7 +53,7 @@ class SubtaskBars:
             )
 
 
-def result_table(result: WorkflowTask, root: Path) -> Table:
+def result_table(result: WorkflowTask, root: str | Path) -> Table:
     """What each sub-task produced: status, files and their key facts."""
     table = Table(title=f"{result.TaskId}: {result.Status} (outputs under {root})")
     table.add_column("#", justify="right")

@@ -325,7 +325,6 @@ class Tasks(Protocol):
         ...
 
 
-
 class Outbox(Protocol):
     """Events waiting for the relay."""
 
@@ -356,7 +355,6 @@ class Outbox(Protocol):
     def list_events(self, task_id: str) -> list[OutboxRecord]:
         """Every outbox row of one task, oldest first."""
         ...
-
 
 
 class TemplateStore(Protocol):
@@ -391,7 +389,6 @@ class TemplateStore(Protocol):
     def delete_template(self, family: str, definition: int) -> None:
         """Delete it; ``ResourceNotFound.TemplateNotExist`` if unknown."""
         ...
-
 
 
 class WorkflowStore(Protocol):

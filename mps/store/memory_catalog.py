@@ -7,6 +7,7 @@ import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from mps.store._rules import (
     check_family,
@@ -191,7 +192,8 @@ class MemoryCatalog:
             old = self._workflow(workflow_id, if_status)
             if name is not None and any(w.name == name and w is not old for w in self._workflows.values()):
                 raise duplicate_workflow_name(name)
-            new = replace(old, **{k: v for k, v in given.items() if v is not None}, update_time=self._now())
+            changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+            new = replace(old, **changes, update_time=self._now())
             self._workflows[workflow_id] = new
             return copy.deepcopy(new)
 

@@ -309,7 +309,9 @@ class TasksMixin(SqlBase):
         with self._write() as conn:
             task = self._fetch_task(conn, task_id, lock=self._postgres)
             check_abortable(task)
-            conn.execute(sa.update(tasks).where(tasks.c.task_id == task_id).values(**aborted_fields(task, now)))
+            conn.execute(
+                sa.update(tasks).where(tasks.c.task_id == task_id).values(**aborted_fields(task, now))
+            )
             conn.execute(
                 sa.update(subtasks)
                 .where(subtasks.c.task_id == task_id, subtasks.c.status.not_in(FINAL))

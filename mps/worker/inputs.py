@@ -209,7 +209,8 @@ def _input_storage(storage: Storage, info: MediaInputInfo) -> Storage:
     s3 = info.S3InputInfo
     with_credentials = getattr(storage, "with_credentials", None)
     if info.Type == "AWS-S3" and s3 is not None and s3.S3SecretId and s3.S3SecretKey and with_credentials:
-        return with_credentials(s3.S3SecretId, s3.S3SecretKey, s3.S3Region or None)  # type: ignore[no-any-return]
+        chosen: Storage = with_credentials(s3.S3SecretId, s3.S3SecretKey, s3.S3Region or None)
+        return chosen
     return storage
 
 

@@ -155,17 +155,24 @@ class _UploadWorkspace:
 
     def place(self, subtask: Subtask, scratch: Path) -> Placement:
         request = subtask.request
-        bucket, prefix = output_location(self.info, _storage(self.task, "OutputStorage"),
-                                         request.OutputStorage, self.task.request.get("OutputDir"))  # fmt: skip
+        task, own = self.task, request.OutputStorage
+        bucket, prefix = output_location(
+            self.info, _storage(task, "OutputStorage"), own, task.request.get("OutputDir")
+        )
         staging = scratch / f"out{subtask.index}"
         staging.mkdir()
-        # The namer writes keys relative to the bucket root: the directory is part of the key.
-        return Placement(staging, "/" + prefix, _reported(bucket, self.info, request.OutputStorage, self.task),
-                         _throttled(self.producer.store, self.task.task_id, subtask.index), bucket)  # fmt: skip
+        return Placement(
+            out_root=staging,
+            # The namer writes keys relative to the bucket root: the directory is part of the key.
+            directory="/" + prefix,
+            storage=_reported(bucket, self.info, own, task),
+            on_progress=_throttled(self.producer.store, task.task_id, subtask.index),
+            bucket=bucket,
+        )
 
-    def deliver(self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult) -> (
-        MediaProcessTaskResult
-    ):
+    def deliver(
+        self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult
+    ) -> MediaProcessTaskResult:
         if entry.result.Status != "SUCCESS":
             return entry
         bucket = placement.bucket
@@ -179,7 +186,9 @@ class _UploadWorkspace:
     def failed(self, index: int, item: SubtaskInput, error: MpsError) -> MediaProcessTaskResult:
         if error.retryable and not self.final:
             raise error
-        log.warning("task %s sub-task %d failed: %s [%s]", self.task.task_id, index, error.message, error.code)
+        log.warning(
+            "task %s sub-task %d failed: %s [%s]", self.task.task_id, index, error.message, error.code
+        )
         return failed_result(KINDS.of_input(item).name, item, error)
 
 

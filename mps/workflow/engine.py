@@ -140,9 +140,9 @@ class _LocalWorkspace:
         progress(0.0)
         return Placement(self.out_root, self.output_dir, self.output_storage, progress)
 
-    def deliver(self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult) -> (
-        MediaProcessTaskResult
-    ):
+    def deliver(
+        self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult
+    ) -> MediaProcessTaskResult:
         self.on_progress(ProgressUpdate(subtask.index, subtask.kind, 1.0, entry.result.Status))
         return entry
 

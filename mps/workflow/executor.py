@@ -67,9 +67,9 @@ class Workspace(Protocol):
         """Where ``subtask`` writes; ``scratch`` is the run's private directory."""
         ...
 
-    def deliver(self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult) -> (
-        MediaProcessTaskResult
-    ):
+    def deliver(
+        self, subtask: Subtask, placement: Placement, entry: MediaProcessTaskResult
+    ) -> MediaProcessTaskResult:
         """What becomes of a finished sub-task's outputs (kept, or uploaded); its final entry.
 
         Raises:

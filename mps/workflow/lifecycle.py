@@ -91,7 +91,11 @@ class Lifecycle:
         self.store.add_events(task.task_id, [(target, event) for target in targets])
 
     def finish(
-        self, task: TaskRecord, index: int, entry: MediaProcessTaskResult, source_error: MpsError | None = None
+        self,
+        task: TaskRecord,
+        index: int,
+        entry: MediaProcessTaskResult,
+        source_error: MpsError | None = None,
     ) -> bool:
         """Commit sub-task ``index``'s result once, then finish the task if it was the last.
 
@@ -155,7 +159,9 @@ class Lifecycle:
             for s in self.store.get_subtasks(task_id)
         ]
         event = notification(merge_workflow_task(aborted, subtasks, finished=True), aborted)
-        record = self.store.abort_task(task_id, [(target, event) for target in self.targets(task, FINISH_KEY)])
+        record = self.store.abort_task(
+            task_id, [(target, event) for target in self.targets(task, FINISH_KEY)]
+        )
         log.info("task %s aborted", task_id)
         return record
 

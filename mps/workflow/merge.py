@@ -22,7 +22,7 @@ def subtask_entry(record: SubtaskRecord) -> MediaProcessTaskResult:
     request = KINDS.named(record.kind).input_model.model_validate(record.input)
     entry = pending_result(record.kind, request, record.status)
     if hasattr(entry.result, "Progress"):  # the kinds whose results report progress
-        entry.result.Progress = record.progress  # type: ignore[attr-defined]
+        entry.result.Progress = record.progress
     return entry
 
 

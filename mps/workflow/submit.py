@@ -119,7 +119,9 @@ def submit_task(
         notify=_notify(request.TaskNotifyConfig),
         priority=request.TasksPriority,
         workflow_id=workflow_id,
-        subtasks=[NewSubtask(kind=KINDS.of_input(item).name, input=item.to_wire()) for item in task.subtasks()],
+        subtasks=[
+            NewSubtask(kind=KINDS.of_input(item).name, input=item.to_wire()) for item in task.subtasks()
+        ],
         trigger=trigger,
     )
     record, created = store.create_task(new)

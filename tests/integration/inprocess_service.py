@@ -19,13 +19,12 @@ import pytest
 
 from mps.api.handlers import ApiServices
 from mps.api.service import build_api
-from mps.app import build_runner
+from mps.app import build_runner, work_handler
 from mps.broker.stub import StubBroker
 from mps.settings import Settings
 from mps.storage import S3Storage
 from mps.store import SqlTaskStore
 from mps.templates import TemplateCatalog, load_presets
-from mps.app import work_handler
 from mps.workflow.templates import StoreTemplates
 from tests.apiserver import running
 from tests.mediatools import video_stream

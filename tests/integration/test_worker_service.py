@@ -23,13 +23,13 @@ import pika
 import pytest
 from tencentcloud.mps.v20190612 import models as sdk
 
+from mps.app import Components, run_relay_loop, work_handler
 from mps.broker import Delivery, RetryPolicy
 from mps.broker.rabbitmq import RabbitmqBroker
 from mps.settings import Settings
 from mps.storage import TASK_METADATA_KEY, S3Storage
 from mps.store import SqlTaskStore, TaskStore
 from mps.templates import TemplateCatalog, load_presets
-from mps.app import Components, run_relay_loop, work_handler
 from mps.workflow.messages import WorkMessage
 from mps.workflow.submit import submit_task
 from mps.workflow.templates import StoreTemplates

@@ -80,5 +80,7 @@ def test_only_the_runner_starts_processes() -> None:
 def test_the_composition_root_is_the_only_module_that_wires_processes_together() -> None:
     """mps.app imports the processes; nothing below the processes imports mps.app."""
     below = [path for layer in _BELOW_PROCESSES - {"errors", "settings"} for path in _files(layer)]
-    offenders = [str(p.relative_to(PACKAGE)) for p in below if any(m.startswith("mps.app") for m in _imports(p))]
+    offenders = [
+        str(p.relative_to(PACKAGE)) for p in below if any(m.startswith("mps.app") for m in _imports(p))
+    ]
     assert offenders == []

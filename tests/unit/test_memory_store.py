@@ -85,7 +85,9 @@ def merge(task: TaskRecord, subs: list[SubtaskRecord]) -> Completion:
         "Message": "SUCCESS",
         "MediaProcessResultSet": [s.result for s in subs],
     }
-    return Completion(workflow_task, [(TARGET, {"EventType": "WorkflowTask", "WorkflowTaskEvent": workflow_task})])
+    return Completion(
+        workflow_task, [(TARGET, {"EventType": "WorkflowTask", "WorkflowTaskEvent": workflow_task})]
+    )
 
 
 def finish_all(store: TaskStore, task_id: str) -> None:

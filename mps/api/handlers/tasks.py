@@ -136,19 +136,15 @@ class TaskActions:
         request = parse_params(DescribeTasksRequest, params)
         store = self.services.store
         oldest = datetime.now(UTC) - LISTED_PERIOD
-        filters = {
-            "sub_task_has_failed": request.SubTaskHasFailed,
-            "start_time": max(request.StartTime, oldest) if request.StartTime else oldest,
-            "end_time": request.EndTime,
-        }
+        failed = request.SubTaskHasFailed
+        start = max(request.StartTime, oldest) if request.StartTime else oldest
+        end = request.EndTime
         tasks, token = store.list_tasks(
-            request.Status, limit=request.Limit, scroll_token=request.ScrollToken, **filters
-        )
-        return {
-            "TaskSet": [simple_info(task) for task in tasks],
-            "ScrollToken": token,
-            "TotalCount": store.count_tasks(request.Status, **filters),
-        }
+            request.Status, limit=request.Limit, scroll_token=request.ScrollToken,
+            sub_task_has_failed=failed, start_time=start, end_time=end,
+        )  # fmt: skip
+        total = store.count_tasks(request.Status, sub_task_has_failed=failed, start_time=start, end_time=end)
+        return {"TaskSet": [simple_info(task) for task in tasks], "ScrollToken": token, "TotalCount": total}
 
     def manage_task(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         """``ManageTask`` ``Abort``: end a WAITING task; its waiting sub-tasks fail.

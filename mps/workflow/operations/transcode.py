@@ -146,7 +146,9 @@ def publish_segments(
         raise InvalidParameterError.field("SegmentObjectName", "SegmentObjectName must be a relative name")
     folder = posixpath.dirname(playlist_key)
     namer = replace(ctx.namer, output_dir=f"/{folder}/" if folder else "/")
-    lines, segments, duration = [], [], 0.0
+    lines: list[str] = []
+    segments: list[Path] = []
+    duration = 0.0
     for line in playlist.read_text(encoding="utf-8").splitlines():
         if line.startswith("#EXTINF:"):
             duration += float(line[len("#EXTINF:") :].split(",", 1)[0])
