@@ -151,8 +151,8 @@ def work_handler(
     inputs = InputCache(directory, fetch)
     templates = templates if templates is not None else build_templates(settings, store)
     executor = Executor(runner or build_runner(settings), templates, settings)
-    producer = SubtaskProducer(store, storage, executor, inputs)
     lifecycle = Lifecycle(store, settings.events_exchange)
+    producer = SubtaskProducer(lifecycle, storage, executor, inputs)
     try:
         yield WorkHandler(lifecycle, producer, inputs, max_attempts=max_attempts)
     finally:

@@ -27,12 +27,13 @@ from mps.models import (
     parse_wire,
 )
 from mps.storage import Storage, output_location
-from mps.store.base import SubtaskRecord, TaskRecord, TaskStore
+from mps.store.base import SubtaskRecord, TaskRecord
 from mps.worker.inputs import CachedInput, InputCache
 from mps.workflow.assets import AssetFetcher
 from mps.workflow.execute import failed_result
 from mps.workflow.executor import Executor, Placement, Run
 from mps.workflow.kinds import KINDS
+from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.outputs import upload_outputs
 
 log = logging.getLogger("mps.worker.SubtaskProducer")
@@ -53,14 +54,16 @@ class SubtaskProducer:
     """Runs sub-tasks of a task against the object store, through the shared executor.
 
     Parameters:
-        store: the task store (metadata, progress).
+        lifecycle: the task transitions (the probe's metadata, progress).
         storage: the object store outputs are uploaded to (and COS/AWS-S3 inputs read from).
         executor: resolves, plans and runs (:class:`~mps.workflow.executor.Executor`).
         inputs: the per-task input cache.
     """
 
-    def __init__(self, store: TaskStore, storage: Storage, executor: Executor, inputs: InputCache) -> None:
-        self.store, self.storage, self.executor, self.inputs = store, storage, executor, inputs
+    def __init__(
+        self, lifecycle: Lifecycle, storage: Storage, executor: Executor, inputs: InputCache
+    ) -> None:
+        self.lifecycle, self.storage, self.executor, self.inputs = lifecycle, storage, executor, inputs
 
     def produce(self, task: TaskRecord, record: SubtaskRecord, *, final_attempt: bool = False) -> Produced:
         """The result entry of sub-task ``record`` of ``task`` (:meth:`produce_many` of one)."""
@@ -117,7 +120,7 @@ class SubtaskProducer:
         with cached.lock:
             if cached.meta is not None:
                 return cached.meta
-            stored = self.store.get_task(task_id).metadata
+            stored = self.lifecycle.store.get_task(task_id).metadata
             if stored:
                 cached.meta = MediaMetaData.model_validate(stored)
                 return cached.meta
@@ -128,7 +131,7 @@ class SubtaskProducer:
                 if not exc.retryable:
                     cached.error = exc  # the task's other sub-tasks fail at once, without probing again
                 raise
-            self.store.set_metadata(task_id, meta.to_wire())
+            self.lifecycle.probed(task_id, meta.to_wire())
             cached.meta = meta
             return meta
 
@@ -166,7 +169,7 @@ class _UploadWorkspace:
             # The namer writes keys relative to the bucket root: the directory is part of the key.
             directory="/" + prefix,
             storage=_reported(bucket, self.info, own, task),
-            on_progress=_throttled(self.producer.store, task.task_id, subtask.index),
+            on_progress=_throttled(self.producer.lifecycle, task.task_id, subtask.index),
             bucket=bucket,
         )
 
@@ -223,7 +226,7 @@ def _region(info: MediaInputInfo) -> str:
     return ""
 
 
-def _throttled(store: TaskStore, task_id: str, index: int) -> Callable[[float], None]:
+def _throttled(lifecycle: Lifecycle, task_id: str, index: int) -> Callable[[float], None]:
     """A progress callback writing at most once per :data:`PROGRESS_INTERVAL` (ffmpeg reports often)."""
     lock = threading.Lock()
     last = [0.0]
@@ -235,7 +238,7 @@ def _throttled(store: TaskStore, task_id: str, index: int) -> Callable[[float], 
                 return
             last[0] = now
         try:
-            store.update_progress(task_id, index, int(fraction * 100))
+            lifecycle.progress(task_id, index, int(fraction * 100))
         except MpsError as exc:  # progress is advisory: a store hiccup must not fail the encode
             log.debug("task %s sub-task %d: progress not stored: %s", task_id, index, exc)
 

@@ -3,9 +3,10 @@
 =============================  ============================================  ==========================
 transition                     state change                                  outbox rows, same commit
 =============================  ============================================  ==========================
-:meth:`Lifecycle.create`       a WAITING task and its WAITING sub-tasks      none
+:func:`create_task`           a WAITING task and its WAITING sub-tasks      none
 :meth:`Lifecycle.start`        a sub-task PROCESSING (attempt + 1), and the  none
                                task PROCESSING with it
+:meth:`Lifecycle.probed`       the input's MetaData                          none
 :meth:`Lifecycle.progress`     a sub-task's Progress                         none
 :meth:`Lifecycle.changed`      none (NotifyMode ``Change``)                  the PROCESSING event to
                                                                              the events exchange and
@@ -34,15 +35,26 @@ from mps.store.base import (
     FINAL_SUBTASK_STATUSES,
     Completion,
     EventTarget,
+    JsonDict,
     NewTask,
     SubtaskRecord,
     TaskRecord,
+    Tasks,
     TaskStore,
 )
 from mps.workflow.merge import merge_workflow_task, notification
 from mps.workflow.notify import FINISH_KEY, PROCESSING_KEY, events_target, notify_target, wants_changes
 
 log = logging.getLogger("mps.workflow.lifecycle")
+
+
+def create_task(store: Tasks, new: NewTask) -> tuple[TaskRecord, bool]:
+    """The first transition: a WAITING task and its WAITING sub-tasks (it owes no event).
+
+    Returns:
+        The task, and False when a repeated SessionId or bucket trigger named an existing one.
+    """
+    return store.create_task(new)
 
 
 class Lifecycle:
@@ -62,9 +74,9 @@ class Lifecycle:
         notify = notify_target(task.notify, routing_key)
         return [events_target(self.events_exchange, routing_key), *([notify] if notify else [])]
 
-    def create(self, new: NewTask) -> tuple[TaskRecord, bool]:
-        """Store a WAITING task; ``False`` with the existing task for a repeated SessionId or trigger."""
-        return self.store.create_task(new)
+    def probed(self, task_id: str, metadata: JsonDict) -> None:
+        """Record the probe of the task's input (its ``MetaData``)."""
+        self.store.set_metadata(task_id, metadata)
 
     def start(self, task_id: str, index: int) -> SubtaskRecord | None:
         """Sub-task ``index`` (and its task) to PROCESSING; None when it is final already (a
@@ -166,4 +178,4 @@ class Lifecycle:
         return record
 
 
-__all__ = ["Lifecycle"]
+__all__ = ["Lifecycle", "create_task"]

@@ -25,6 +25,7 @@ from mps.models.tasks import TaskWorkRequest
 from mps.storage.locations import input_location, output_location
 from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id
 from mps.workflow.kinds import KINDS
+from mps.workflow.lifecycle import create_task
 from mps.workflow.messages import WorkMessage
 from mps.workflow.resolve import TemplateLookup, check_request
 
@@ -124,7 +125,7 @@ def submit_task(
         ],
         trigger=trigger,
     )
-    record, created = store.create_task(new)
+    record, created = create_task(store, new)
     if created:
         dispatch(broker, record.task_id, len(new.subtasks), record.priority,
                  groups=group_subtasks(new.subtasks, plan))  # fmt: skip

@@ -73,10 +73,10 @@ class World:
         self.inputs = InputCache(tmp_path / "inputs", fetch)
         templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
         self.runner = CountingRunner(default_timeout=self.settings.ffmpeg_timeout)
-        producer = SubtaskProducer(
-            self.store, self.storage, Executor(self.runner, templates, self.settings), self.inputs
-        )
-        self.handler = WorkHandler(Lifecycle(self.store, EXCHANGE), producer, self.inputs)
+        lifecycle = Lifecycle(self.store, EXCHANGE)
+        executor = Executor(self.runner, templates, self.settings)
+        producer = SubtaskProducer(lifecycle, self.storage, executor, self.inputs)
+        self.handler = WorkHandler(lifecycle, producer, self.inputs)
 
     def create(self, subtasks: list[tuple[str, dict[str, Any]]], notify: dict[str, Any] | None = None) -> str:
         task_id = new_task_id()
