@@ -36,8 +36,9 @@ def build_services(settings: Settings) -> ApiServices:
     """
     store = SqlTaskStore(settings.database_url)
     catalog = TemplateCatalog(load_presets(settings.presets_dir))
-    # RabbitMQ is reached lazily, at the first publish: the API starts even while it is down.
+    # The API starts even while RabbitMQ is down: the topology is declared once it is reachable.
     broker = RabbitmqBroker(settings.amqp_url, prefix=settings.queue_prefix, name="mps-api")
+    broker.declare_topology(settings.events_exchange)
     return ApiServices(
         store=store,
         broker=broker,

@@ -115,12 +115,14 @@ def run_worker(settings: Settings, concurrency: int, stop: threading.Event, part
     policy: RetryPolicy = getattr(parts.broker, "retry_policy", RetryPolicy())
     with work_handler(settings, parts.store, parts.storage, max_attempts=policy.max_attempts) as handler:
         log.info("worker consuming %s with %d handler threads", parts.broker.work_queue, concurrency)
+        parts.broker.declare_topology(settings.events_exchange)
         parts.broker.consume(parts.broker.work_queue, handler, prefetch=concurrency, stop=stop)
     log.info("worker stopped")
 
 
 def run_relay_loop(settings: Settings, stop: threading.Event, parts: Components) -> None:
     """Relay outbox events and republish lost work until ``stop`` is set."""
+    parts.broker.declare_topology(settings.events_exchange)
     relay = OutboxRelay(parts.store, parts.broker, allow_private=settings.url_allow_private)
     sweep = Redispatcher(parts.store, parts.broker, older_than=settings.redispatch_after)
     keep = settings.task_retention_days
@@ -138,6 +140,7 @@ def run_listen_loop(settings: Settings, stop: threading.Event, parts: Components
     """Turn bucket events into workflow tasks, and reconcile periodically, until ``stop`` is set."""
     from mps.listener.service import BucketEventHandler, run_listener
 
+    parts.broker.declare_topology(settings.events_exchange)
     templates = build_templates(settings, parts.store)
     run_listener(
         settings,
