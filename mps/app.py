@@ -112,6 +112,8 @@ def build_api_services(settings: Settings, parts: Components | None = None) -> A
     from mps.api.handlers import ApiServices
 
     parts = parts if parts is not None else build_components(settings, "mps-api")
+    # The API starts even while RabbitMQ is down: the topology is declared once it is reachable.
+    parts.broker.declare_topology(settings.events_exchange)
     return ApiServices(
         store=parts.store,
         broker=parts.broker,
@@ -177,6 +179,7 @@ def run_worker(
     from mps.worker.service import consume_work
 
     broker = consumer if consumer is not None else parts.broker
+    broker.declare_topology(settings.events_exchange)
     policy: RetryPolicy = getattr(broker, "retry_policy", RetryPolicy())
     with work_handler(settings, parts.store, parts.storage, max_attempts=policy.max_attempts) as handler:
         consume_work(broker, handler, concurrency, stop)
@@ -186,6 +189,7 @@ def run_relay_loop(settings: Settings, stop: threading.Event, parts: Components)
     """Relay outbox events and republish lost work until ``stop`` is set."""
     from mps.relay.service import run_relay_service
 
+    parts.broker.declare_topology(settings.events_exchange)
     run_relay_service(settings, stop, parts.store, parts.broker)
 
 
@@ -204,6 +208,7 @@ def run_listen_loop(
     (None: ``MPS_RECONCILE_INTERVAL``), until ``stop`` is set."""
     from mps.listener.service import run_listener
 
+    parts.broker.declare_topology(settings.events_exchange)
     run_listener(settings, stop, listen_handler(settings, parts), reconcile_interval=reconcile_interval)
 
 

@@ -256,6 +256,11 @@ class Broker(Protocol):
         """Publish to the durable topic exchange ``topic_name``; returns whether it was routed."""
         ...
 
+    def declare_topology(self, events_exchange: str) -> bool:
+        """Declare the work queue and the events exchange, now and on every reconnect (at start);
+        returns whether they are declared on return (never raises: a retry goes on meanwhile)."""
+        ...
+
     def declare_bucket_events(self, exchange: str, exchange_type: str, queue: str) -> None:
         """Declare the exchange bucket events arrive on and a durable queue bound to it."""
         ...

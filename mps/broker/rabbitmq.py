@@ -18,6 +18,15 @@ so there the server's ``consumer_timeout`` in ``rabbitmq.conf`` must exceed the 
 Either way a channel closed under a running handler is detected, the consumer reconnects, and the
 unacked message is redelivered (``redelivered=True``); the stale ack is dropped, never sent on the
 new channel.
+
+Topology: every process calls :meth:`RabbitmqBroker.declare_topology` when it starts, so the work
+queue (with its dead letters) and the events exchange exist before anything is published, and a
+consumer can bind to ``MPS_EVENTS_EXCHANGE`` as soon as any mps process runs. The same declarations
+run again on every new publishing connection, so a RabbitMQ that lost them is repaired on reconnect.
+
+Logs: pika logs each failed connection attempt at ERROR from several loggers, one with a traceback.
+This adapter turns that failure into one :class:`BrokerConnectionError` and logs one warning per
+attempt itself, so the ``pika`` logger is set to CRITICAL unless the application gave it a level.
 """
 
 from __future__ import annotations
@@ -81,6 +90,8 @@ RETRY_QUEUE_EXPIRY_MS = 10 * 60 * 1000
 #: Channel close codes that repeat on retry: 403 access refused, 406 inequivalent arguments.
 _PERMANENT_REPLY_CODES = frozenset({403, 406})
 _AUTH_ERRORS = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError, pe.AuthenticationError)
+#: Level of the ``pika`` logger when the application set none (see the module docstring).
+PIKA_LOG_LEVEL = logging.CRITICAL
 
 Declare = Callable[[BlockingChannel], None]
 #: A declaration and the key under which a connection remembers it has run it.
@@ -109,12 +120,25 @@ def map_pika_errors(action: str) -> Iterator[None]:
     except _AUTH_ERRORS as exc:
         raise BrokerConnectionError(f"{action}: access refused: {exc!r}", retryable=False) from exc
     except (pe.AMQPConnectionError, OSError) as exc:
-        raise BrokerConnectionError(f"{action}: connection failed: {exc!r}") from exc
+        raise BrokerConnectionError(f"{action}: connection failed: {_connection_cause(exc)}") from exc
     except pe.ChannelClosedByBroker as exc:
         retryable = exc.reply_code not in _PERMANENT_REPLY_CODES
         raise BrokerError(f"{action}: {exc.reply_code} {exc.reply_text}", retryable=retryable) from exc
     except pe.AMQPError as exc:
         raise BrokerError(f"{action}: {exc!r}") from exc
+
+
+def _connection_cause(exc: BaseException) -> str:
+    """The socket error under pika's wrappers (``ConnectionRefusedError: Connection refused``), for
+    one readable log line; ``repr`` of the error when there is none."""
+    seen: object = exc
+    for _ in range(5):  # AMQPConnectionError(AMQPConnectorSocketConnectError(exception=OSError))
+        if isinstance(seen, OSError):
+            return f"{type(seen).__name__}: {seen.strerror or seen}"
+        inner = getattr(seen, "exception", None)
+        args = getattr(seen, "args", ())
+        seen = inner if inner is not None else (args[0] if args else None)
+    return repr(exc)
 
 
 def _idle_limit(heartbeat: object) -> float:
@@ -195,6 +219,9 @@ class RabbitmqBroker:
         self._idle_limit = _idle_limit(self._params.heartbeat)
         self._publish_attempts = max(publish_attempts, 1)
         self._local = threading.local()
+        self._topology: tuple[KeyedDeclare, ...] = ()
+        self._closing = threading.Event()
+        _quiet_pika()
 
     @property
     def work_queue(self) -> str:
@@ -214,7 +241,7 @@ class RabbitmqBroker:
         """
         params = copy.copy(self._params)
         params.client_properties = {"connection_name": f"{self.name} {purpose}"}
-        with map_pika_errors("connect"):
+        with map_pika_errors(f"connect to {params.host}:{params.port}"):
             return pika.BlockingConnection(params)
 
     def _publisher(self) -> _PublisherState:
@@ -222,6 +249,9 @@ class RabbitmqBroker:
         if state is None or not state.usable(self._idle_limit):
             self._drop_publisher()
             state = self._local.state = _PublisherState(self.connect())
+            for key, declare in self._topology:  # again on each connection: RabbitMQ may have lost it
+                declare(state.channel)
+                state.declared.add(key)
         return state
 
     def _drop_publisher(self) -> None:
@@ -234,10 +264,65 @@ class RabbitmqBroker:
                 pass  # it is being thrown away because it failed; a second failure says nothing
 
     def close(self) -> None:
-        """Close this thread's publishing connection (other threads close their own)."""
+        """Close this thread's publishing connection (other threads close their own), and stop
+        retrying :meth:`declare_topology` in the background."""
+        self._closing.set()
         self._drop_publisher()
 
     # -- declarations --------------------------------------------------------------------------
+
+    def declare_topology(self, events_exchange: str) -> bool:
+        """Declare what the mps processes share, now and on every new publishing connection.
+
+        That is the work queue with its dead-letter exchange and queue, and ``events_exchange``
+        as a durable topic exchange. Every process calls this when it starts; it never blocks
+        start-up for long nor fails it: while RabbitMQ is unreachable a background thread tries
+        again with backoff (one warning per attempt) until it succeeds or :meth:`close` is called.
+
+        Parameters:
+            events_exchange: ``MPS_EVENTS_EXCHANGE``.
+
+        Returns:
+            Whether everything is declared on return.
+        """
+        self._topology = (
+            (f"queue:{self.work_queue}", self.declare_work_queue),
+            (f"exchange:{events_exchange}", partial(_declare_topic, events_exchange)),
+        )
+        try:
+            self._declare_topology_once()
+            return True
+        except BrokerError as exc:
+            _log.warning("cannot declare the work queue and %s yet: %s; retrying", events_exchange, exc)
+        thread = threading.Thread(target=self._keep_declaring, name="mps-declare-topology", daemon=True)
+        thread.start()
+        return False
+
+    def _declare_topology_once(self) -> None:
+        """Run the topology's declarations on a connection of their own (no thread keeps it)."""
+        with map_pika_errors("declare topology"):
+            connection = self.connect("declare")
+            try:
+                channel = connection.channel()
+                for _key, declare in self._topology:
+                    declare(channel)
+            finally:
+                if connection.is_open:
+                    with suppress(pe.AMQPError):
+                        connection.close()
+
+    def _keep_declaring(self) -> None:
+        failures = 1
+        while not self._closing.wait(_backoff(failures)):
+            try:
+                self._declare_topology_once()
+            except BrokerError as exc:
+                failures += 1
+                delay = _backoff(failures)
+                _log.warning("cannot declare the topology yet: %s; retrying in %g s", exc, delay)
+            else:
+                _log.info("work queue %s and the events exchange declared", self.work_queue)
+                return
 
     def declare_work_queue(self, channel: BlockingChannel) -> None:
         """Declare the work queue: durable, priorities 0..20, dead-lettered to ``{work}.dlq``."""
@@ -385,8 +470,10 @@ class RabbitmqBroker:
                 self._drop_publisher()
                 if not exc.retryable or attempt == self._publish_attempts:
                     raise
-                _log.warning("%s (attempt %d/%d), reconnecting", exc, attempt, self._publish_attempts)
-                time.sleep(_backoff(attempt))
+                delay = _backoff(attempt)
+                attempts = f"{attempt}/{self._publish_attempts}"
+                _log.warning("%s (attempt %s); reconnecting in %g s", exc, attempts, delay)
+                time.sleep(delay)
 
     # -- consuming -----------------------------------------------------------------------------
 
@@ -415,8 +502,9 @@ class RabbitmqBroker:
                         raise
                     # A session that lived a while was healthy: start the backoff over.
                     failures = 1 if time.monotonic() - started > MAX_RECONNECT_DELAY else failures + 1
-                    _log.warning("consumer of %s lost its connection: %s; reconnecting", queue, exc)
-                    stop.wait(_backoff(failures))
+                    delay = _backoff(failures)
+                    _log.warning("consumer of %s: %s; reconnecting in %g s", queue, exc, delay)
+                    stop.wait(delay)
 
 
 class _ConsumerSession:
@@ -546,6 +634,13 @@ class _ConsumerSession:
             _log.error("could not republish %s message %s to %s: %s", self.queue, delivery.message_id,
                        target, error)
             return False
+
+
+def _quiet_pika() -> None:
+    """Silence pika's own logging of failures this adapter reports (unless it was configured)."""
+    pika_logger = logging.getLogger("pika")
+    if pika_logger.level == logging.NOTSET:
+        pika_logger.setLevel(PIKA_LOG_LEVEL)
 
 
 def _check_consumer_timeout(connection: pika.BlockingConnection, timeout_ms: int | None) -> None:

@@ -165,6 +165,15 @@ class StubBroker:
         """Stub only: what MinIO does, publish to the bucket-events exchange whatever its type."""
         return self._route(exchange, routing_key, encode_body(body)[0])
 
+    def declare_topology(self, events_exchange: str) -> bool:
+        """Create the work queue and the topic exchange ``events_exchange``; False if :attr:`unavailable`."""
+        if self.unavailable:
+            return False
+        self._declare_exchange(events_exchange, "topic")
+        with self._cond:
+            self._queues.setdefault(self.work_queue, [])
+        return True
+
     def declare_bucket_events(
         self, exchange: str, exchange_type: str = "fanout", queue: str | None = None, binding_key: str = "#"
     ) -> None:

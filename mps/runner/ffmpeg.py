@@ -4,6 +4,9 @@ Each run gets its own session (process group), so a kill on timeout or cancellat
 helper process ffmpeg started with it. The calling thread reads ffmpeg's ``-progress`` stream;
 a background thread drains stderr keeping only its tail, and a watchdog thread enforces the
 time limit and the cancel event. Every path ends with the process reaped and its pipes closed.
+
+On Linux every child also dies with the process that started it, however that process ends
+(SIGKILL, a crash, the OOM killer): see :func:`child_argv`.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -56,6 +61,23 @@ _GENERIC_ENDINGS = (": Invalid argument",)
 _ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+\]")
 #: Longest message built from stderr; the whole tail is kept on the error for logs.
 _MAX_MESSAGE_LINE = 300
+#: The program :func:`child_argv` puts in front of a command on Linux: ``argv[1]`` is the pid of
+#: the process that starts it, ``argv[2:]`` the command. It asks the kernel for SIGKILL when its
+#: parent dies (``prctl(PR_SET_PDEATHSIG)``, kept across ``execv``), then checks the parent is still
+#: the one that started it: one that died before the ``prctl`` already made this process an orphan,
+#: and no signal would ever come. Exit status 127 with a message if the command cannot be executed.
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) != 0:
+    sys.exit(f"cannot start {sys.argv[2]}: prctl: {os.strerror(ctypes.get_errno())}")
+if os.getppid() != int(sys.argv[1]):
+    os.kill(os.getpid(), signal.SIGKILL)
+try:
+    os.execv(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.stderr.write(f"cannot start {sys.argv[2]}: {exc.strerror}\\n")
+    os._exit(127)
+"""
 
 
 class FfmpegRunner:
@@ -179,7 +201,7 @@ class FfmpegRunner:
     def _encoder_listing(self) -> str:
         try:
             result = subprocess.run(
-                [self.ffmpeg, "-nostdin", "-hide_banner", "-encoders"],
+                child_argv([self.ffmpeg, "-nostdin", "-hide_banner", "-encoders"]),
                 capture_output=True, text=True, errors="replace", timeout=60, check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -270,10 +292,47 @@ def _raise_for_outcome(exit_code: int, killed_for: str | None, limit: float, std
                               exit_code=exit_code, stderr_tail=stderr)
 
 
+def child_argv(argv: list[str]) -> list[str]:
+    """The argv that runs ``argv`` as a child that cannot outlive this process.
+
+    On Linux the command goes through :data:`_DIE_WITH_PARENT`, a few lines of Python (``-I -S``:
+    about 10 ms) that set ``PR_SET_PDEATHSIG`` to SIGKILL and ``execv`` the binary, so the pid
+    ``Popen`` returns becomes the ffmpeg itself. Why this way:
+
+    - ``preexec_fn`` would run Python in the forked child of a threaded process (the worker runs
+      ffmpeg from handler threads), which can deadlock on a lock another thread held at fork, and
+      it stops ``subprocess`` from using vfork; the wrapper runs in a fresh interpreter after exec.
+    - The kernel sends the signal when the *thread* that forked exits, not the process. That is
+      right here because every run is synchronous: the thread that starts a child waits for it and
+      reaps it (``run``, ``_probe_output``, ``_encoder_listing``), so it outlives the child unless
+      the whole process dies, which is the case to catch. Code that starts a child and returns
+      while it runs must not use this.
+    - The parent may die between fork and ``prctl``; the wrapper checks ``getppid`` after it.
+    - A process group alone is not enough: nobody is left to ``killpg`` it after a SIGKILL.
+
+    Elsewhere (or with no Python executable to run) the command is returned as it is.
+
+    Parameters:
+        argv: the binary and its arguments.
+
+    Returns:
+        The argv to give to ``subprocess``.
+
+    Raises:
+        FileNotFoundError: the binary is not found (as ``Popen`` would raise without the wrapper).
+    """
+    if not sys.platform.startswith("linux") or not sys.executable:
+        return argv
+    binary = shutil.which(argv[0])
+    if binary is None:
+        raise FileNotFoundError(2, "No such file or directory", argv[0])
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), binary, *argv[1:]]
+
+
 def _start(argv: list[str]) -> subprocess.Popen[bytes]:
     try:
         # A new session makes the process the leader of its own group, so killpg takes its children.
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        return subprocess.Popen(child_argv(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         raise ProcessingError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
@@ -395,8 +454,8 @@ def _local_size(source: str | Path) -> int | None:
 def _probe_output(argv: list[str], limit: float) -> str:
     """ffprobe's stdout, or the SourceError its failure means."""
     try:
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit,
-                                check=False, start_new_session=True)
+        result = subprocess.run(child_argv(argv), stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=limit, check=False, start_new_session=True)
     except subprocess.TimeoutExpired as exc:
         raise SourceError(f"ffprobe ran past its {limit:g} s time limit",
                           code=CODE_SOURCE_UNREADABLE) from exc

@@ -77,6 +77,33 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+def is_internal_name(host: str) -> bool:
+    """Whether ``host`` names a refused address without asking DNS.
+
+    That is ``localhost`` and its subdomains (RFC 6761: they never leave the machine), and any
+    literal address :func:`is_public_address` refuses, including the legacy IPv4 spellings a
+    resolver accepts (``2130706433``, ``0x7f.1``, ``127.1``). Other names are not judged here:
+    what they resolve to is checked when they are used.
+
+    Parameters:
+        host: a URL's host (IPv6 without brackets).
+
+    Returns:
+        True when the host is refused whatever DNS says.
+    """
+    name = host.strip().rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address: IpAddress = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(name))  # no DNS: numbers and dots only
+        except OSError:
+            return False
+    return not is_public_address(address)
+
+
 def resolve_host(host: str, port: int) -> list[IpAddress]:
     """Every address ``host`` resolves to, in the resolver's order, without duplicates.
 

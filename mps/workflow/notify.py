@@ -15,6 +15,9 @@ TaskNotifyConfig                       outbox target
 
 Callbacks never reach loopback or private addresses unless ``MPS_URL_ALLOW_PRIVATE`` is set, for the
 same reason URL inputs may not (the URL is chosen by an API caller); redirects are not followed.
+:func:`check_notify_url` refuses a literal such address (or ``localhost``) when the task is
+submitted, and every address the name resolves to when the relay delivers; a refused callback is
+given up at once (its outbox row keeps the reason), never retried.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 import httpx
 
 from mps.errors import InvalidParameterError, StorageUnavailableError
-from mps.storage.url import is_public_address, resolve_host
+from mps.storage.url import IpAddress, is_internal_name, is_public_address, resolve_host
 from mps.store.base import EventTarget, JsonDict
 
 log = logging.getLogger("mps.workflow.notify")
@@ -121,7 +124,7 @@ def post_callback(
         InvalidParameterError: the URL is not http(s), or reaches a refused address.
         CallbackError: no answer, or an answer other than 2xx.
     """
-    _check_url(url, allow_private)
+    check_notify_url(url, allow_private=allow_private)
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "mps-callback/1"}
     try:
@@ -133,7 +136,20 @@ def post_callback(
     return response.status_code
 
 
-def _check_url(url: str, allow_private: bool) -> None:
+def check_notify_url(url: str, *, allow_private: bool = False, resolve: bool = True) -> None:
+    """Refuse a ``NotifyUrl`` that is not http(s) or reaches loopback, private or link-local addresses.
+
+    Parameters:
+        url: the ``NotifyUrl``.
+        allow_private: ``MPS_URL_ALLOW_PRIVATE``: skip the address check.
+        resolve: also check every address a host name resolves to (at delivery); without it
+            (at submit) only ``localhost`` and literal addresses are judged, since what a name
+            resolves to when the event is sent is what counts.
+
+    Raises:
+        InvalidParameterError: ``InvalidParameterValue.NotifyUrl``.
+        CallbackError: the name does not resolve now (at delivery: it may later).
+    """
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -142,15 +158,26 @@ def _check_url(url: str, allow_private: bool) -> None:
         raise InvalidParameterError.field("NotifyUrl", f"NotifyUrl {url!r} is not an http(s) URL")
     if allow_private:
         return
+    refused = parsed.host if is_internal_name(parsed.raw_host.decode("ascii")) else None
+    if refused is None and resolve:
+        refused = next((str(ip) for ip in _addresses(parsed) if not is_public_address(ip)), None)
+    if refused is not None:
+        raise InvalidParameterError.field(
+            "NotifyUrl",
+            f"NotifyUrl {url!r} reaches a loopback, private or link-local address ({refused}); "
+            "set MPS_URL_ALLOW_PRIVATE to allow it",
+        )
+
+
+def _addresses(parsed: httpx.URL) -> list[IpAddress]:
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     # Checked, not pinned: a name that rebinds between this check and the connection could still
     # reach inside; callbacks carry no secrets of ours and their answers are ignored, so the risk
     # is a blind POST, which is what the check is there to make hard.
-    refused = [str(ip) for ip in resolve_host(parsed.host, port) if not is_public_address(ip)]
-    if refused:
-        raise InvalidParameterError.field(
-            "NotifyUrl", f"NotifyUrl {url!r} reaches a refused address {refused[0]}"
-        )
+    try:
+        return resolve_host(parsed.raw_host.decode("ascii"), port)
+    except InvalidParameterError as exc:  # no such name (yet): a delivery failure, tried again later
+        raise CallbackError(f"callback host {parsed.host} does not resolve") from exc
 
 
 def _describe(notify: JsonDict) -> dict[str, Any]:
@@ -167,6 +194,7 @@ __all__ = [
     "TOPIC",
     "URL",
     "CallbackError",
+    "check_notify_url",
     "events_target",
     "notify_target",
     "post_callback",

@@ -5,7 +5,10 @@
 (exchange, queue, topic through the broker with confirms; url by HTTP POST) and marks it sent. A
 failure is kept with the row and retried after a capped exponential backoff with jitter, so a broker
 or receiver that is down delays events and never loses them. Consumers may see an event twice (a
-relay that dies between the publish and ``mark_sent``), never zero times.
+relay that dies between the publish and ``mark_sent``), never zero times. A target that is refused
+(a ``NotifyUrl`` reaching a private address) is given up at once, its reason kept as the row's
+``last_error``; once RabbitMQ is found unreachable, the round's other broker rows wait for the next
+round untried, so an outage costs one connection attempt per round, not one per row.
 
 **Redispatch.** ``submit_task`` commits a task before it publishes its work messages, and a publish
 that fails is only logged. :class:`Redispatcher` finds sub-tasks of unfinished tasks that are still
@@ -26,8 +29,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from mps.broker.base import Broker
-from mps.errors import MpsError
+from mps.broker.base import Broker, BrokerConnectionError
+from mps.errors import InvalidParameterError, MpsError
 from mps.store.base import OutboxRecord, TaskStore, UnstartedSubtask, utc_now
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import EXCHANGE, QUEUE, TOPIC, URL, post_callback
@@ -111,9 +114,16 @@ class OutboxRelay:
             StorageUnavailableError: the store did not answer (rows stay as they were).
         """
         rows = self.store.claim_outbox(self.batch, now=self.clock())
+        unreachable: BrokerConnectionError | None = None
         for row in rows:
+            if unreachable is not None and row.target.kind != URL:
+                self._failed(row, unreachable, tried=False)
+                continue
             try:
                 self.deliver(row)
+            except BrokerConnectionError as exc:
+                unreachable = exc
+                self._failed(row, exc)
             except MpsError as exc:
                 self._failed(row, exc)
             else:
@@ -141,8 +151,14 @@ class OutboxRelay:
         else:
             raise MpsError(f"unknown outbox target kind {target.kind!r}")
 
-    def _failed(self, row: OutboxRecord, exc: MpsError) -> None:
+    def _failed(self, row: OutboxRecord, exc: MpsError, *, tried: bool = True) -> None:
+        """Keep the error and schedule the next attempt; ``tried=False``: not attempted, not logged."""
         now = self.clock()
+        if isinstance(exc, InvalidParameterError):
+            # The target itself is refused (a NotifyUrl on a private address...): it never will be.
+            log.error("event %d of task %s given up: %s [%s]", row.id, row.task_id, exc, exc.code)
+            self.store.mark_failed(row.id, f"given up: {exc} [{exc.code}]", now + PARKED)
+            return
         if row.attempts >= self.max_attempts:
             log.error(
                 "event %d of task %s parked after %d attempts: %s", row.id, row.task_id, row.attempts, exc
@@ -150,6 +166,9 @@ class OutboxRelay:
             self.store.mark_failed(row.id, f"parked: {exc}", now + PARKED)
             return
         delay = backoff(row.attempts, base=self.base_delay, cap=self.max_delay, rng=self.rng)
+        self.store.mark_failed(row.id, str(exc), now + timedelta(seconds=delay))
+        if not tried:
+            return
         log.warning(
             "event %d of task %s to %s %s failed (attempt %d), retry in %.1f s: %s",
             row.id,
@@ -160,7 +179,6 @@ class OutboxRelay:
             delay,
             exc,
         )
-        self.store.mark_failed(row.id, str(exc), now + timedelta(seconds=delay))
 
 
 class Redispatcher:

@@ -27,6 +27,7 @@ from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_ta
 from mps.workflow.kinds import KINDS
 from mps.workflow.lifecycle import create_task
 from mps.workflow.messages import WorkMessage
+from mps.workflow.notify import check_notify_url
 from mps.workflow.resolve import TemplateLookup, check_request
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def submit_task(
     workflow_id: int | None = None,
     trigger: BucketTrigger | None = None,
     plan: str = "auto",
+    allow_private_urls: bool = False,
 ) -> tuple[str, bool]:
     """Validate, store and dispatch one ProcessMedia request.
 
@@ -97,6 +99,7 @@ def submit_task(
         workflow_id: the workflow that fired the task, if any.
         trigger: the bucket event that fired it: a redelivered event returns the same task.
         plan: ``MPS_PLAN``, how sub-tasks are grouped into messages (:func:`group_subtasks`).
+        allow_private_urls: ``MPS_URL_ALLOW_PRIVATE`` (a loopback or private ``NotifyUrl`` is refused).
 
     Returns:
         ``(TaskId, created)``: ``created`` is False when the SessionId (or trigger) named an
@@ -111,7 +114,7 @@ def submit_task(
     """
     if not isinstance(request, ProcessMediaRequest):
         request = parse_wire(ProcessMediaRequest, dict(request))
-    task = validate_request(request, templates)
+    task = validate_request(request, templates, allow_private_urls=allow_private_urls)
     new = NewTask(
         task_id=new_task_id(account_id),
         request=request.to_wire(),
@@ -136,7 +139,9 @@ def submit_task(
     return record.task_id, created
 
 
-def validate_request(request: ProcessMediaRequest, templates: TemplateLookup) -> MediaProcessTaskInput:
+def validate_request(
+    request: ProcessMediaRequest, templates: TemplateLookup, *, allow_private_urls: bool = False
+) -> MediaProcessTaskInput:
     """Every check that needs no media: members, locations, templates, output names, notification.
 
     Returns:
@@ -154,7 +159,7 @@ def validate_request(request: ProcessMediaRequest, templates: TemplateLookup) ->
     for item in task.subtasks():
         output_location(request.InputInfo, request.OutputStorage, item.OutputStorage, request.OutputDir)
     check_request(task, templates)
-    _check_notify(request.TaskNotifyConfig)
+    _check_notify(request.TaskNotifyConfig, allow_private_urls)
     return task
 
 
@@ -248,7 +253,7 @@ def check_input(info: MediaInputInfo) -> None:
         input_location(info)
 
 
-def _check_notify(notify: _NotifyConfig | None) -> None:
+def _check_notify(notify: _NotifyConfig | None, allow_private: bool = False) -> None:
     if notify is None:
         return
     kind = notify.NotifyType or ""
@@ -258,6 +263,8 @@ def _check_notify(notify: _NotifyConfig | None) -> None:
         raise InvalidParameterError.field("NotifyMode", "NotifyMode must be Finish or Change")
     if kind == "URL" and not (notify.NotifyUrl or "").lower().startswith(("http://", "https://")):
         raise InvalidParameterError.field("NotifyUrl", "NotifyType URL needs an http(s) NotifyUrl")
+    if kind == "URL":  # literal addresses only: the relay checks what the name resolves to when sending
+        check_notify_url(notify.NotifyUrl or "", allow_private=allow_private, resolve=False)
 
 
 def _notify(notify: _NotifyConfig | None) -> dict[str, Any] | None:

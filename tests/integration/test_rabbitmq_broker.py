@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -21,10 +22,14 @@ import pika
 import pika.exceptions as pe
 import pytest
 
+from mps.app import Components, run_relay_loop
 from mps.broker import BrokerConnectionError, BrokerError, Delivery, RetryPolicy, UnroutableError
 from mps.broker.base import ATTEMPTS_HEADER, ERROR_HEADER
 from mps.broker.rabbitmq import RabbitmqBroker, map_pika_errors
 from mps.errors import ProcessingError, StorageUnavailableError
+from mps.settings import Settings
+from mps.storage.memory import MemoryStorage
+from mps.store.memory import MemoryTaskStore
 from tests.integration.conftest import listening
 
 #: The RabbitMQ under test (the same variable the service reads).
@@ -375,6 +380,136 @@ def test_publishing_to_an_unreachable_broker_fails_fast():
         broker.publish_work(b"x")
     assert time.monotonic() - started < 5
     assert isinstance(caught.value, StorageUnavailableError) and caught.value.retryable
+
+
+def _exists(admin: Admin, exchange: str | None = None, queue: str | None = None) -> bool:
+    """Whether an exchange or queue exists (a passive declare; NOT_FOUND closes only its channel)."""
+    channel = admin.channel()
+    try:
+        if exchange is not None:
+            channel.exchange_declare(exchange, passive=True)
+        if queue is not None:
+            channel.queue_declare(queue, passive=True)
+    except pe.ChannelClosedByBroker as exc:
+        assert exc.reply_code == 404, exc
+        return False
+    channel.close()
+    return True
+
+
+@pytest.mark.integration
+def test_a_consumer_binds_to_the_events_exchange_as_soon_as_the_relay_has_started(
+    rabbitmq: str, admin: Admin, prefix: str
+):
+    # Given a relay started with nothing to publish (its store is empty)
+    settings = Settings(amqp_url=rabbitmq, queue_prefix=prefix, events_exchange=f"{prefix}events")
+    broker = RabbitmqBroker(rabbitmq, prefix=prefix, name=f"{prefix}relay")
+    stop = threading.Event()
+    parts = Components(MemoryTaskStore(), MemoryStorage(), broker)
+    relay = threading.Thread(target=run_relay_loop, args=(settings, stop, parts))
+    relay.start()
+    try:
+        # When a consumer starts and binds its queue (the README's three lines)
+        wait_for(lambda: _exists(admin, exchange=settings.events_exchange), timeout=10)
+        channel = admin.channel()
+        queue = channel.queue_declare(f"{prefix}my-events", durable=True).method.queue
+        channel.queue_bind(queue, settings.events_exchange, routing_key="WorkflowTask.#")
+
+        # Then the bind succeeds before any event was published, and the work queue is there too
+        assert channel.is_open
+        assert _exists(admin, queue=broker.work_queue) and _exists(admin, queue=broker.names.work_dlq)
+        assert broker.publish_event(settings.events_exchange, "WorkflowTask.FINISH", b"{}")
+    finally:
+        stop.set()
+        relay.join(30)
+
+
+@pytest.mark.integration
+def test_the_topology_is_declared_again_on_a_new_connection(
+    broker: RabbitmqBroker, admin: Admin, prefix: str
+):
+    # Given the topology declared at start, then lost (deleted, as a reset RabbitMQ would lose it)
+    exchange = f"{prefix}events"
+    assert broker.declare_topology(exchange) is True
+    admin.channel().exchange_delete(exchange)
+    broker.close()
+
+    # When the process publishes again, on a new connection
+    broker.publish_work(b"x")
+
+    # Then the exchange is back
+    assert _exists(admin, exchange=exchange)
+
+
+@contextmanager
+def _hanging_up_server() -> Iterator[tuple[str, list[int]]]:
+    """A TCP port that accepts connections and closes them at once: an outage we can count."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.05)  # close() does not wake a blocked accept(): poll a flag instead
+    accepted: list[int] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:{server.getsockname()[1]}/%2F", accepted
+    finally:
+        done.set()
+        thread.join(5)
+        server.close()
+
+
+def _assert_one_plain_warning_per_attempt(records: list[logging.LogRecord], attempts: int) -> None:
+    assert [r for r in records if r.exc_info or r.exc_text] == [], "no tracebacks in the logs"
+    assert [r for r in records if not r.name.startswith("mps.")] == [], "pika's own lines are silenced"
+    warnings = [r for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == attempts and all(r.levelno <= logging.WARNING for r in records)
+    assert all("\n" not in r.getMessage() for r in warnings)
+
+
+def test_a_consumer_during_an_outage_logs_one_warning_per_reconnect(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    with _hanging_up_server() as (url, accepted):
+        broker = RabbitmqBroker(url, connect_timeout=1.0)
+        with consuming(broker, lambda d: None):
+            wait_for(lambda: len(accepted) >= 3)
+    # Each attempt got its line once it failed: the last one may be cut short by the stop.
+    warnings = sum(r.levelno == logging.WARNING for r in caplog.records)
+    assert len(accepted) - 1 <= warnings <= len(accepted)
+    _assert_one_plain_warning_per_attempt(caplog.records, warnings)
+
+
+def test_a_publisher_during_an_outage_logs_one_warning_per_reconnect(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    broker = RabbitmqBroker("amqp://guest:guest@127.0.0.1:1/%2F", connect_timeout=1.0, publish_attempts=3)
+    with pytest.raises(BrokerConnectionError, match="Connection refused"):
+        broker.publish_work(b"x")
+    # Two reconnects after the first failure; the last failure is the caller's to report.
+    _assert_one_plain_warning_per_attempt(caplog.records, 2)
+
+
+def test_declaring_the_topology_during_an_outage_neither_raises_nor_blocks(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    with _hanging_up_server() as (url, accepted):
+        broker = RabbitmqBroker(url, connect_timeout=1.0)
+        started = time.monotonic()
+        assert broker.declare_topology("mps.events") is False
+        assert time.monotonic() - started < 2
+        wait_for(lambda: len(accepted) >= 3)  # and it keeps trying in the background
+        broker.close()
+        time.sleep(0.1)
+    warnings = sum(r.levelno == logging.WARNING for r in caplog.records)
+    assert len(accepted) - 1 <= warnings <= len(accepted)
+    _assert_one_plain_warning_per_attempt(caplog.records, warnings)
 
 
 @pytest.mark.parametrize(

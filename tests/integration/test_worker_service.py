@@ -34,6 +34,7 @@ from mps.workflow.messages import WorkMessage
 from mps.workflow.submit import submit_task
 from mps.workflow.templates import StoreTemplates
 from tests.integration.conftest import listening, require_service
+from tests.processes import children, is_gone, wait_until
 from tests.seaweed import SeaweedServer
 
 AMQP_URL = os.environ.get("MPS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -252,8 +253,11 @@ def test_a_worker_killed_mid_transcode_leaves_the_task_to_another(
             lambda: rig.store.get_subtasks(task_id)[0].status == "PROCESSING", 30, "the transcode to start"
         )
         time.sleep(0.5)
+        ffmpegs = [pid for pid, name in children(first.pid) if name == "ffmpeg"]
+        assert ffmpegs, "the transcode runs in an ffmpeg child of the worker"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
+        assert wait_until(lambda: all(is_gone(pid) for pid in ffmpegs), 2.0), "ffmpeg outlived its worker"
         assert rig.store.get_subtasks(task_id)[0].result is None, "killed before it could finish"
         second = _worker_process(rig, log)
         try:

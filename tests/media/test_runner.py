@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +17,10 @@ from mps.media.command import Command, input_args
 from mps.models.metadata import MediaMetaData
 from mps.runner import FakeRunner, FfmpegRunner, Runner
 from mps.runner.fake import fail_with
-from mps.runner.ffmpeg import last_error_line, parse_encoders, progress_seconds
+from mps.runner.ffmpeg import _DIE_WITH_PARENT, last_error_line, parse_encoders, progress_seconds
 from tests.conftest import ClipFactory
 from tests.mediatools import duration_of, video_stream
+from tests.processes import children, is_gone, wait_until
 
 #: An input that never ends on its own, read at real-time speed: something to time out or cancel.
 ENDLESS = ["-re", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10", "-f", "null", "-"]
@@ -365,3 +368,52 @@ def _comm(pid: int) -> str | None:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except FileNotFoundError:
         return None
+
+
+#: A stand-in worker: runs a command through FfmpegRunner from a handler-like thread, then idles.
+_WORKER_LIKE = """
+import sys, threading, time
+from mps.media.command import Command
+from mps.runner import FfmpegRunner
+run = lambda: FfmpegRunner().run(Command(sys.argv[1:], duration=60.0), timeout=60)
+threading.Thread(target=run, name="mps-handler_0", daemon=True).start()
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_ffmpeg_dies_with_a_worker_killed_by_sigkill() -> None:
+    # Given a worker-like process running a long ffmpeg from a non-main thread
+    worker = subprocess.Popen([sys.executable, "-c", _WORKER_LIKE, *ENDLESS])
+    ffmpeg_pid = None
+    try:
+        found = wait_until(lambda: [pid for pid, name in children(worker.pid) if name == "ffmpeg"], 15)
+        assert found, "the worker-like process never started ffmpeg"
+        (ffmpeg_pid,) = found  # type: ignore[misc]
+
+        # When the worker is killed with no chance to clean up
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(5)
+
+        # Then its ffmpeg is gone within two seconds (dead, or a zombie waiting for its new reaper)
+        assert wait_until(lambda: is_gone(ffmpeg_pid), 2.0), "ffmpeg outlived its worker"
+    finally:
+        worker.kill()
+        worker.wait(5)
+        if ffmpeg_pid is not None and not is_gone(ffmpeg_pid):
+            os.kill(ffmpeg_pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_whose_starter_died_before_prctl_kills_itself_instead_of_running() -> None:
+    # The wrapper is told its starter was pid 1: the parent it sees is another, as for an orphan.
+    wrapper = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, "1", "/bin/echo", "ran"]
+    result = subprocess.run(wrapper, capture_output=True, timeout=30, check=False)
+    assert result.returncode == -signal.SIGKILL and result.stdout == b""
+
+
+def test_a_runner_child_runs_through_the_wrapper_under_its_own_pid(runner: FfmpegRunner) -> None:
+    # The pid the runner waits for and kills is ffmpeg's own: exit codes and stderr are ffmpeg's.
+    with pytest.raises(ProcessingError) as caught:
+        runner.run(Command(["-f", "lavfi", "-i", "nosuchsource", "-f", "null", "-"]))
+    assert caught.value.exit_code not in (None, 0, 127) and "nosuchsource" in caught.value.message

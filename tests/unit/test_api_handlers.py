@@ -120,6 +120,20 @@ def test_process_media_groups_work_as_mps_plan_says(
     assert sorted(sent) == groups
 
 
+def test_process_media_refuses_a_loopback_notify_url_unless_private_addresses_are_allowed(
+    api: Api,
+) -> None:
+    request = {
+        "InputInfo": {"Type": "COS", "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/a.mp4"}},
+        "MediaProcessTask": {"SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "ExtTimeOffsetSet": ["1s"]}]},
+        "TaskNotifyConfig": {"NotifyType": "URL", "NotifyUrl": "http://127.0.0.1:9000/hook"},
+    }
+    assert api.error("ProcessMedia", **request) == "InvalidParameterValue.NotifyUrl"
+
+    api.services.settings.url_allow_private = True
+    assert api("ProcessMedia", **request)["TaskId"]
+
+
 def test_process_media_refuses_an_unknown_definition_with_nothing_created(api: Api) -> None:
     request = {**PROCESS, "MediaProcessTask": {"TranscodeTaskSet": [{"Definition": 99999}]}}
 

@@ -194,6 +194,50 @@ def test_callbacks_to_private_addresses_are_refused_unless_allowed(receiver: Rec
     assert receiver.requests == []
 
 
+def test_a_callback_to_a_private_address_is_given_up_at_once_with_its_reason(
+    store: MemoryTaskStore, receiver: Receiver, clock: Clock
+) -> None:
+    # Given an event for a NotifyUrl that reaches this machine, on a relay that refuses private addresses
+    task_id = _task(store)
+    store.add_event(task_id, EventTarget("url", receiver.url), _event(store, task_id))
+    relay = OutboxRelay(store, StubBroker(), clock=clock)
+
+    # When the relay tries it
+    assert relay.run_once() == 1
+
+    # Then it is given up, not retried: the reason stays on the row, and nothing was sent
+    row = store.list_events(task_id)[0]
+    assert row.sent_at is None and row.last_error.startswith("given up: ")
+    assert "InvalidParameterValue.NotifyUrl" in row.last_error and "MPS_URL_ALLOW_PRIVATE" in row.last_error
+    clock.advance(30 * 86400)
+    assert relay.run_once() == 0 and receiver.requests == []
+
+
+def test_a_broker_outage_costs_one_attempt_per_round_and_callbacks_still_go(
+    store: MemoryTaskStore, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given three events for the broker and one URL callback, while RabbitMQ is down
+    broker = StubBroker()
+    broker.unavailable = True
+    task_ids = [_task(store) for _ in range(3)]
+    for task_id in task_ids:
+        store.add_event(task_id, events_target("events"), _event(store, task_id))
+    store.add_event(task_ids[0], EventTarget("url", receiver.url), _event(store, task_ids[0]))
+    caplog.set_level("INFO", logger="mps.workflow.relay")
+
+    # When the relay runs a round
+    assert OutboxRelay(store, broker, allow_private=True).run_once() == 4
+
+    # Then one broker row was tried and logged (with its TaskId), the others wait untried,
+    # and the callback was delivered anyway
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and task_ids[0] in warnings[0]
+    rows = [row for task_id in task_ids for row in store.list_events(task_id)]
+    assert [row.sent_at is not None for row in rows] == [False, True, False, False]
+    assert all("unavailable" in row.last_error for row in rows if row.sent_at is None)
+    assert len(receiver.requests) == 1
+
+
 def test_the_sweep_republishes_a_never_started_subtask_once_per_interval(
     store: MemoryTaskStore, clock: Clock
 ) -> None:

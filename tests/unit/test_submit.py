@@ -201,6 +201,46 @@ def test_bad_requests_are_refused_with_their_code_and_leave_nothing_behind(
     assert broker.messages(broker.work_queue) == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "https://api.localhost./hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://2130706433/hook",
+        "http://0x7f.1/hook",
+    ],
+)
+def test_a_notify_url_on_an_internal_address_is_refused_at_submit(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates, url: str
+) -> None:
+    request = with_changes(TaskNotifyConfig={"NotifyType": "URL", "NotifyUrl": url})
+
+    with pytest.raises(InvalidParameterError) as caught:
+        submit(store, broker, templates, request)
+
+    assert caught.value.code == "InvalidParameterValue.NotifyUrl"
+    assert store.list_tasks("WAITING")[0] == []
+    # ...unless the deployment allows private addresses
+    allowed = {"store": store, "broker": broker, "templates": templates, "allow_private_urls": True}
+    task_id, _ = submit_task(request, **allowed)
+    assert store.get_task(task_id).notify == {"NotifyType": "URL", "NotifyUrl": url}
+
+
+def test_a_notify_url_host_name_is_not_resolved_at_submit(
+    store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
+) -> None:
+    # A name is judged by what it resolves to when the event is sent (the relay checks it then).
+    notify = {"NotifyType": "URL", "NotifyUrl": "https://hooks.nonexistent.invalid/mps"}
+    assert submit(store, broker, templates, with_changes(TaskNotifyConfig=notify))
+
+
 def test_an_empty_unsupported_member_asks_for_nothing(
     store: MemoryTaskStore, broker: StubBroker, templates: StoreTemplates
 ) -> None:

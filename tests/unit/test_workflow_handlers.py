@@ -178,6 +178,22 @@ def test_a_workflow_that_could_never_run_is_refused_and_not_stored(
     assert api.store.list_workflows()[0] == 0
 
 
+def test_a_workflow_notify_url_on_a_private_address_is_refused_on_create_and_reset(api: Api) -> None:
+    private = {"NotifyType": "URL", "NotifyUrl": "http://10.0.0.5/hook"}
+    workflow_id = api.create()
+
+    assert api.error("CreateWorkflow", WorkflowName="w2", Trigger=TRIGGER, MediaProcessTask=WORK,
+                     TaskNotifyConfig=private) == "InvalidParameterValue.NotifyUrl"  # fmt: skip
+    request = {"WorkflowName": "r", "Trigger": TRIGGER, "MediaProcessTask": WORK, "TaskNotifyConfig": private}
+    assert api.error("ResetWorkflow", WorkflowId=workflow_id, **request) == "InvalidParameterValue.NotifyUrl"
+    assert api.store.list_workflows()[0] == 1
+    assert api.info(workflow_id).get("TaskNotifyConfig") in (None, {})
+
+    # Allowed when the deployment says so
+    api.services.settings.url_allow_private = True
+    assert api("ResetWorkflow", WorkflowId=workflow_id, **request) == {}
+
+
 def test_the_stored_body_is_a_copy_of_the_request(api: Api) -> None:
     work = copy.deepcopy(WORK)
     workflow_id = api.create(MediaProcessTask=work)

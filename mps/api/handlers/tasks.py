@@ -95,7 +95,7 @@ class TaskActions:
         s = self.services
         task_id, _ = submit_task(
             request, store=s.store, broker=s.broker, templates=s.templates, account_id=s.account_id,
-            plan=s.settings.plan,
+            plan=s.settings.plan, allow_private_urls=s.settings.url_allow_private,
         )  # fmt: skip
         return {"TaskId": task_id}
 

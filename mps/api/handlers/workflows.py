@@ -186,7 +186,8 @@ class WorkflowActions:
     def _checked_rule(self, request: CreateWorkflowRequest) -> TriggerRule:
         """The trigger's rule, once the work it would start has passed ProcessMedia's checks."""
         rule = trigger_rule(request.Trigger)
-        validate_request(sample_task(request, rule), self.services.templates)
+        sample, allow_private = sample_task(request, rule), self.services.settings.url_allow_private
+        validate_request(sample, self.services.templates, allow_private_urls=allow_private)
         return rule
 
 
