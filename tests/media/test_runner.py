@@ -15,7 +15,7 @@ from mps.media.command import Command, input_args
 from mps.models.metadata import MediaMetaData
 from mps.runner import FakeRunner, FfmpegRunner, Runner
 from mps.runner.fake import fail_with
-from mps.runner.ffmpeg import last_error_line, parse_encoders, progress_seconds
+from mps.runner.ffmpeg import last_error_line, parse_encoders, progress_seconds, redact_paths
 from tests.conftest import ClipFactory
 from tests.mediatools import duration_of, video_stream
 
@@ -40,8 +40,17 @@ def test_transcode_reports_monotonic_progress_ending_at_one(
     runner: FfmpegRunner, sample_clip: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "small.mp4"
-    argv = [*input_args(sample_clip), "-vf", "scale=160:-2", "-c:v", "libx264", "-preset", "ultrafast",
-            "-an", str(out)]
+    argv = [
+        *input_args(sample_clip),
+        "-vf",
+        "scale=160:-2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-an",
+        str(out),
+    ]
     fractions: list[float] = []
 
     runner.run(Command(argv, duration=4.0, outputs=[out]), on_progress=fractions.append)
@@ -55,8 +64,18 @@ def test_transcode_reports_monotonic_progress_ending_at_one(
 
 def test_progress_arrives_while_ffmpeg_runs(runner: FfmpegRunner) -> None:
     # 0.6 s at real-time speed with a progress block every 0.05 s: several partial reports.
-    argv = ["-stats_period", "0.05", "-re", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=20:duration=0.6",
-            "-f", "null", "-"]
+    argv = [
+        "-stats_period",
+        "0.05",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x64:rate=20:duration=0.6",
+        "-f",
+        "null",
+        "-",
+    ]
     fractions: list[float] = []
 
     runner.run(Command(argv, duration=0.6), on_progress=fractions.append)
@@ -74,8 +93,14 @@ def test_without_a_duration_only_completion_is_reported(runner: FfmpegRunner, sa
 
 @pytest.mark.parametrize(
     ("key", "value", "seconds"),
-    [("out_time_us", "1500000", 1.5), ("out_time_ms", "2000000", 2.0), ("out_time", "00:01:02.500000", 62.5),
-     ("out_time_us", "N/A", None), ("out_time", "N/A", None), ("frame", "12", None)],
+    [
+        ("out_time_us", "1500000", 1.5),
+        ("out_time_ms", "2000000", 2.0),
+        ("out_time", "00:01:02.500000", 62.5),
+        ("out_time_us", "N/A", None),
+        ("out_time", "N/A", None),
+        ("frame", "12", None),
+    ],
 )
 def test_progress_lines_are_read_in_seconds(key: str, value: str, seconds: float | None) -> None:
     assert progress_seconds(key, value) == seconds
@@ -261,8 +286,12 @@ def test_the_playlist_attack_works_without_whitelists(sample_clip: Path, tmp_pat
     # The control: plain ffprobe follows a playlist into a local file, which is what we block.
     path = tmp_path / "upload.m3u8"
     path.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4,\n{sample_clip}\n#EXT-X-ENDLIST\n")
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv",
-                          str(path)], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     assert "h264" in out
 
 
@@ -301,8 +330,12 @@ def test_encoders_are_listed_once(runner: FfmpegRunner) -> None:
 
 def test_parse_encoders_reads_only_the_table() -> None:
     listing = [
-        "Encoders:", " V..... = Video", " ------",
-        " V....D libx264              libx264 H.264 (codec h264)", " A..... aac   AAC", "",
+        "Encoders:",
+        " V..... = Video",
+        " ------",
+        " V....D libx264              libx264 H.264 (codec h264)",
+        " A..... aac   AAC",
+        "",
     ]
     assert parse_encoders(listing) == {"libx264", "aac"}
 
@@ -365,3 +398,68 @@ def _comm(pid: int) -> str | None:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except FileNotFoundError:
         return None
+
+
+# -- no local path in a message a client sees ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad" * 500, b"text, not media\n"]
+)
+def test_probe_messages_say_the_source_not_its_scratch_path(
+    runner: FfmpegRunner, tmp_path: Path, content: bytes
+) -> None:
+    scratch = tmp_path / "work" / "mps-inputs-77" / "mps-input-x1"
+    scratch.mkdir(parents=True)
+    (scratch / "input.mp4").write_bytes(content)
+
+    for probe in (runner.probe, runner.keyframe_interval):
+        with pytest.raises(SourceError) as caught:
+            probe(scratch / "input.mp4")
+        assert caught.value.code == "FailedOperation.SourceFile"
+        assert "the source" in caught.value.message
+        assert str(tmp_path) not in caught.value.message and "mps-input" not in caught.value.message
+
+
+def test_a_missing_or_odd_source_is_named_without_its_path(runner: FfmpegRunner, tmp_path: Path) -> None:
+    for source, code in ((tmp_path / "gone.mp4", "ResourceNotFound.SourceFile"),
+                         (tmp_path, "FailedOperation.SourceFile")):  # fmt: skip
+        with pytest.raises(SourceError) as caught:
+            runner.probe(source)
+        assert caught.value.code == code
+        assert str(tmp_path) not in caught.value.message
+
+
+def test_ffmpeg_failures_name_no_local_path(runner: FfmpegRunner, sample_clip: Path, tmp_path: Path) -> None:
+    missing_dir = tmp_path / "work" / "out-dir-that-is-not-there" / "clip_transcode_100010.mp4"
+    broken = tmp_path / "work" / "input.mp4"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad" * 500)
+
+    failures = []
+    for argv in ([*input_args(sample_clip), "-t", "0.2", str(missing_dir)],
+                 [*input_args(broken), "-f", "null", "-"]):  # fmt: skip
+        with pytest.raises(ProcessingError) as caught:
+            runner.run(Command(argv))
+        failures.append(caught.value)
+
+    assert "clip_transcode_100010.mp4" in failures[0].message  # the output's name stays: it is the client's
+    assert "the source" in failures[1].message
+    for error in failures:
+        assert str(tmp_path) not in error.message and "/work/" not in error.message
+        assert str(tmp_path) in error.stderr_tail  # the whole detail is kept for the server log
+
+
+def test_redact_paths_drops_presigned_queries_and_stray_paths() -> None:
+    url = "http://127.0.0.1:9000/media/in/a.mp4?X-Amz-Signature=abc&X-Amz-Credential=AKID"
+    argv = ["-i", url, "-i", "/srv/mps/assets/logo.png", "/tmp/w/out/a_transcode_10.mp4"]
+    line = (f"{url}: Server returned 403 Forbidden; /srv/mps/assets/logo.png: bad; "
+            "/tmp/w/out/a_transcode_10.mp4: No space; /var/tmp/x/y/other.ts: also; "
+            "https://h/p?sig=1 done")  # fmt: skip
+
+    text = redact_paths(line, argv)
+
+    assert text == (
+        "the source: Server returned 403 Forbidden; logo.png: bad; a_transcode_10.mp4: No space; "
+        "other.ts: also; https://h/p done"
+    )
