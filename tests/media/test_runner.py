@@ -463,3 +463,27 @@ def test_redact_paths_drops_presigned_queries_and_stray_paths() -> None:
         "the source: Server returned 403 Forbidden; logo.png: bad; a_transcode_10.mp4: No space; "
         "other.ts: also; https://h/p done"
     )
+
+
+def test_metadata_duration_is_what_the_streams_hold_not_a_lying_mp4_header(
+    runner: FfmpegRunner, clip: ClipFactory, tmp_path: Path
+) -> None:
+    # A real 2 s MP4 whose movie header (mvhd) is edited to claim 100 hours; the tracks are left true.
+    data = bytearray(clip(duration=2.0, width=64, height=48).read_bytes())
+    at = data.find(b"mvhd")
+    assert data[at + 4] == 0, "a version 0 mvhd: 32-bit timescale and duration"
+    timescale = int.from_bytes(data[at + 16 : at + 20], "big")
+    data[at + 20 : at + 24] = (timescale * 360_000).to_bytes(4, "big")
+    liar = tmp_path / "liar.mp4"
+    liar.write_bytes(data)
+    claimed = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(liar)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert float(claimed.stdout) == 360_000.0  # ffprobe's format section believes the header
+
+    meta = runner.probe(liar)
+
+    assert meta.Duration == pytest.approx(2.0, abs=0.1)
+    assert meta.VideoDuration == pytest.approx(2.0, abs=0.1)
+    assert meta.AudioDuration == pytest.approx(2.0, abs=0.1)
