@@ -30,7 +30,6 @@ Handlers are registered explicitly, by the composition root::
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any, TypeAlias, TypeVar
 from mps.api.errors import ApiError
 from mps.errors import InvalidParameterError
 from mps.models.base import WireModel
+from mps.models.jsontext import parse_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +141,21 @@ def parse_notification(params: dict[str, Any], ctx: RequestContext) -> dict[str,
     event are dropped: the first would make the SDK raise, the second is the edge's.
 
     Raises:
-        ApiError: ``MissingParameter`` without ``Content``.
+        ApiError: ``MissingParameter`` without ``Content``, ``UnknownParameter`` for any other key.
         InvalidParameterError: ``InvalidParameterValue.Content`` when it is not a JSON object.
     """
+    unknown = sorted(str(key) for key in params if key != "Content")
+    if unknown:
+        raise ApiError(f"{unknown[0]} is not a parameter of this request", "UnknownParameter")
     content = params.get("Content")
     if content is None:
         raise ApiError("Content is required: the event JSON as a string.", "MissingParameter")
     if not isinstance(content, str):
         raise InvalidParameterError.field("Content", "Content must be a string holding the event JSON.")
     try:
-        event = json.loads(content)
-    except (ValueError, RecursionError):
-        raise InvalidParameterError.field("Content", "Content is not valid JSON.") from None
+        event = parse_json(content, what="Content")
+    except InvalidParameterError as exc:
+        raise InvalidParameterError.field("Content", exc.message) from None
     if not isinstance(event, dict):
         raise InvalidParameterError.field("Content", "Content must be a JSON object.")
     return {key: value for key, value in event.items() if key not in ("Error", "RequestId")}

@@ -27,7 +27,6 @@ creates it right.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import threading
 from typing import Any
@@ -40,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from mps.broker.base import Broker
 from mps.broker.names import QueueNames
 from mps.errors import InvalidParameterError, MpsError
+from mps.models.jsontext import parse_json
 from mps.settings import Settings
 from mps.workflow.events import is_written_by_mps
 from mps.workflow.intake import bucket_event_envelope, detect_source, parse_bucket_body
@@ -126,9 +126,9 @@ async def _accept(request: Request, queue: BucketEventQueue) -> Response:
     if body is None:
         return _answer(413, f"the body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return _answer(400, "the body is not JSON")
+        data = parse_json(body)
+    except InvalidParameterError as exc:
+        return _answer(400, exc.message)
     source = detect_source(data) if isinstance(data, dict) else None
     if source is None:
         return _answer(400, "the body is neither an S3 event notification nor a SeaweedFS filer event")

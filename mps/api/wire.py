@@ -26,6 +26,8 @@ from pydantic_core import to_jsonable_python
 from starlette.responses import Response
 
 from mps.api.errors import ApiError
+from mps.errors import InvalidParameterError
+from mps.models.jsontext import parse_json
 
 #: The exact ``Content-Type`` of every API response; the SDK rejects anything else (§0.3).
 JSON_CONTENT_TYPE = "application/json"
@@ -202,10 +204,6 @@ def _listify(node: dict[str, Any], path: str) -> dict[str, Any] | list[Any]:
     return [node[str(i)] for i in range(len(node))]
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a TC3 JSON body; an empty body is an empty object.
 
@@ -216,15 +214,16 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         The decoded object.
 
     Raises:
-        ApiError: ``InvalidParameter`` when the body is not UTF-8 JSON (``NaN`` included) or
+        ApiError: ``InvalidParameter`` when the body is not UTF-8 JSON (``NaN`` included), nests
+            deeper than :data:`~mps.models.jsontext.MAX_JSON_DEPTH` levels, or
             is JSON but not an object.
     """
     if not body.strip():
         return {}
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise _bad(f"The request body is not valid JSON: {str(exc)[:200]}") from None
+        value = parse_json(body, what="The request body")
+    except InvalidParameterError as exc:
+        raise _bad(exc.message) from None
     if not isinstance(value, dict):
         raise _bad(f"The request body must be a JSON object, not {type(value).__name__}.")
     return value

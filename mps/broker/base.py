@@ -22,7 +22,8 @@ from enum import Enum
 from threading import Event
 from typing import Any, Protocol, runtime_checkable
 
-from mps.errors import ERR_CODE_INTERNAL, MpsError, StorageUnavailableError
+from mps.errors import ERR_CODE_INTERNAL, InvalidParameterError, MpsError, StorageUnavailableError
+from mps.models.jsontext import parse_json
 
 #: Lowest and highest ``TasksPriority`` of the MPS API (Tencent: -10..10, default 0).
 TASK_PRIORITY_MIN = -10
@@ -116,9 +117,9 @@ class Delivery:
             DecodeError: the body is not UTF-8 JSON (permanent: the message goes to the DLQ).
         """
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DecodeError(f"message body is not JSON: {exc}", self.body) from exc
+            return parse_json(self.body, what="the message body")
+        except InvalidParameterError as exc:
+            raise DecodeError(exc.message, self.body) from exc
 
 
 #: What a consumer runs for each message; returning normally acks it.

@@ -21,6 +21,7 @@ from mps.cli.locations import Destination, echo_input, is_s3, open_destination, 
 from mps.cli.progress import SubtaskBars, result_table
 from mps.errors import ERR_CODE_INPUT, InvalidParameterError, MpsError
 from mps.models import MediaInputInfo, MediaProcessTaskInput, WorkflowTask, parse_wire
+from mps.models.jsontext import parse_json
 from mps.settings import Settings
 
 RESULT_FILE = "result.json"
@@ -84,18 +85,20 @@ def run_process(
 def _read_task(task_file: Path) -> MediaProcessTaskInput:
     """Parse TASK.json; every problem is one :class:`InvalidParameterError` naming the file."""
     try:
-        data: Any = json.loads(task_file.read_text(encoding="utf-8"))
+        data: Any = parse_json(task_file.read_bytes(), what=f"task file {str(task_file)!r}")
     except FileNotFoundError:
         raise InvalidParameterError.field(
             "MediaProcessTask", f"task file {str(task_file)!r} does not exist"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise InvalidParameterError.field(
             "MediaProcessTask", f"task file {str(task_file)!r}: {exc}"
         ) from None
+    except InvalidParameterError as exc:
+        raise InvalidParameterError.field("MediaProcessTask", exc.message) from None
     if isinstance(data, dict) and "MediaProcessTask" in data and len(data) == 1:
         data = data["MediaProcessTask"]  # also accept {"MediaProcessTask": {...}}, as in a ProcessMedia body
-    return parse_wire(MediaProcessTaskInput, data, where="MediaProcessTask")
+    return parse_wire(MediaProcessTaskInput, data, where="MediaProcessTask", known_fields=True)
 
 
 def _write_result(destination: Destination | Path, result: WorkflowTask) -> None:

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from mps.errors import SourceError
+from mps.models.base import INT64_MAX, MAX_FLOAT
 from mps.models.metadata import MediaAudioStreamItem, MediaMetaData, MediaVideoStreamItem
 
 #: H.264 profile names as ffprobe prints them, to (profile_idc, constraint flags) of RFC 6381.
@@ -43,7 +44,10 @@ def parse_probe(data: Mapping[str, Any], size: int | None = None) -> MediaMetaDa
 
     Returns:
         The metadata: ``Width``/``Height`` are the largest coded video size, ``Rotate`` the
-        clockwise display rotation (0, 90, 180 or 270) of the first video stream.
+        clockwise display rotation (0, 90, 180 or 270) of the first video stream. ``Duration``
+        is what the audio and video streams hold (the longest of them), not the container's
+        header, which can claim 100 hours for a 2 s file; the header is used only when no stream
+        states its length. ``VideoDuration``/``AudioDuration`` likewise, falling back to it.
 
     Raises:
         SourceError: the file has neither an audio nor a video stream
@@ -55,7 +59,7 @@ def parse_probe(data: Mapping[str, Any], size: int | None = None) -> MediaMetaDa
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos and not audios:
         raise SourceError("the source has neither an audio nor a video stream", code=CODE_NO_MEDIA_STREAM)
-    duration = _float(fmt.get("duration"))
+    duration = _stream_duration([*videos, *audios], _float(fmt.get("duration")))
     video_items = [_video_item(s) for s in videos]
     return MediaMetaData(
         Size=size if size is not None else _int(fmt.get("size")),
@@ -125,9 +129,25 @@ def _is_video(stream: Mapping[str, Any]) -> bool:
 
 
 def _stream_duration(streams: list[Mapping[str, Any]], fallback: float) -> float:
+    """The longest stream of ``streams``; ``fallback`` when none states its length (0 for none)."""
     if not streams:
         return 0.0
-    return max((_float(s.get("duration")) for s in streams), default=0.0) or fallback
+    return max((_stream_seconds(s) for s in streams), default=0.0) or fallback
+
+
+def _stream_seconds(stream: Mapping[str, Any]) -> float:
+    """A stream's length: its ``duration``, else the ``DURATION`` tag Matroska muxers write."""
+    seconds = _float(stream.get("duration"))
+    if seconds:
+        return seconds
+    tags = _mapping(stream.get("tags"))
+    text = str(tags.get("DURATION") or tags.get("duration") or "")
+    hours, _, rest = text.partition(":")
+    minutes, _, secs = rest.partition(":")
+    try:
+        return _float(int(hours) * 3600 + int(minutes) * 60 + float(secs)) if secs else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _avc_codecs(stream: Mapping[str, Any]) -> str:
@@ -153,12 +173,13 @@ def _rate(value: object) -> Fraction | None:
 
 
 def _number(value: object) -> float:
-    """Any finite number ffprobe printed (as a number or a string); 0.0 for ``N/A`` and garbage."""
+    """Any number ffprobe printed (as a number or a string) that a wire model can hold; 0.0 for
+    ``N/A``, garbage, and absurd header values beyond :data:`~mps.models.base.MAX_FLOAT`."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         return 0.0
-    return number if math.isfinite(number) else 0.0
+    return number if math.isfinite(number) and abs(number) <= MAX_FLOAT else 0.0
 
 
 def _float(value: object) -> float:
@@ -168,7 +189,7 @@ def _float(value: object) -> float:
 
 def _int(value: object) -> int:
     number = _float(value)
-    return int(number) if number > 0 else 0
+    return int(number) if 0 < number <= INT64_MAX else 0
 
 
 def _text(value: object) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, model_validator
 
-from mps.models.base import WireModel
+from mps.models.base import UnsupportedFields, WireModel
 
 
 class CosInputInfo(WireModel):
@@ -46,6 +46,7 @@ class MediaInputInfo(WireModel):
     """The source file of a task: ``Type`` says which of the nested objects is set."""
 
     Type: Literal["COS", "URL", "AWS-S3"]
+    unsupported_fields: ClassVar[UnsupportedFields] = {"VODInputInfo": ()}
     CosInputInfo: _Cos | None = None
     UrlInputInfo: _Url | None = None
     S3InputInfo: _S3 | None = None
@@ -95,6 +96,7 @@ class TaskOutputStorage(WireModel):
     """Where outputs are written (``COS`` or ``AWS-S3``)."""
 
     Type: Literal["COS", "AWS-S3"]
+    unsupported_fields: ClassVar[UnsupportedFields] = {"VODOutputStorage": ()}
     CosOutputStorage: _CosOut | None = None
     S3OutputStorage: _S3Out | None = None
 
@@ -109,7 +111,10 @@ class AwsSqs(WireModel):
 
 
 class TaskNotifyConfig(WireModel):
-    """Where task events go; omitted means no events."""
+    """Where task events go; omitted means no events. ``CmqRegion`` is accepted and has no effect
+    (one broker); AWS SQS delivery is not implemented, so ``AwsSQS`` is refused when set."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = {"AwsSQS": ()}
 
     NotifyType: str | None = None
     NotifyMode: str | None = None

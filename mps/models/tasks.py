@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
-from mps.models.base import WireModel
+from mps.models.base import MAX_FLOAT, UnsupportedFields, WireModel
 from mps.models.common import MediaInputInfo, NumberFormat, TaskNotifyConfig, TaskOutputStorage
 from mps.models.templates import (
     OverrideTranscodeParameter,
@@ -37,10 +37,11 @@ class RawWatermarkParameter(WatermarkPlacement):
 class WatermarkInput(WireModel):
     """One watermark on a transcode or snapshot, with its visibility window."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = {"SvgContent": ()}
+
     Definition: int = Field(ge=0)
     RawParameter: RawWatermarkParameter | None = None
     TextContent: str | None = Field(default=None, max_length=100)
-    SvgContent: str | None = None
     StartTimeOffset: float | None = None
     EndTimeOffset: float | None = None
 
@@ -60,18 +61,24 @@ class SubtaskInput(WireModel):
     OutputObjectPath: str | None = None
 
 
-#: Sub-inputs accepted in the contract that mps does not implement: refused, never skipped.
-_UNSUPPORTED_TRANSCODE_FIELDS = ("MosaicSet", "BlindWatermark", "HeadTailParameter")
+#: ``ExtInfo`` of the picture sub-tasks: Tencent's reserved "extension" string, with no effect here.
+_EXT_INFO: UnsupportedFields = {"ExtInfo": ()}
 
 
 class TranscodeTaskInput(SubtaskInput):
     """One transcode: a template (or ``RawParameter``), overrides, watermarks and trimming."""
 
+    #: Sub-inputs of the contract that mps does not implement: refused, never skipped.
+    unsupported_fields: ClassVar[UnsupportedFields] = {
+        "MosaicSet": (),
+        "BlindWatermark": (),
+        "HeadTailParameter": (),
+    }
+
     Definition: int = Field(ge=0)
     RawParameter: RawTranscodeParameter | None = None
     OverrideParameter: OverrideTranscodeParameter | None = None
     WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
-    MosaicSet: list[dict[str, object]] | None = None
     StartTimeOffset: float | None = None
     EndTimeOffset: float | None = None
     OutputStorage: TaskOutputStorage | None = None
@@ -83,13 +90,13 @@ class TranscodeTaskInput(SubtaskInput):
     def _raw_when_zero(self) -> TranscodeTaskInput:
         if self.Definition == 0 and self.RawParameter is None:
             raise ValueError("RawParameter is required when Definition is 0")
-        if self.MosaicSet:
-            raise ValueError("MosaicSet is not supported by this server")
         return self
 
 
 class SnapshotByTimeOffsetTaskInput(SubtaskInput):
     """Screenshots at given times: ``ExtTimeOffsetSet`` (``"3.5s"``, ``"10%"``) and ``TimeOffsetSet``."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = _EXT_INFO
 
     Definition: int = Field(ge=1)
     ExtTimeOffsetSet: list[str] = Field(default_factory=list)
@@ -98,7 +105,6 @@ class SnapshotByTimeOffsetTaskInput(SubtaskInput):
     OutputStorage: TaskOutputStorage | None = None
     OutputObjectPath: str | None = None
     ObjectNumberFormat: NumberFormat | None = None
-    ExtInfo: str | None = None
 
     @field_validator("ExtTimeOffsetSet")
     @classmethod
@@ -107,10 +113,11 @@ class SnapshotByTimeOffsetTaskInput(SubtaskInput):
             text = value.strip()
             number = text[:-1]
             try:
-                ok = text[-1:] in ("s", "%") and float(number) >= 0 and number.strip() == number
+                amount = float(number)
             except ValueError:
-                ok = False
-            if not ok:
+                amount = -1.0
+            # NaN and infinities fail the range test too: float("inf") parses.
+            if text[-1:] not in ("s", "%") or number.strip() != number or not 0 <= amount <= MAX_FLOAT:
                 raise ValueError(f"{value!r} is neither '<seconds>s' nor '<percent>%'")
         return values
 
@@ -134,12 +141,13 @@ def _no_text_or_raw_watermark(watermarks: list[WatermarkInput]) -> None:
 class SampleSnapshotTaskInput(SubtaskInput):
     """Screenshots at a regular interval, set by the template."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = _EXT_INFO
+
     Definition: int = Field(ge=1)
     WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
     OutputStorage: TaskOutputStorage | None = None
     OutputObjectPath: str | None = None
     ObjectNumberFormat: NumberFormat | None = None
-    ExtInfo: str | None = None
 
     @model_validator(mode="after")
     def _watermarks(self) -> SampleSnapshotTaskInput:
@@ -150,23 +158,25 @@ class SampleSnapshotTaskInput(SubtaskInput):
 class ImageSpriteTaskInput(SubtaskInput):
     """Thumbnail sheets and their WebVTT index."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = _EXT_INFO
+
     Definition: int = Field(ge=1)
     OutputStorage: TaskOutputStorage | None = None
     OutputObjectPath: str | None = None
     WebVttObjectName: str | None = None
     ObjectNumberFormat: NumberFormat | None = None
-    ExtInfo: str | None = None
 
 
 class AnimatedGraphicTaskInput(SubtaskInput):
     """An animated GIF/WebP of the window ``StartTimeOffset`` to ``EndTimeOffset`` (seconds)."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = _EXT_INFO
 
     Definition: int = Field(ge=1)
     StartTimeOffset: float = Field(ge=0)
     EndTimeOffset: float = Field(ge=0)
     OutputStorage: TaskOutputStorage | None = None
     OutputObjectPath: str | None = None
-    ExtInfo: str | None = None
 
     @model_validator(mode="after")
     def _window(self) -> AnimatedGraphicTaskInput:
@@ -178,12 +188,13 @@ class AnimatedGraphicTaskInput(SubtaskInput):
 class MediaProcessTaskInput(WireModel):
     """The sub-tasks of one task; every member is an optional list."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = {"AdaptiveDynamicStreamingTaskSet": ()}
+
     TranscodeTaskSet: list[TranscodeTaskInput] = Field(default_factory=list)
     AnimatedGraphicTaskSet: list[AnimatedGraphicTaskInput] = Field(default_factory=list)
     SnapshotByTimeOffsetTaskSet: list[SnapshotByTimeOffsetTaskInput] = Field(default_factory=list)
     SampleSnapshotTaskSet: list[SampleSnapshotTaskInput] = Field(default_factory=list)
     ImageSpriteTaskSet: list[ImageSpriteTaskInput] = Field(default_factory=list)
-    AdaptiveDynamicStreamingTaskSet: list[dict[str, object]] | None = None
     #: The order in which the request named the sets; results follow it.
     _set_order: list[str] = PrivateAttr(default_factory=list)
 
@@ -197,8 +208,6 @@ class MediaProcessTaskInput(WireModel):
 
     @model_validator(mode="after")
     def _supported_and_not_empty(self) -> MediaProcessTaskInput:
-        if self.AdaptiveDynamicStreamingTaskSet:
-            raise ValueError("AdaptiveDynamicStreamingTaskSet is not supported by this server")
         if not self.subtasks():
             raise ValueError("MediaProcessTask names no sub-task")
         return self

@@ -6,11 +6,11 @@ are both parsed into these models, so everything downstream sees one shape.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from mps.models.base import WireModel
+from mps.models.base import UnsupportedFields, WireModel
 
 AdaptiveMode = Literal["open", "close"]
 FillMode = Literal["black", "white", "stretch", "gauss", "smarttailor"]
@@ -48,12 +48,38 @@ def _lower(value: str) -> str:
 
 
 PixelSize = Annotated[int, AfterValidator(_pixel_size)]
+
+#: Tuning fields of Tencent's VideoTemplateInfo (and its ForUpdate twin) that mps does not apply.
+#: ``BitDepth: 8`` is what every encode here produces; ``Compress: -1`` means "automatic".
+_VIDEO_UNSUPPORTED: UnsupportedFields = {
+    "Stereo3dType": (),
+    "Sar": (),
+    "NoScenecut": (),
+    "BitDepth": (8,),
+    "RawPts": (),
+    "Compress": (-1,),
+    "SegmentSpecificInfo": (),
+    "ScenarioBased": (),
+    "SceneType": (),
+    "CompressType": (),
+    "ContentAdaptStream": (),
+}
+#: Multi-track fields of Tencent's AudioTemplateInfo (adaptive streaming) that mps does not apply.
+_AUDIO_UNSUPPORTED: UnsupportedFields = {
+    "TrackChannelInfo": (),
+    "AudioLanguage": (),
+    "AudioName": (),
+    "DefaultTrack": (),
+    "StreamSelects": (),
+}
 #: Codec and format names are compared in lower case; clients send ``H264`` too.
 LowerStr = Annotated[str, AfterValidator(_lower)]
 
 
 class TemplateMeta(WireModel):
-    """Fields every template object carries."""
+    """Fields every template object carries; the times are the store's, never a request's."""
+
+    response_only_fields: ClassVar[frozenset[str]] = frozenset({"CreateTime", "UpdateTime"})
 
     Name: str = ""
     Comment: str = ""
@@ -63,6 +89,8 @@ class TemplateMeta(WireModel):
 
 class VideoTemplateInfo(WireModel):
     """Video stream parameters of a transcode template. ``Bitrate`` is in **kbps**."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = _VIDEO_UNSUPPORTED
 
     Codec: LowerStr
     Fps: int = Field(default=0, ge=0, le=120)
@@ -93,6 +121,8 @@ class VideoTemplateInfo(WireModel):
 class AudioTemplateInfo(WireModel):
     """Audio stream parameters of a transcode template. ``Bitrate`` is in **kbps**."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = _AUDIO_UNSUPPORTED
+
     Codec: LowerStr
     Bitrate: int = Field(default=0, ge=0)
     SampleRate: int = Field(default=0, ge=0, le=192000)
@@ -112,6 +142,8 @@ class AudioTemplateInfo(WireModel):
 
 class VideoTemplateInfoForUpdate(WireModel):
     """A partial :class:`VideoTemplateInfo` for Modify and OverrideParameter; every field optional."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = _VIDEO_UNSUPPORTED
 
     Codec: LowerStr | None = None
     Fps: int | None = Field(default=None, ge=0, le=120)
@@ -135,20 +167,13 @@ class VideoTemplateInfoForUpdate(WireModel):
 class AudioTemplateInfoForUpdate(WireModel):
     """A partial :class:`AudioTemplateInfo`."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = _AUDIO_UNSUPPORTED
+
     Codec: LowerStr | None = None
     Bitrate: int | None = Field(default=None, ge=0, le=256)
     SampleRate: int | None = Field(default=None, ge=0, le=192000)
     AudioChannel: int | None = Field(default=None, ge=0, le=8)
 
-
-class TEHDConfig(WireModel):
-    """Top-speed codec settings; accepted and echoed, not applied."""
-
-    Type: str = ""
-    MaxVideoBitrate: int | None = None
-
-
-_TEHD = TEHDConfig
 
 ContainerName = Literal["mp4", "hls", "mp3", "m4a", "flv", "ts", "mkv", "mov", "webm", "ogg", "flac", "wav"]
 
@@ -156,15 +181,29 @@ ContainerName = Literal["mp4", "hls", "mp3", "m4a", "flv", "ts", "mkv", "mov", "
 AUDIO_CONTAINERS = frozenset({"mp3", "m4a", "ogg", "flac", "wav"})
 
 
+#: Members of Tencent's transcode parameters that mps does not implement: TESHD (``TEHDConfig``
+#: with a ``Type``), enhancement (denoise, super-resolution...), subtitles burned in, the
+#: ``StdExtInfo`` escape hatch, extra audio streams. ``TEHDConfig: {"Type": ""}`` (off) is accepted.
+_TRANSCODE_UNSUPPORTED: UnsupportedFields = {
+    "TEHDConfig": (),
+    "EnhanceConfig": (),
+    "StdExtInfo": (),
+    "SubtitleTemplate": (),
+    "AddonAudioStream": (),
+    "AddOnSubtitles": (),
+}
+
+
 class RawTranscodeParameter(WireModel):
     """An inline transcode template (``Definition = 0``)."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = _TRANSCODE_UNSUPPORTED
 
     Container: Annotated[ContainerName, Field()]
     RemoveVideo: int = Field(default=0, ge=0, le=1)
     RemoveAudio: int = Field(default=0, ge=0, le=1)
     VideoTemplate: VideoTemplateInfo | None = None
     AudioTemplate: AudioTemplateInfo | None = None
-    TEHDConfig: _TEHD | None = None
 
     @field_validator("Container", mode="before")
     @classmethod
@@ -186,6 +225,8 @@ class RawTranscodeParameter(WireModel):
 class OverrideTranscodeParameter(WireModel):
     """A partial transcode template applied on top of the named one."""
 
+    unsupported_fields: ClassVar[UnsupportedFields] = _TRANSCODE_UNSUPPORTED
+
     Container: str | None = None
     RemoveVideo: int | None = Field(default=None, ge=0, le=1)
     RemoveAudio: int | None = Field(default=None, ge=0, le=1)
@@ -195,6 +236,8 @@ class OverrideTranscodeParameter(WireModel):
 
 class TranscodeTemplate(RawTranscodeParameter, TemplateMeta):
     """A transcode template. ``Definition`` is a **string** on this object only (Tencent's quirk)."""
+
+    response_only_fields: ClassVar[frozenset[str]] = frozenset({"CreateTime", "UpdateTime", "ContainerType"})
 
     Definition: str
     Type: TemplateType = "Custom"
@@ -274,7 +317,15 @@ Position = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?(%|px)$")]
 
 
 class ImageWatermarkTemplate(WireModel):
-    """The image of a watermark template; ``ImageUrl``: http(s), ``file://``, ``s3://`` or a path."""
+    """The image of a watermark template; ``ImageUrl``: http(s), ``file://``, ``s3://`` or a path.
+
+    Requests send the image itself as ``ImageContent`` (base64), which the handler stores and
+    replaces by ``ImageUrl``; a request cannot choose ``ImageUrl``. ``RepeatType`` only matters for
+    animated images, and watermark images here are PNG or JPEG stills.
+    """
+
+    request_only_fields: ClassVar[frozenset[str]] = frozenset({"ImageContent"})
+    response_only_fields: ClassVar[frozenset[str]] = frozenset({"ImageUrl"})
 
     ImageUrl: str
     Width: WatermarkSize = "10%"
@@ -319,6 +370,8 @@ class WatermarkPlacement(WireModel):
 
 class WatermarkTemplate(WatermarkPlacement, TemplateMeta):
     """A watermark template. Here ``Type`` is the watermark kind, not Preset/Custom."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = {"SvgTemplate": ()}
 
     Definition: int
     Type: Literal["image", "text", "svg"]

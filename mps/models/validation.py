@@ -7,22 +7,28 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mps.errors import InvalidParameterError
+from mps.models.fields import check_fields
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_wire(model: type[M], data: Any, *, where: str = "") -> M:
+def parse_wire(model: type[M], data: Any, *, where: str = "", known_fields: bool = False) -> M:
     """Validate ``data`` as ``model``, raising one clear error on the first problem.
 
     Parameters:
         model: the wire model to build.
         data: decoded JSON.
         where: a prefix for the message, e.g. ``"MediaProcessTask"``.
+        known_fields: first refuse keys the model does not honour, as for an API request
+            (:func:`~mps.models.fields.check_fields`); leave False for what mps stored itself.
 
     Raises:
         InvalidParameterError: ``InvalidParameterValue.<Field>``, where Field is the deepest
-            named field of the first error, with the path to it in the message.
+            named field of the first error, with the path to it in the message;
+            ``UnknownParameter`` / ``UnsupportedOperation`` with ``known_fields``.
     """
+    if known_fields:
+        check_fields(model, data, where)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

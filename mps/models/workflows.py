@@ -8,12 +8,12 @@ Field names are those of ``tencentcloud.mps.v20190612.models`` (``CreateWorkflow
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from mps.models.base import WireModel
-from mps.models.common import AwsSqs, TaskNotifyConfig, TaskOutputStorage
+from mps.models.base import UnsupportedFields, WireModel
+from mps.models.common import TaskNotifyConfig, TaskOutputStorage
 from mps.models.tasks import MediaProcessTaskInput, TaskWorkRequest
 
 #: ``WorkflowTrigger.Type`` values and the member each one needs.
@@ -47,7 +47,12 @@ class CosFileUploadTrigger(WireModel):
 
 
 class AwsS3FileUploadTrigger(WireModel):
-    """Uploads to an AWS-S3-style bucket; for mps, the same store as a COS trigger."""
+    """Uploads to an AWS-S3-style bucket; for mps, the same store as a COS trigger.
+
+    mps hears of uploads from its own bucket events, never from an SQS queue: ``AwsSQS`` is refused.
+    """
+
+    unsupported_fields: ClassVar[UnsupportedFields] = {"AwsSQS": ()}
 
     S3Bucket: str = Field(min_length=1)
     S3Region: str = ""
@@ -55,7 +60,6 @@ class AwsS3FileUploadTrigger(WireModel):
     Formats: list[str] | None = None
     S3SecretId: str | None = None
     S3SecretKey: str | None = None
-    AwsSQS: AwsSqs | None = None
 
 
 # Field names equal class names in Tencent's contract; the aliases keep annotations resolvable.

@@ -101,7 +101,7 @@ class FakeRunner:
             self.probed.append(str(source))
         if isinstance(self.metadata, dict):
             if str(source) not in self.metadata:
-                raise SourceError(f"source file not found: {source}", code="ResourceNotFound.SourceFile")
+                raise SourceError("the source file does not exist", code="ResourceNotFound.SourceFile")
             return self.metadata[str(source)]
         return self.metadata
 

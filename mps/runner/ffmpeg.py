@@ -12,6 +12,7 @@ On Linux every child also dies with the process that started it, however that pr
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -78,6 +79,14 @@ except OSError as exc:
     sys.stderr.write(f"cannot start {sys.argv[2]}: {exc.strerror}\\n")
     os._exit(127)
 """
+#: What a message calls the (first) input instead of its local path or presigned URL.
+SOURCE_LABEL = "the source"
+#: An absolute local path of two or more segments inside a message: ``/tmp/mps-x/input.mp4``.
+_LOCAL_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s/:'\"]+/)+([^\s/:'\",]*)")
+#: A URL's query string (presigned URLs carry their signature there).
+_URL_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?'\"]*)\?[^\s'\"]*")
+
+logger = logging.getLogger(__name__)
 
 
 class FfmpegRunner:
@@ -142,7 +151,7 @@ class FfmpegRunner:
             if tail is not None:
                 tail.join()
         assert tail is not None and watchdog is not None  # both set, or the try above raised
-        _raise_for_outcome(exit_code, watchdog.reason, limit, tail.text())
+        _raise_for_outcome(exit_code, watchdog.reason, limit, tail.text(), command.argv)
         if on_progress is not None:
             on_progress(1.0)
 
@@ -166,7 +175,7 @@ class FfmpegRunner:
         limit = min(self.default_timeout, 120.0) if timeout is None else timeout
         argv = [self.ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
                 *input_args(source)]
-        stdout = _probe_output(argv, limit)
+        stdout = _probe_output(argv, limit, source)
         try:
             data = json.loads(stdout)
         except ValueError as exc:
@@ -185,7 +194,7 @@ class FfmpegRunner:
         argv = [self.ffprobe, "-v", "error", "-select_streams", "v:0", "-read_intervals",
                 f"%+{KEYFRAME_WINDOW:g}", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0",
                 *input_args(source)]  # fmt: skip
-        return parse_keyframe_interval(_probe_output(argv, limit))
+        return parse_keyframe_interval(_probe_output(argv, limit, source))
 
     def encoders(self) -> frozenset[str]:
         """Names of the encoders this ffmpeg has (``libx264``, ``aac``...), asked once per instance.
@@ -279,8 +288,46 @@ def progress_seconds(key: str, value: str) -> float | None:
     return None
 
 
-def _raise_for_outcome(exit_code: int, killed_for: str | None, limit: float, stderr: str) -> None:
-    """Raise what a finished run means: killed on timeout, cancelled, or failed."""
+def redact_paths(text: str, argv: Sequence[str] = ()) -> str:
+    """``text`` with no local path, presigned URL or server address a client could see.
+
+    ffmpeg names its inputs and outputs in its errors, and those are a worker's scratch paths or
+    presigned URLs of the object store. The first input (``-i``) becomes :data:`SOURCE_LABEL`; the
+    other paths and URLs of ``argv`` become their file names; any other absolute path left in
+    the text becomes its file name, and URL query strings are dropped.
+
+    Parameters:
+        text: a message built from ffmpeg's or ffprobe's stderr.
+        argv: the command that printed it.
+
+    Returns:
+        The text, safe for task results, events and API answers.
+    """
+    inputs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-i"]
+    named = {token: _file_name(token) for token in argv if "://" in token or token.startswith(("/", "./"))}
+    if inputs:
+        named[inputs[0]] = SOURCE_LABEL
+        named[inputs[0].removeprefix("./")] = SOURCE_LABEL
+    for token in sorted(named, key=len, reverse=True):
+        if len(token) > 1:
+            text = text.replace(token, named[token])
+    text = _URL_QUERY.sub(r"\1", text)
+    return _LOCAL_PATH.sub(lambda match: match.group(1) or "a directory", text)
+
+
+def _file_name(token: str) -> str:
+    path = token.split("?", 1)[0].rstrip("/")
+    return path.rsplit("/", 1)[-1] or "a directory"
+
+
+def _raise_for_outcome(
+    exit_code: int, killed_for: str | None, limit: float, stderr: str, argv: Sequence[str] = ()
+) -> None:
+    """Raise what a finished run means: killed on timeout, cancelled, or failed.
+
+    The message is :func:`redact_paths` of the last error line; the whole stderr tail stays on
+    the error, and the unredacted line goes to the server log.
+    """
     if killed_for == "timeout":
         raise ProcessTimeoutError(f"ffmpeg ran past its {limit:g} s time limit and was killed",
                                   exit_code=exit_code, stderr_tail=stderr)
@@ -288,7 +335,9 @@ def _raise_for_outcome(exit_code: int, killed_for: str | None, limit: float, std
         raise ProcessingError("ffmpeg was cancelled", code=CODE_CANCELLED, exit_code=exit_code,
                               stderr_tail=stderr)
     if exit_code != 0:
-        raise ProcessingError(f"ffmpeg exited with {exit_code}: {last_error_line(stderr)}",
+        line = last_error_line(stderr)
+        logger.warning("ffmpeg exited with %d: %s (argv: %s)", exit_code, line, " ".join(argv))
+        raise ProcessingError(f"ffmpeg exited with {exit_code}: {redact_paths(line, argv)}",
                               exit_code=exit_code, stderr_tail=stderr)
 
 
@@ -335,7 +384,8 @@ def _start(argv: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(child_argv(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
-        raise ProcessingError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
+        logger.warning("cannot start %s: %s", argv[0], exc)
+        raise ProcessingError(f"cannot start {_file_name(argv[0])}: {exc.strerror or 'OS error'}") from exc
 
 
 def _follow_progress(stdout: IO[bytes], duration: float, on_progress: ProgressCallback | None) -> None:
@@ -439,20 +489,25 @@ def _local_size(source: str | Path) -> int | None:
     """The size of a local source, raising the right SourceError when it cannot be a file."""
     if "://" in str(source):
         return None
+    # The messages never name the path: for a worker it is its scratch directory. The log does.
     try:
         stat = os.stat(source)
     except FileNotFoundError as exc:
-        raise SourceError(f"source file not found: {source}", code=CODE_SOURCE_NOT_FOUND) from exc
+        logger.info("source file not found: %s", source)
+        raise SourceError(f"the source file {Path(source).name} does not exist",
+                          code=CODE_SOURCE_NOT_FOUND) from exc
     except OSError as exc:
-        raise SourceError(f"cannot read source file {source}: {exc.strerror}",
+        logger.info("cannot read source file %s: %s", source, exc)
+        raise SourceError(f"cannot read the source file: {exc.strerror}",
                           code=CODE_SOURCE_UNREADABLE) from exc
     if not os.path.isfile(source):
-        raise SourceError(f"source is not a regular file: {source}", code=CODE_SOURCE_UNREADABLE)
+        logger.info("source is not a regular file: %s", source)
+        raise SourceError("the source is not a regular file", code=CODE_SOURCE_UNREADABLE)
     return stat.st_size
 
 
-def _probe_output(argv: list[str], limit: float) -> str:
-    """ffprobe's stdout, or the SourceError its failure means."""
+def _probe_output(argv: list[str], limit: float, source: str | Path) -> str:
+    """ffprobe's stdout, or the SourceError its failure means (naming ``source`` "the source")."""
     try:
         result = subprocess.run(child_argv(argv), stdin=subprocess.DEVNULL, capture_output=True,
                                 timeout=limit, check=False, start_new_session=True)
@@ -460,13 +515,16 @@ def _probe_output(argv: list[str], limit: float) -> str:
         raise SourceError(f"ffprobe ran past its {limit:g} s time limit",
                           code=CODE_SOURCE_UNREADABLE) from exc
     except OSError as exc:
-        raise SourceError(f"cannot start {argv[0]}: {exc.strerror or exc}",
+        logger.warning("cannot start %s: %s", argv[0], exc)
+        raise SourceError(f"cannot start {_file_name(argv[0])}: {exc.strerror or 'OS error'}",
                           code=CODE_SOURCE_UNREADABLE) from exc
     stderr = result.stderr[-4096:].decode("utf-8", "replace")
     if result.returncode != 0:
         line = last_error_line(stderr)
         code = CODE_SOURCE_NOT_FOUND if _means_not_found(line) else CODE_SOURCE_UNREADABLE
-        raise SourceError(f"ffprobe cannot read the source: {line}", code=code)
+        logger.info("ffprobe cannot read %s: %s", source, line)
+        public = redact_paths(line, argv).removeprefix(f"{SOURCE_LABEL}: ")
+        raise SourceError(f"ffprobe cannot read the source: {public}", code=code)
     return result.stdout.decode("utf-8", "replace")
 
 

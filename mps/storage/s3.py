@@ -84,8 +84,11 @@ def map_s3_errors(bucket: str, key: str | None = None) -> Iterator[None]:
 def translate_s3_error(exc: Exception, bucket: str, key: str | None = None) -> MpsError:
     """The :class:`MpsError` for one boto exception (see :func:`map_s3_errors`)."""
     where = f"{bucket}/{key}" if key is not None else bucket
-    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
-        exc = exc.__context__  # boto3 wraps the real ClientError of a failed upload
+    if isinstance(exc, S3UploadFailedError):
+        if isinstance(exc.__context__, ClientError | BotoCoreError):
+            exc = exc.__context__  # boto3 wraps the real error of a failed upload
+        else:  # its text names the local file uploaded: a worker's scratch path
+            return MpsError(f"object store error ({where}): the upload failed", code="FailedOperation")
     if isinstance(exc, ClientError):
         return _translate_client_error(exc, bucket, key)
     if isinstance(

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
 from mps.errors import InvalidParameterError
+from mps.models.jsontext import parse_json
 from mps.storage.base import TASK_METADATA_KEY
 
 #: Prefix of user metadata headers; stripped so that metadata keys match what ``Storage.head`` returns.
@@ -303,9 +303,9 @@ def _decode(body: bytes | str | Mapping[str, Any], what: str) -> Mapping[str, An
     if isinstance(body, Mapping):
         return body
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidParameterError(f"{what}: body is not JSON ({exc})") from exc
+        data = parse_json(body, what=f"{what}: the body")
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(exc.message) from None
     if not isinstance(data, dict):
         raise InvalidParameterError(f"{what}: body is not a JSON object")
     return data

@@ -209,6 +209,25 @@ def test_input_that_is_not_media(tmp_path: Path) -> None:
     ] == ["FAIL", "FAIL"]
 
 
+def test_an_unreadable_input_is_reported_without_any_local_path(tmp_path: Path) -> None:
+    # Deep in a directory, as a worker's scratch copy would be: the path must not reach result.json.
+    where = tmp_path / "mps-inputs-1234" / "mps-input-abcd"
+    where.mkdir(parents=True)
+    broken = where / "input.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad" * 500)  # an MP4 header, then garbage
+    task = write_json(tmp_path / "task.json", {"TranscodeTaskSet": [{"Definition": 100010}]})
+
+    done = run_mps("process", broken, "--task", task, "--output-dir", tmp_path / "out", "-q")
+
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    messages = [result["Message"]] + [e["TranscodeTask"]["Message"] for e in result["MediaProcessResultSet"]]
+    assert done.returncode == 1 and result["ErrCode"] == 60000
+    assert all("the source" in message for message in messages), messages
+    # (InputInfo echoes the user's own input as a file:// URL; the messages never name a path.)
+    assert not [m for m in messages if str(tmp_path) in m or "mps-input" in m or "input.mp4" in m]
+    assert str(tmp_path) not in done.stderr
+
+
 def test_one_failing_sub_task_does_not_fail_the_others(tmp_path: Path, sample_clip: Path) -> None:
     task = write_json(
         tmp_path / "task.json",

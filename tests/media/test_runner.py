@@ -17,7 +17,13 @@ from mps.media.command import Command, input_args
 from mps.models.metadata import MediaMetaData
 from mps.runner import FakeRunner, FfmpegRunner, Runner
 from mps.runner.fake import fail_with
-from mps.runner.ffmpeg import _DIE_WITH_PARENT, last_error_line, parse_encoders, progress_seconds
+from mps.runner.ffmpeg import (
+    _DIE_WITH_PARENT,
+    last_error_line,
+    parse_encoders,
+    progress_seconds,
+    redact_paths,
+)
 from tests.conftest import ClipFactory
 from tests.mediatools import duration_of, video_stream
 from tests.processes import children, is_gone, wait_until
@@ -416,4 +422,93 @@ def test_a_runner_child_runs_through_the_wrapper_under_its_own_pid(runner: Ffmpe
     # The pid the runner waits for and kills is ffmpeg's own: exit codes and stderr are ffmpeg's.
     with pytest.raises(ProcessingError) as caught:
         runner.run(Command(["-f", "lavfi", "-i", "nosuchsource", "-f", "null", "-"]))
-    assert caught.value.exit_code not in (None, 0, 127) and "nosuchsource" in caught.value.message
+    assert caught.value.exit_code not in (None, 0, 127) and "No such filter" in caught.value.message
+
+
+# -- no local path in a message a client sees ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad" * 500, b"text, not media\n"]
+)
+def test_probe_messages_say_the_source_not_its_scratch_path(
+    runner: FfmpegRunner, tmp_path: Path, content: bytes
+) -> None:
+    scratch = tmp_path / "work" / "mps-inputs-77" / "mps-input-x1"
+    scratch.mkdir(parents=True)
+    (scratch / "input.mp4").write_bytes(content)
+
+    for probe in (runner.probe, runner.keyframe_interval):
+        with pytest.raises(SourceError) as caught:
+            probe(scratch / "input.mp4")
+        assert caught.value.code == "FailedOperation.SourceFile"
+        assert "the source" in caught.value.message
+        assert str(tmp_path) not in caught.value.message and "mps-input" not in caught.value.message
+
+
+def test_a_missing_or_odd_source_is_named_without_its_path(runner: FfmpegRunner, tmp_path: Path) -> None:
+    for source, code in ((tmp_path / "gone.mp4", "ResourceNotFound.SourceFile"),
+                         (tmp_path, "FailedOperation.SourceFile")):  # fmt: skip
+        with pytest.raises(SourceError) as caught:
+            runner.probe(source)
+        assert caught.value.code == code
+        assert str(tmp_path) not in caught.value.message
+
+
+def test_ffmpeg_failures_name_no_local_path(runner: FfmpegRunner, sample_clip: Path, tmp_path: Path) -> None:
+    missing_dir = tmp_path / "work" / "out-dir-that-is-not-there" / "clip_transcode_100010.mp4"
+    broken = tmp_path / "work" / "input.mp4"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad" * 500)
+
+    failures = []
+    for argv in ([*input_args(sample_clip), "-t", "0.2", str(missing_dir)],
+                 [*input_args(broken), "-f", "null", "-"]):  # fmt: skip
+        with pytest.raises(ProcessingError) as caught:
+            runner.run(Command(argv))
+        failures.append(caught.value)
+
+    assert "clip_transcode_100010.mp4" in failures[0].message  # the output's name stays: it is the client's
+    assert "the source" in failures[1].message
+    for error in failures:
+        assert str(tmp_path) not in error.message and "/work/" not in error.message
+        assert str(tmp_path) in error.stderr_tail  # the whole detail is kept for the server log
+
+
+def test_redact_paths_drops_presigned_queries_and_stray_paths() -> None:
+    url = "http://127.0.0.1:9000/media/in/a.mp4?X-Amz-Signature=abc&X-Amz-Credential=AKID"
+    argv = ["-i", url, "-i", "/srv/mps/assets/logo.png", "/tmp/w/out/a_transcode_10.mp4"]
+    line = (f"{url}: Server returned 403 Forbidden; /srv/mps/assets/logo.png: bad; "
+            "/tmp/w/out/a_transcode_10.mp4: No space; /var/tmp/x/y/other.ts: also; "
+            "https://h/p?sig=1 done")  # fmt: skip
+
+    text = redact_paths(line, argv)
+
+    assert text == (
+        "the source: Server returned 403 Forbidden; logo.png: bad; a_transcode_10.mp4: No space; "
+        "other.ts: also; https://h/p done"
+    )
+
+
+def test_metadata_duration_is_what_the_streams_hold_not_a_lying_mp4_header(
+    runner: FfmpegRunner, clip: ClipFactory, tmp_path: Path
+) -> None:
+    # A real 2 s MP4 whose movie header (mvhd) is edited to claim 100 hours; the tracks are left true.
+    data = bytearray(clip(duration=2.0, width=64, height=48).read_bytes())
+    at = data.find(b"mvhd")
+    assert data[at + 4] == 0, "a version 0 mvhd: 32-bit timescale and duration"
+    timescale = int.from_bytes(data[at + 16 : at + 20], "big")
+    data[at + 20 : at + 24] = (timescale * 360_000).to_bytes(4, "big")
+    liar = tmp_path / "liar.mp4"
+    liar.write_bytes(data)
+    claimed = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(liar)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert float(claimed.stdout) == 360_000.0  # ffprobe's format section believes the header
+
+    meta = runner.probe(liar)
+
+    assert meta.Duration == pytest.approx(2.0, abs=0.1)
+    assert meta.VideoDuration == pytest.approx(2.0, abs=0.1)
+    assert meta.AudioDuration == pytest.approx(2.0, abs=0.1)

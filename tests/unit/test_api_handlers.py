@@ -406,8 +406,12 @@ def test_modify_resets_a_field_to_automatic_with_its_reset_value(api: Api) -> No
 
 def test_image_watermark_is_stored_in_the_assets_bucket(api: Api) -> None:
     content = base64.b64encode(PNG).decode()
-    image = {"ImageContent": content, "Width": "20%", "ImageUrl": "http://169.254.169.254/x"}
+    image = {"ImageContent": content, "Width": "20%"}
+    chosen_url = {**image, "ImageUrl": "http://169.254.169.254/x"}
 
+    # The image's URL is the server's to choose: a request naming one is refused, not stripped.
+    assert api.error("CreateWatermarkTemplate", Type="image", ImageTemplate=chosen_url) == "UnknownParameter"
+    assert api("DescribeWatermarkTemplates")["TotalCount"] == 0
     created = api("CreateWatermarkTemplate", Name="logo", Type="image", ImageTemplate=image, XPos="10px")
 
     url = created["ImageUrl"]

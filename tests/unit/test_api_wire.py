@@ -149,7 +149,8 @@ def test_get_query_is_unflattened() -> None:
         (b'"text"', "must be a JSON object, not str"),
         (b'{"A": NaN}', "not valid JSON"),
         (b"\xff\xfe", "not valid JSON"),
-        (b"[" * 100_000, "not valid JSON"),
+        (b"[" * 100_000, "deeper than 32 levels"),
+        (b'{"A":' * 33 + b"1" + b"}" * 33, "deeper than 32 levels"),
     ],
 )
 def test_bad_json_bodies_are_invalid_parameter(body: bytes, fragment: str) -> None:

@@ -144,7 +144,8 @@ def test_directory_markers_and_null_versions() -> None:
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        (b"not json", "not JSON"),
+        (b"not json", "not valid JSON"),
+        (b'{"Records":' + b"[" * 10_000 + b"]" * 10_000 + b"}", "deeper than 32 levels"),
         (b"[1, 2]", "not a JSON object"),
         ({"Key": "media/a.mp4"}, "no Records"),
         ({"Records": "x"}, "no Records"),
@@ -254,7 +255,7 @@ def test_a_delete_without_new_entry_is_ignored() -> None:
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        (b"{", "not JSON"),
+        (b"{", "not valid JSON"),
         ({"key": "/buckets/media/a.mp4"}, "event_type and a message"),
         ({"event_type": "create", "message": {"new_entry": {"name": "a"}}}, "no key"),
     ],

@@ -183,12 +183,13 @@ def test_string_values_are_coerced_as_get_mode_clients_send_them() -> None:
         ),
         (
             {"TranscodeTaskSet": [{"Definition": 100010, "MosaicSet": [{"XPos": "1px"}]}]},
-            "InvalidParameterValue.TranscodeTaskSet",
+            "UnsupportedOperation",
         ),
+        ({"TranscodeTaskSet": [{"Definition": 100010, "Mosaics": []}]}, "UnknownParameter"),
     ],
 )
 def test_bad_requests_name_the_field(data: dict[str, object], code: str) -> None:
     with pytest.raises(InvalidParameterError) as info:
-        parse_wire(MediaProcessTaskInput, data, where="MediaProcessTask")
+        parse_wire(MediaProcessTaskInput, data, where="MediaProcessTask", known_fields=True)
     assert info.value.code == code
     assert "\n" not in info.value.message

@@ -209,7 +209,8 @@ def test_frame_rate_falls_back_to_r_frame_rate() -> None:
 def test_numbers_given_as_json_numbers_are_read_too() -> None:
     fmt = {"format_name": "matroska,webm", "duration": 2.5, "size": 1000, "bit_rate": 3200}
     meta = parse_probe({"streams": [h264(bit_rate=1000, duration=2.0)], "format": fmt})
-    assert (meta.Duration, meta.Size, meta.Bitrate, meta.VideoDuration) == (2.5, 1000, 3200, 2.0)
+    # Duration is what the streams hold (2.0), not the container's 2.5.
+    assert (meta.Duration, meta.Size, meta.Bitrate, meta.VideoDuration) == (2.0, 1000, 3200, 2.0)
     assert meta.VideoStreamSet[0].Bitrate == 1000
 
 
@@ -217,3 +218,22 @@ def test_keyframe_interval_is_the_mean_gap_between_keyframes() -> None:
     packets = "0.000000,K_\n0.040000,__\n2.000000,K_\nN/A,K_\n4.000000,K__\n4.040000,__\n"
     assert parse_keyframe_interval(packets) == 2.0
     assert parse_keyframe_interval("0.000000,K_\n0.040000,__\n", window=20.0) == 20.0
+
+
+def test_a_container_header_claiming_100_hours_is_not_believed() -> None:
+    fmt = {**MP4_FORMAT, "duration": "360000.000000"}
+    meta = parse_probe({"streams": [h264(duration="2.0"), aac(duration="1.98")], "format": fmt})
+    assert (meta.Duration, meta.VideoDuration, meta.AudioDuration) == (2.0, 2.0, 1.98)
+
+
+def test_matroska_streams_state_their_length_in_a_tag() -> None:
+    video = {**h264(), "tags": {"DURATION": "00:00:02.040000000"}}
+    del video["duration"]
+    meta = parse_probe({"streams": [video], "format": {"format_name": "matroska,webm", "duration": "9999"}})
+    assert (meta.Duration, meta.VideoDuration) == (2.04, 2.04)
+
+
+def test_absurd_header_numbers_become_unknown_rather_than_an_error() -> None:
+    fmt = {"format_name": "mp4", "duration": "1e300", "size": str(2**70), "bit_rate": "1e30"}
+    meta = parse_probe({"streams": [h264(duration="1e300", bit_rate=str(2**70))], "format": fmt})
+    assert (meta.Duration, meta.Size, meta.Bitrate, meta.VideoStreamSet[0].Bitrate) == (0.0, 0, 0, 0)

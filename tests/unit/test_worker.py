@@ -310,3 +310,22 @@ def test_one_message_with_several_subtasks_runs_one_plan_and_commits_each_alone(
 
     world.handler(Delivery(body, redelivered=True))  # every index is final: nothing runs again
     assert _statuses(world, task_id) == ["SUCCESS", "FAIL", "SUCCESS", "SUCCESS"]
+
+
+def test_an_unreadable_input_fails_the_task_without_naming_the_workers_scratch_path(tmp_path: Path) -> None:
+    world = World(tmp_path, b"\x00\x00\x00\x18ftypmp42" + b"\xde\xad" * 500)  # an MP4 header, then garbage
+    notify = {"NotifyType": "TDMQ-CMQ", "CmqModel": "Queue", "QueueName": "client-q"}
+    task_id = world.create([("Transcode", TRANSCODE), ("SnapshotByTimeOffset", SNAPSHOT)], notify)
+
+    world.run_queue(task_id, 2)
+    OutboxRelay(world.store, world.broker).run_once()
+
+    task = world.store.get_task(task_id)
+    assert task.status == "FINISH" and _statuses(world, task_id) == ["FAIL", "FAIL"]
+    detail = json.dumps(task.workflow_task)
+    [event] = [message.body.decode() for message in world.broker.messages("client-q")]
+    entries = json.loads(event)["WorkflowTaskEvent"]["MediaProcessResultSet"]
+    messages = [_result(entry)["Message"] for entry in entries]
+    assert messages and all("the source" in message for message in messages), messages
+    for seen in (detail, event, task.message or ""):
+        assert str(tmp_path) not in seen and "mps-input" not in seen and "/inputs/" not in seen

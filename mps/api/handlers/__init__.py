@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from mps.api.actions import ActionRegistry
 from mps.broker.base import Broker
 from mps.errors import InvalidParameterError
+from mps.models.fields import check_fields
 from mps.models.validation import invalid_parameter
 from mps.runner import Runner
 from mps.settings import Settings
@@ -68,13 +69,22 @@ class ApiServices:
         return Lifecycle(self.store, self.settings.events_exchange)
 
 
-def parse_params(model: type[M], params: Any) -> M:
+def parse_params(model: type[M], params: Any, *, known_fields: bool = True) -> M:
     """Validate request parameters: ``MissingParameter`` for an absent required field, else
     ``InvalidParameterValue.<Field>`` (Tencent's split between the two).
+
+    Parameters:
+        model: the request shape.
+        params: the decoded parameters.
+        known_fields: first refuse keys the shape does not honour (:func:`check_fields`:
+            ``UnknownParameter``, ``UnsupportedOperation``); False only for shapes that are not
+            the request itself (a template merged with its stored body).
 
     Raises:
         InvalidParameterError: the first problem found.
     """
+    if known_fields:
+        check_fields(model, params)
     try:
         return model.model_validate(params)
     except ValidationError as exc:

@@ -25,7 +25,7 @@ import hashlib
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from pydantic import Field
 
@@ -33,6 +33,8 @@ from mps.api.actions import Handler, RequestContext
 from mps.api.handlers import WATERMARK_PREFIX, ApiServices, parse_params
 from mps.errors import InvalidParameterError
 from mps.models import WireModel
+from mps.models.base import UnsupportedFields
+from mps.models.fields import UNKNOWN_PARAMETER, check_fields
 from mps.store.base import TemplateRecord
 from mps.templates import FAMILIES, Family, definition_of
 from mps.workflow.templates import store_family, template_from_record
@@ -63,6 +65,25 @@ class DescribeTemplatesRequest(WireModel):
     Limit: int = Field(default=10, ge=1, le=100)
     Type: str | None = None
     Name: str | None = None
+
+
+class DescribeTranscodeTemplatesRequest(DescribeTemplatesRequest):
+    """DescribeTranscodeTemplates: Tencent's further filters are refused rather than ignored, since
+    ignoring a filter would answer templates the caller excluded."""
+
+    unsupported_fields: ClassVar[UnsupportedFields] = dict.fromkeys(
+        ("ContainerType", "TEHDType", "TranscodeType", "SceneType", "CompressType", "EnhanceSceneType",
+         "EnhanceTranscodeType", "EnhanceType"),
+        (),
+    )  # fmt: skip
+
+
+def _describe_request(fam: Family) -> type[DescribeTemplatesRequest]:
+    return (
+        DescribeTranscodeTemplatesRequest
+        if fam.set_key == "TranscodeTemplateSet"
+        else DescribeTemplatesRequest
+    )
 
 
 class TemplateActions:
@@ -100,6 +121,7 @@ class TemplateActions:
             InvalidParameterError: a field the family's model refuses.
             MpsError: ``LimitExceeded.TooMuchTemplate`` when the family is full.
         """
+        _check_request_fields(fam, params, allowed=set() if fam.preset_typed else {"Type"})
         data = {key: value for key, value in params.items() if key not in _RESERVED}
         if not fam.preset_typed:
             data["Type"] = params.get("Type")
@@ -118,7 +140,8 @@ class TemplateActions:
                 a merged value the model refuses.
             ResourceNotFoundError: ``ResourceNotFound.TemplateNotExist``.
         """
-        definition = parse_params(DefinitionRequest, params).Definition
+        _check_request_fields(fam, params, allowed={"Definition"})
+        definition = parse_params(DefinitionRequest, params, known_fields=False).Definition
         if self.services.templates.is_preset(fam.set_key, definition):
             raise InvalidParameterError.field("ModifyDefaultTemplate", f"{fam.kind} {definition} is a preset")
         record = self.services.store.get_template(store_family(fam), definition)
@@ -152,7 +175,7 @@ class TemplateActions:
         Raises:
             InvalidParameterError: bad paging, too many Definitions, or an unknown ``Type``.
         """
-        request = parse_params(DescribeTemplatesRequest, params)
+        request = parse_params(_describe_request(fam), params)
         kind, name = request.Type or None, request.Name or None
         _check_type_filter(fam, kind)
         presets = [] if kind == "Custom" else self._presets(fam, request.Definitions, kind, name)
@@ -226,8 +249,8 @@ def _take_image(fam: Family, data: dict[str, Any], *, required: bool) -> bytes |
         raise InvalidParameterError.field("Type", "svg watermarks are not supported by this server")
     template = data.get("ImageTemplate")
     if isinstance(template, dict):
-        # ImageUrl is ours to set: a client-chosen one could point the worker anywhere.
-        template = data["ImageTemplate"] = {k: v for k, v in template.items() if k != "ImageUrl"}
+        # ImageUrl is ours to set (a request naming one is refused first): copy before popping.
+        template = data["ImageTemplate"] = dict(template)
     if not isinstance(template, dict) or "ImageContent" not in template:
         if required and data.get("Type") == "image":
             raise InvalidParameterError("ImageTemplate.ImageContent is required", code="MissingParameter")
@@ -256,7 +279,25 @@ def _validate(fam: Family, data: dict[str, Any]) -> WireModel:
         if value is not None and len(str(value)) > limit:
             raise InvalidParameterError.field(field, f"{field} is longer than {limit} characters")
     typed = {**data, "Definition": 1, **({"Type": "Custom"} if fam.preset_typed else {})}
-    return parse_params(fam.model, typed)
+    return parse_params(fam.model, typed, known_fields=False)
+
+
+def _check_request_fields(fam: Family, params: dict[str, Any], *, allowed: set[str]) -> None:
+    """Refuse what a Create/Modify request may not carry, before anything is looked up.
+
+    The family's model is the Describe shape: ``Definition`` and the times are the store's, and
+    ``Type`` is Preset/Custom except for watermarks, so only the names in ``allowed`` of those pass.
+
+    Raises:
+        InvalidParameterError: ``UnknownParameter`` or ``UnsupportedOperation``
+            (:func:`~mps.models.fields.check_fields`).
+    """
+    store_owned = sorted(_RESERVED & params.keys() - allowed)
+    if store_owned:
+        raise InvalidParameterError(
+            f"{store_owned[0]} is not a parameter of this request", code=UNKNOWN_PARAMETER
+        )
+    check_fields(fam.model, {k: v for k, v in params.items() if k not in allowed})
 
 
 def _body(fam: Family, data: dict[str, Any]) -> dict[str, Any]:
@@ -297,4 +338,4 @@ def _check_type_filter(fam: Family, kind: str | None) -> None:
         raise InvalidParameterError.field("Type", f"Type must be one of {', '.join(allowed)}")
 
 
-__all__ = ["DescribeTemplatesRequest", "TemplateActions"]
+__all__ = ["DescribeTemplatesRequest", "DescribeTranscodeTemplatesRequest", "TemplateActions"]
