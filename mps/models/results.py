@@ -86,12 +86,22 @@ class MediaAnimatedGraphicsItem(WireModel):
     EndTimeOffset: float = 0.0
 
 
+class AdaptiveDynamicStreamingInfoItem(WireModel):
+    """An adaptive streaming output: ``Path`` is the manifest (``.m3u8`` master playlist or ``.mpd``)."""
+
+    Definition: int
+    Package: Literal["HLS", "MPEG-DASH"]
+    Path: str
+    Storage: TaskOutputStorage | None = None
+
+
 SubtaskOutput = (
     MediaTranscodeItem
     | MediaSnapshotByTimeOffsetItem
     | MediaSampleSnapshotItem
     | MediaImageSpriteItem
     | MediaAnimatedGraphicsItem
+    | AdaptiveDynamicStreamingInfoItem
 )
 
 
@@ -136,6 +146,12 @@ class ImageSpriteResult(TimedResult):
     Output: MediaImageSpriteItem | None = None
 
 
+class AdaptiveDynamicStreamingResult(TimedResult):
+    """``MediaProcessTaskAdaptiveDynamicStreamingResult``: begin and finish times, no progress."""
+
+    Output: AdaptiveDynamicStreamingInfoItem | None = None
+
+
 #: Result ``Type`` tag -> the field of MediaProcessTaskResult that holds the result.
 RESULT_FIELDS: dict[str, str] = {
     "Transcode": "TranscodeTask",
@@ -159,7 +175,7 @@ class MediaProcessTaskResult(WireModel):
     SnapshotByTimeOffsetTask: SnapshotByTimeOffsetResult | None = None
     SampleSnapshotTask: SampleSnapshotResult | None = None
     ImageSpriteTask: ImageSpriteResult | None = None
-    AdaptiveDynamicStreamingTask: None = None
+    AdaptiveDynamicStreamingTask: AdaptiveDynamicStreamingResult | None = None
 
     @property
     def result(self) -> SubtaskResult:

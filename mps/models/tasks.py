@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mps.models.base import WireModel
 from mps.models.common import MediaInputInfo, NumberFormat, TaskNotifyConfig, TaskOutputStorage
 from mps.models.templates import (
+    AdaptiveStreamTemplate,
     OverrideTranscodeParameter,
     Position,
     RawTranscodeParameter,
@@ -166,6 +174,58 @@ class AnimatedGraphicTaskInput(WireModel):
         return self
 
 
+#: Fields of an adaptive streaming task that need what mps does not have (DRM, subtitles, ...):
+#: refused with ``InvalidParameterValue.<Field>`` when set, never silently dropped.
+_UNSUPPORTED_ADAPTIVE_FIELDS = (
+    "BlindWatermark",
+    "AddOnSubtitles",
+    "DrmInfo",
+    "SubtitleTemplate",
+    "StdExtInfo",
+    "KeyPTSList",
+    "AddOnAudios",
+)
+
+
+class AdaptiveDynamicStreamingTaskInput(WireModel):
+    """One adaptive streaming ladder: a template, watermarks, and how its files are named.
+
+    ``StdExtStreamInfos`` (when not empty) replaces the template's ``StreamInfos``, as Tencent
+    documents. Name placeholders: ``{inputName}``, ``{definition}``, ``{format}``, and
+    ``{subStreamNumber}``/``{segmentNumber}`` for sub-streams and segments.
+    """
+
+    Definition: int = Field(ge=1)
+    WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    SubStreamObjectName: str | None = None
+    SegmentObjectName: str | None = None
+    DefinitionType: Literal["Common", "PureAudio"] | None = None
+    StdExtStreamInfos: list[AdaptiveStreamTemplate] | None = Field(default=None, max_length=10)
+    BlindWatermark: dict[str, Any] | None = None
+    AddOnSubtitles: list[Any] | None = None
+    DrmInfo: dict[str, Any] | None = None
+    SubtitleTemplate: dict[str, Any] | None = None
+    StdExtInfo: str | None = None
+    KeyPTSList: list[Any] | None = None
+    AddOnAudios: list[Any] | None = None
+
+    @field_validator(*_UNSUPPORTED_ADAPTIVE_FIELDS, mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, value: object, info: ValidationInfo) -> object:
+        if value not in (None, "", [], {}):
+            raise ValueError(f"{info.field_name} is not supported by this server")
+        return value
+
+    @field_validator("SubStreamObjectName", "SegmentObjectName")
+    @classmethod
+    def _relative(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and value.startswith("/"):
+            raise ValueError(f"{info.field_name} must be a relative name (it sits beside the manifest)")
+        return value
+
+
 SubtaskInput = (
     TranscodeTaskInput
     | SnapshotByTimeOffsetTaskInput
@@ -253,6 +313,7 @@ class TaskWorkRequest(WireModel):
 
 
 __all__ = [
+    "AdaptiveDynamicStreamingTaskInput",
     "AnimatedGraphicTaskInput",
     "ImageSpriteTaskInput",
     "MediaProcessTaskInput",

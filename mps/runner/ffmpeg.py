@@ -142,8 +142,16 @@ class FfmpegRunner:
         """
         size = _local_size(source)
         limit = min(self.default_timeout, 120.0) if timeout is None else timeout
-        argv = [self.ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-                *input_args(source)]
+        argv = [
+            self.ffprobe,
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            *input_args(source),
+        ]
         stdout = _probe_output(argv, limit)
         try:
             data = json.loads(stdout)
@@ -180,14 +188,20 @@ class FfmpegRunner:
         try:
             result = subprocess.run(
                 [self.ffmpeg, "-nostdin", "-hide_banner", "-encoders"],
-                capture_output=True, text=True, errors="replace", timeout=60, check=False,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=60,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ProcessingError(f"cannot list ffmpeg encoders: {exc}") from exc
         if result.returncode != 0:
-            raise ProcessingError(f"ffmpeg -encoders exited with {result.returncode}: "
-                                  f"{last_error_line(result.stderr)}", exit_code=result.returncode,
-                                  stderr_tail=result.stderr[-4096:])
+            raise ProcessingError(
+                f"ffmpeg -encoders exited with {result.returncode}: {last_error_line(result.stderr)}",
+                exit_code=result.returncode,
+                stderr_tail=result.stderr[-4096:],
+            )
         return result.stdout
 
 
@@ -227,8 +241,9 @@ def last_error_line(stderr: str) -> str:
     lines = [_ADDRESS.sub("]", line.strip()) for line in stderr.splitlines() if line.strip()]
     if not lines:
         return "no error output"
-    specific = [line for line in lines
-                if not line.startswith(_GENERIC_ERRORS) and not line.endswith(_GENERIC_ENDINGS)]
+    specific = [
+        line for line in lines if not line.startswith(_GENERIC_ERRORS) and not line.endswith(_GENERIC_ENDINGS)
+    ]
     line = (specific or lines)[-1]
     return line if len(line) <= _MAX_MESSAGE_LINE else line[: _MAX_MESSAGE_LINE - 3] + "..."
 
@@ -260,21 +275,33 @@ def progress_seconds(key: str, value: str) -> float | None:
 def _raise_for_outcome(exit_code: int, killed_for: str | None, limit: float, stderr: str) -> None:
     """Raise what a finished run means: killed on timeout, cancelled, or failed."""
     if killed_for == "timeout":
-        raise ProcessTimeoutError(f"ffmpeg ran past its {limit:g} s time limit and was killed",
-                                  exit_code=exit_code, stderr_tail=stderr)
+        raise ProcessTimeoutError(
+            f"ffmpeg ran past its {limit:g} s time limit and was killed",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
     if killed_for == "cancel":
-        raise ProcessingError("ffmpeg was cancelled", code=CODE_CANCELLED, exit_code=exit_code,
-                              stderr_tail=stderr)
+        raise ProcessingError(
+            "ffmpeg was cancelled", code=CODE_CANCELLED, exit_code=exit_code, stderr_tail=stderr
+        )
     if exit_code != 0:
-        raise ProcessingError(f"ffmpeg exited with {exit_code}: {last_error_line(stderr)}",
-                              exit_code=exit_code, stderr_tail=stderr)
+        raise ProcessingError(
+            f"ffmpeg exited with {exit_code}: {last_error_line(stderr)}",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
 
 
 def _start(argv: list[str]) -> subprocess.Popen[bytes]:
     try:
         # A new session makes the process the leader of its own group, so killpg takes its children.
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise ProcessingError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
 
@@ -385,8 +412,9 @@ def _local_size(source: str | Path) -> int | None:
     except FileNotFoundError as exc:
         raise SourceError(f"source file not found: {source}", code=CODE_SOURCE_NOT_FOUND) from exc
     except OSError as exc:
-        raise SourceError(f"cannot read source file {source}: {exc.strerror}",
-                          code=CODE_SOURCE_UNREADABLE) from exc
+        raise SourceError(
+            f"cannot read source file {source}: {exc.strerror}", code=CODE_SOURCE_UNREADABLE
+        ) from exc
     if not os.path.isfile(source):
         raise SourceError(f"source is not a regular file: {source}", code=CODE_SOURCE_UNREADABLE)
     return stat.st_size
@@ -395,14 +423,22 @@ def _local_size(source: str | Path) -> int | None:
 def _probe_output(argv: list[str], limit: float) -> str:
     """ffprobe's stdout, or the SourceError its failure means."""
     try:
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit,
-                                check=False, start_new_session=True)
+        result = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=limit,
+            check=False,
+            start_new_session=True,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise SourceError(f"ffprobe ran past its {limit:g} s time limit",
-                          code=CODE_SOURCE_UNREADABLE) from exc
+        raise SourceError(
+            f"ffprobe ran past its {limit:g} s time limit", code=CODE_SOURCE_UNREADABLE
+        ) from exc
     except OSError as exc:
-        raise SourceError(f"cannot start {argv[0]}: {exc.strerror or exc}",
-                          code=CODE_SOURCE_UNREADABLE) from exc
+        raise SourceError(
+            f"cannot start {argv[0]}: {exc.strerror or exc}", code=CODE_SOURCE_UNREADABLE
+        ) from exc
     stderr = result.stderr[-4096:].decode("utf-8", "replace")
     if result.returncode != 0:
         line = last_error_line(stderr)
