@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mps.models.tasks import SubtaskInput
+from mps.models.tasks import AdaptiveDynamicStreamingTaskInput, SubtaskInput
 from mps.models.templates import (
+    AdaptiveDynamicStreamingTemplate,
     AnimatedGraphicsTemplate,
     ImageSpriteTemplate,
     RawTranscodeParameter,
@@ -109,6 +110,24 @@ class AnimationSpec:
 
 
 @dataclass(frozen=True)
+class AdaptiveSpec:
+    """An adaptive streaming ladder: the effective template and the watermarks burned into every rung.
+
+    Attributes:
+        definition: the template ID (``{definition}`` in names, ``Definition`` in the result).
+        template: the template, with ``StreamInfos`` already replaced by the task's
+            ``StdExtStreamInfos`` when it gave some.
+        watermarks: drawn on every video rung, sized against each rung's own frame.
+        x264_preset: the x264 speed preset (``MPS_X264_PRESET``).
+    """
+
+    definition: int
+    template: AdaptiveDynamicStreamingTemplate
+    watermarks: tuple[WatermarkSpec, ...] = ()
+    x264_preset: str = "veryfast"
+
+
+@dataclass(frozen=True)
 class Subtask:
     """One sub-task of a task, in request order, with its kind and resolved spec.
 
@@ -122,5 +141,5 @@ class Subtask:
 
     index: int
     kind: str
-    spec: TranscodeSpec | SnapshotSpec | SampleSpec | SpriteSpec | AnimationSpec
-    request: SubtaskInput
+    spec: TranscodeSpec | SnapshotSpec | SampleSpec | SpriteSpec | AnimationSpec | AdaptiveSpec
+    request: SubtaskInput | AdaptiveDynamicStreamingTaskInput
