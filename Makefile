@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := sample
 
-.PHONY: install system-deps sample services run run-local test test-fast lint bench clean
+.PHONY: install system-deps player-deps sample services run run-local test test-fast lint bench clean
 
 install: system-deps $(STAMP)
 
@@ -16,6 +16,16 @@ system-deps:
 	  echo "installing ffmpeg and fonts-dejavu-core"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null; }
+
+# The browser players of the adaptive streaming tests: Debian's chromium when missing, and hls.js,
+# dash.js and playwright-core from tests/players/package-lock.json.
+player-deps:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@cd tests/players && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +57,7 @@ run-local: install sample
 	$(BIN)/mps process $(SAMPLE)/clip.mp4 --task examples/task.json --templates examples/templates.json \
 	  --output-dir $(SAMPLE)/out
 
-test: install
+test: install player-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: install
