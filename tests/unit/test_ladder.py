@@ -385,3 +385,18 @@ def test_mpd_base_urls_are_renamed_and_escaped() -> None:
     )
     with pytest.raises(ValueError, match="stream1"):
         rename_mpd_base_urls(mpd, {"stream1.mp4": "x"})
+
+
+def test_std_ext_stream_infos_replace_the_templates_streams() -> None:
+    from mps.workflow.operations.adaptive import effective_template
+
+    template = _template()
+    assert effective_template(template, AdaptiveDynamicStreamingTaskInput(Definition=1)) is template
+    task = AdaptiveDynamicStreamingTaskInput(Definition=1, StdExtStreamInfos=[_stream(144, 150)])
+    assert [s.Video.Height for s in effective_template(template, task).StreamInfos if s.Video] == [144]
+    audio_only = AdaptiveDynamicStreamingTaskInput(
+        Definition=1, StdExtStreamInfos=[{"RemoveVideo": 1, "Audio": {"Codec": "aac"}}]
+    )
+    with pytest.raises(InvalidParameterError) as caught:
+        effective_template(template, audio_only)
+    assert caught.value.code == "InvalidParameterValue.PureAudio"
