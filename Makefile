@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := sample
 
-.PHONY: install system-deps sample services run run-local test test-fast lint bench clean
+.PHONY: install system-deps player-deps sample services run run-local test test-fast lint bench clean
 
 install: system-deps $(STAMP)
 
@@ -16,6 +16,16 @@ system-deps:
 	  echo "installing ffmpeg and fonts-dejavu-core"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null; }
+
+# The browser players of the adaptive streaming tests: Debian's chromium when missing, and hls.js,
+# dash.js and playwright-core from tests/players/package-lock.json.
+player-deps:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@cd tests/players && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +67,7 @@ $(JS)/node_modules/.installed: $(JS)/package-lock.json
 	@if command -v npm >/dev/null; then cd $(JS) && npm ci --no-audit --no-fund && touch node_modules/.installed; \
 	else echo "npm not found: the Node.js SDK tests will be skipped (a failure when CI is set)"; fi
 
-test: install js-deps
+test: install js-deps player-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -54,9 +54,26 @@ def _set_display_rotation(path: Path, clockwise: int) -> None:
     """
     remuxed = path.with_name(path.stem + ".rot" + path.suffix)
     for tag in ((360 - clockwise) % 360, clockwise):
-        subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(path), "-map", "0",
-                        "-c", "copy", "-metadata:s:v:0", f"rotate={tag}", str(remuxed)],
-                       check=True, timeout=120)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-y",
+                "-v",
+                "error",
+                "-i",
+                str(path),
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                "-metadata:s:v:0",
+                f"rotate={tag}",
+                str(remuxed),
+            ],
+            check=True,
+            timeout=120,
+        )
         side_data = video_stream(remuxed).get("side_data_list", [])
         rotation = next((float(d["rotation"]) for d in side_data if "rotation" in d), 0.0)
         if round(-rotation) % 360 == clockwise:
@@ -96,9 +113,23 @@ def duration_of(path: Path) -> float:
 def frame_count(path: Path) -> int:
     """Frames actually decoded (not the header's claim)."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True, timeout=120,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     return int(out.strip().split(",")[0])
 

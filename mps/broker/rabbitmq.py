@@ -579,16 +579,24 @@ class _ConsumerSession:
                 self.handler(delivery)
             except Exception as error:  # the consumer loop is where every failure is judged and logged
                 exc = error
-                _log.warning("handler failed on %s message %s (attempt %d): %s", self.queue,
-                             delivery.message_id, delivery.attempts, error_summary(error),
-                             exc_info=not isinstance(error, MpsError))  # ours carry their own message
+                _log.warning(
+                    "handler failed on %s message %s (attempt %d): %s",
+                    self.queue,
+                    delivery.message_id,
+                    delivery.attempts,
+                    error_summary(error),
+                    exc_info=not isinstance(error, MpsError),
+                )  # ours carry their own message
             outcome = self.broker.retry_policy.outcome(exc, delivery.attempts)
         settle = partial(self._settle, channel, tag, props, delivery, outcome, exc)
         try:
             self.connection.add_callback_threadsafe(settle)
         except pe.ConnectionWrongStateError:
-            _log.warning("connection closed before %s message %s was settled; it will be redelivered",
-                         self.queue, delivery.message_id)
+            _log.warning(
+                "connection closed before %s message %s was settled; it will be redelivered",
+                self.queue,
+                delivery.message_id,
+            )
 
     def _settle(
         self, channel: BlockingChannel, tag: int, props: Properties, delivery: Delivery,
@@ -607,9 +615,7 @@ class _ConsumerSession:
         else:
             channel.basic_reject(tag, requeue=False)  # the queue's dead-letter exchange takes it
 
-    def _republish(
-        self, outcome: Outcome, props: Properties, delivery: Delivery, exc: BaseException
-    ) -> bool:
+    def _republish(self, outcome: Outcome, props: Properties, delivery: Delivery, exc: BaseException) -> bool:
         """Publish the copy of a failed message to its delay queue or DLQ; ``False`` if that failed."""
         if outcome is Outcome.RETRY:
             delay_ms = int(self.broker.retry_policy.delay(delivery.attempts) * 1000)
@@ -631,8 +637,9 @@ class _ConsumerSession:
         except BrokerConnectionError:
             raise  # the original cannot be settled either; it will be redelivered
         except BrokerError as error:
-            _log.error("could not republish %s message %s to %s: %s", self.queue, delivery.message_id,
-                       target, error)
+            _log.error(
+                "could not republish %s message %s to %s: %s", self.queue, delivery.message_id, target, error
+            )
             return False
 
 

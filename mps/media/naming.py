@@ -23,6 +23,13 @@ DEFAULT_PATTERNS = {
     "imageSprite": "{inputName}_imageSprite_{definition}_{number}.{format}",
     "imageSprite_vtt": "{inputName}_imageSprite_{definition}.{format}",
     "animatedGraphic": "{inputName}_animatedGraphic_{definition}.{format}",
+    "adaptiveDynamicStreaming": "{inputName}_adaptiveDynamicStreaming_{definition}.{format}",
+    "adaptiveDynamicStreaming_subStream": (
+        "{inputName}_adaptiveDynamicStreaming_{definition}_{subStreamNumber}.{format}"
+    ),
+    "adaptiveDynamicStreaming_segment": (
+        "{inputName}_adaptiveDynamicStreaming_{definition}_{subStreamNumber}_{segmentNumber}.{format}"
+    ),
 }
 
 
@@ -110,3 +117,75 @@ class Namer:
             return safe_key(name)
         prefix = normalize_dir(self.output_dir)
         return safe_key(f"{prefix}/{name}" if prefix else name)
+
+
+@dataclass(frozen=True)
+class LadderNamer:
+    """Names the files of one adaptive streaming ladder (abr.md).
+
+    The manifest is named like any output (``OutputObjectPath``, relative to ``OutputDir`` or
+    absolute); sub-streams (``SubStreamObjectName``) and segments (``SegmentObjectName``) are
+    relative to the manifest's directory, so the manifest reaches them by relative URIs. A custom
+    name that lacks ``{subStreamNumber}`` (or ``{segmentNumber}``) gets ``_<number>`` before its
+    extension, so the files of different rungs never overwrite each other.
+
+    Attributes:
+        namer: the sub-task's :class:`Namer` (input name, ``OutputDir``, definition).
+        manifest_name: ``OutputObjectPath``.
+        sub_stream_name: ``SubStreamObjectName``.
+        segment_name: ``SegmentObjectName``.
+    """
+
+    namer: Namer
+    manifest_name: str | None = None
+    sub_stream_name: str | None = None
+    segment_name: str | None = None
+
+    def manifest(self, fmt: str) -> str:
+        """The manifest's key (``fmt``: ``m3u8`` or ``mpd``).
+
+        Raises:
+            InvalidParameterError: ``InvalidParameterValue.OutputObjectPath``: a custom name that
+                does not end in ``.{fmt}``, or climbs out of the output root.
+        """
+        key = self.namer.key("adaptiveDynamicStreaming", fmt, custom=self.manifest_name)
+        if self.manifest_name and not key.endswith(f".{fmt}"):
+            raise InvalidParameterError.field("OutputObjectPath", f"OutputObjectPath must end in .{fmt}")
+        return key
+
+    def sub_stream(self, manifest_key: str, number: int, fmt: str) -> str:
+        """The key of sub-stream ``number`` (its playlist for HLS, its media file for DASH)."""
+        pattern = _numbered(self.sub_stream_name, ("subStreamNumber",))
+        pattern = pattern or DEFAULT_PATTERNS["adaptiveDynamicStreaming_subStream"]
+        return self._beside(manifest_key, pattern.replace("{subStreamNumber}", str(number)), fmt,
+                            "SubStreamObjectName")  # fmt: skip
+
+    def segment(self, manifest_key: str, number: int, segment: int | str, fmt: str) -> str:
+        """The key of segment ``segment`` (0-based, or ``init``) of sub-stream ``number``."""
+        pattern = _numbered(self.segment_name, ("subStreamNumber", "segmentNumber"))
+        pattern = pattern or DEFAULT_PATTERNS["adaptiveDynamicStreaming_segment"]
+        name = pattern.replace("{subStreamNumber}", str(number)).replace("{segmentNumber}", str(segment))
+        return self._beside(manifest_key, name, fmt, "SegmentObjectName")
+
+    def _beside(self, manifest_key: str, name: str, fmt: str, field: str) -> str:
+        if name.startswith("/"):
+            raise InvalidParameterError.field(field, f"{field} must be a relative name")
+        folder = posixpath.dirname(manifest_key)
+        namer = Namer(self.namer.input_name, f"/{folder}/" if folder else "/", self.namer.definition)
+        key = namer.key("adaptiveDynamicStreaming", fmt, custom=name)
+        if folder and not key.startswith(f"{folder}/"):
+            raise InvalidParameterError.field(
+                field, f"{field} {name!r} climbs out of the manifest's directory"
+            )
+        return key
+
+
+def _numbered(pattern: str | None, placeholders: tuple[str, ...]) -> str | None:
+    """``pattern`` with ``_{placeholder}`` added before the extension for each one it lacks."""
+    if not pattern:
+        return None
+    root, ext = posixpath.splitext(pattern)
+    for placeholder in placeholders:
+        if f"{{{placeholder}}}" not in pattern:
+            root += f"_{{{placeholder}}}"
+    return root + ext

@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 from mps.models.tasks import SubtaskInput
 from mps.models.templates import (
+    AdaptiveDynamicStreamingTemplate,
     AnimatedGraphicsTemplate,
     ImageSpriteTemplate,
     RawTranscodeParameter,
@@ -113,6 +114,24 @@ class Spec(Protocol):
 
     @property
     def definition(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class AdaptiveSpec:
+    """An adaptive streaming ladder: the effective template and the watermarks burned into every rung.
+
+    Attributes:
+        definition: the template ID (``{definition}`` in names, ``Definition`` in the result).
+        template: the template, with ``StreamInfos`` already replaced by the task's
+            ``StdExtStreamInfos`` when it gave some.
+        watermarks: drawn on every video rung, sized against each rung's own frame.
+        x264_preset: the x264 speed preset (``MPS_X264_PRESET``).
+    """
+
+    definition: int
+    template: AdaptiveDynamicStreamingTemplate
+    watermarks: tuple[WatermarkSpec, ...] = ()
+    x264_preset: str = "veryfast"
 
 
 @dataclass(frozen=True)

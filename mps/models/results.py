@@ -86,6 +86,15 @@ class MediaAnimatedGraphicsItem(WireModel):
     EndTimeOffset: float = 0.0
 
 
+class AdaptiveDynamicStreamingInfoItem(WireModel):
+    """An adaptive streaming output: ``Path`` is the manifest (``.m3u8`` master playlist or ``.mpd``)."""
+
+    Definition: int
+    Package: Literal["HLS", "MPEG-DASH"]
+    Path: str
+    Storage: TaskOutputStorage | None = None
+
+
 class SubtaskResult(WireModel):
     """The fields every ``MediaProcessTask*Result`` has. ``Input`` echoes the sub-task input."""
 
@@ -128,6 +137,12 @@ class ImageSpriteResult(TimedResult):
     Output: MediaImageSpriteItem | None = None
 
 
+class AdaptiveDynamicStreamingResult(TimedResult):
+    """``MediaProcessTaskAdaptiveDynamicStreamingResult``: begin and finish times, no progress."""
+
+    Output: AdaptiveDynamicStreamingInfoItem | None = None
+
+
 class MediaProcessTaskResult(WireModel):
     """The tagged union: ``Type`` names the one member that is set; the others are explicit nulls.
 
@@ -141,7 +156,7 @@ class MediaProcessTaskResult(WireModel):
     SnapshotByTimeOffsetTask: SnapshotByTimeOffsetResult | None = None
     SampleSnapshotTask: SampleSnapshotResult | None = None
     ImageSpriteTask: ImageSpriteResult | None = None
-    AdaptiveDynamicStreamingTask: None = None
+    AdaptiveDynamicStreamingTask: AdaptiveDynamicStreamingResult | None = None
 
     @property
     def result(self) -> SubtaskResult:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mps.models.base import MAX_FLOAT, UnsupportedFields, WireModel
 from mps.models.common import MediaInputInfo, NumberFormat, TaskNotifyConfig, TaskOutputStorage
 from mps.models.templates import (
+    AdaptiveStreamTemplate,
     OverrideTranscodeParameter,
     Position,
     RawTranscodeParameter,
@@ -185,16 +193,67 @@ class AnimatedGraphicTaskInput(SubtaskInput):
         return self
 
 
+#: Fields of an adaptive streaming task that need what mps does not have (DRM, subtitles, ...):
+#: refused with ``InvalidParameterValue.<Field>`` when set, never silently dropped.
+_UNSUPPORTED_ADAPTIVE_FIELDS = (
+    "BlindWatermark",
+    "AddOnSubtitles",
+    "DrmInfo",
+    "SubtitleTemplate",
+    "StdExtInfo",
+    "KeyPTSList",
+    "AddOnAudios",
+)
+
+
+class AdaptiveDynamicStreamingTaskInput(SubtaskInput):
+    """One adaptive streaming ladder: a template, watermarks, and how its files are named.
+
+    ``StdExtStreamInfos`` (when not empty) replaces the template's ``StreamInfos``, as Tencent
+    documents. Name placeholders: ``{inputName}``, ``{definition}``, ``{format}``, and
+    ``{subStreamNumber}``/``{segmentNumber}`` for sub-streams and segments.
+    """
+
+    Definition: int = Field(ge=1)
+    WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
+    OutputStorage: TaskOutputStorage | None = None
+    OutputObjectPath: str | None = None
+    SubStreamObjectName: str | None = None
+    SegmentObjectName: str | None = None
+    DefinitionType: Literal["Common", "PureAudio"] | None = None
+    StdExtStreamInfos: list[AdaptiveStreamTemplate] | None = Field(default=None, max_length=10)
+    BlindWatermark: dict[str, Any] | None = None
+    AddOnSubtitles: list[Any] | None = None
+    DrmInfo: dict[str, Any] | None = None
+    SubtitleTemplate: dict[str, Any] | None = None
+    StdExtInfo: str | None = None
+    KeyPTSList: list[Any] | None = None
+    AddOnAudios: list[Any] | None = None
+
+    @field_validator(*_UNSUPPORTED_ADAPTIVE_FIELDS, mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, value: object, info: ValidationInfo) -> object:
+        if value not in (None, "", [], {}):
+            raise ValueError(f"{info.field_name} is not supported by this server")
+        return value
+
+    @field_validator("SubStreamObjectName", "SegmentObjectName")
+    @classmethod
+    def _relative(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and value.startswith("/"):
+            raise ValueError(f"{info.field_name} must be a relative name (it sits beside the manifest)")
+        return value
+
+
 class MediaProcessTaskInput(WireModel):
     """The sub-tasks of one task; every member is an optional list."""
-
-    unsupported_fields: ClassVar[UnsupportedFields] = {"AdaptiveDynamicStreamingTaskSet": ()}
 
     TranscodeTaskSet: list[TranscodeTaskInput] = Field(default_factory=list)
     AnimatedGraphicTaskSet: list[AnimatedGraphicTaskInput] = Field(default_factory=list)
     SnapshotByTimeOffsetTaskSet: list[SnapshotByTimeOffsetTaskInput] = Field(default_factory=list)
     SampleSnapshotTaskSet: list[SampleSnapshotTaskInput] = Field(default_factory=list)
     ImageSpriteTaskSet: list[ImageSpriteTaskInput] = Field(default_factory=list)
+    AdaptiveDynamicStreamingTaskSet: list[AdaptiveDynamicStreamingTaskInput] = Field(default_factory=list)
     #: The order in which the request named the sets; results follow it.
     _set_order: list[str] = PrivateAttr(default_factory=list)
 
@@ -268,6 +327,7 @@ class TaskWorkRequest(WireModel):
 
 
 __all__ = [
+    "AdaptiveDynamicStreamingTaskInput",
     "AnimatedGraphicTaskInput",
     "ImageSpriteTaskInput",
     "MediaProcessTaskInput",

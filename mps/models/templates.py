@@ -1,4 +1,4 @@
-"""The six template families, in the shape of the Describe*Templates responses (mps-api.md §10).
+"""The seven template families, in the shape of the Describe*Templates responses (mps-api.md §10).
 
 Presets (``presets/*.json``) and custom templates (``--templates FILE``, later the task store)
 are both parsed into these models, so everything downstream sees one shape.
@@ -387,6 +387,117 @@ class WatermarkTemplate(WatermarkPlacement, TemplateMeta):
         return self
 
 
+#: Every ``SegmentType`` value Tencent documents for adaptive streaming.
+SEGMENT_TYPES = (
+    "ts-segment",
+    "ts-byterange",
+    "mp4-segment",
+    "mp4-byterange",
+    "ts-packed-audio",
+    "mp4-packed-audio",
+    "mp4-mp4-byterange",
+)
+#: The segment types mps makes, per ``Format``; the first is the default.
+SUPPORTED_SEGMENT_TYPES: dict[str, tuple[str, ...]] = {
+    "HLS": ("ts-segment", "ts-byterange", "mp4-segment", "mp4-byterange"),
+    "MPEG-DASH": ("mp4-byterange", "mp4-mp4-byterange"),
+}
+
+
+class AdaptiveStreamTemplate(WireModel):
+    """One rung of an adaptive ladder: its video and audio, or either removed.
+
+    Fields are declared Remove* first so that the Video/Audio checks can see them.
+    """
+
+    #: Multi-track audio merging: not supported, refused by name when it asks for anything.
+    unsupported_fields: ClassVar[UnsupportedFields] = {"AudioList": ()}
+
+    RemoveAudio: int = Field(default=0, ge=0, le=1)
+    RemoveVideo: int = Field(default=0, ge=0, le=1)
+    Audio: AudioTemplateInfo | None = Field(default=None, validate_default=True)
+    Video: VideoTemplateInfo | None = Field(default=None, validate_default=True)
+    #: Refused by the key check, and here too for a template loaded from a file.
+    AudioList: list[AudioTemplateInfo] | None = None
+
+    @field_validator("Audio")
+    @classmethod
+    def _audio_unless_removed(cls, value: AudioTemplateInfo | None, info: ValidationInfo) -> object:
+        if value is None and not info.data.get("RemoveAudio"):
+            raise ValueError("Audio is required unless RemoveAudio is 1")
+        return value
+
+    @field_validator("Video")
+    @classmethod
+    def _video_unless_removed(cls, value: VideoTemplateInfo | None, info: ValidationInfo) -> object:
+        if value is None and not info.data.get("RemoveVideo"):
+            raise ValueError("Video is required unless RemoveVideo is 1")
+        if info.data.get("RemoveVideo") and info.data.get("RemoveAudio"):
+            raise ValueError("RemoveVideo and RemoveAudio cannot both be 1")
+        return value
+
+    @field_validator("AudioList")
+    @classmethod
+    def _no_audio_list(cls, value: list[AudioTemplateInfo] | None) -> object:
+        if value:
+            raise ValueError("AudioList (multi-track audio) is not supported by this server")
+        return value
+
+
+class AdaptiveDynamicStreamingTemplate(TemplateMeta):
+    """An adaptive streaming template: a ladder of 1 to 10 streams behind one HLS or DASH manifest.
+
+    ``SegmentType`` None means the format's default (``ts-segment`` for HLS, ``mp4-byterange`` for
+    DASH, see :attr:`segment_type`). Fields are declared in an order that lets each check see the
+    fields it depends on (``Format`` before ``SegmentType``, ``StreamInfos`` before ``PureAudio``).
+    """
+
+    Definition: int
+    Type: TemplateType = "Custom"
+    Format: Literal["HLS", "MPEG-DASH"]
+    StreamInfos: list[AdaptiveStreamTemplate] = Field(min_length=1, max_length=10)
+    DisableHigherVideoBitrate: int = Field(default=0, ge=0, le=1)
+    DisableHigherVideoResolution: int = Field(default=0, ge=0, le=1)
+    PureAudio: int = Field(default=0, ge=0, le=1)
+    SegmentType: str | None = None
+
+    @field_validator("Format", mode="before")
+    @classmethod
+    def _format_upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("PureAudio")
+    @classmethod
+    def _pure_audio_has_no_video(cls, value: int, info: ValidationInfo) -> int:
+        streams: list[AdaptiveStreamTemplate] = info.data.get("StreamInfos") or []
+        with_video = [s for s in streams if not s.RemoveVideo]
+        if value and with_video:
+            raise ValueError(
+                "PureAudio is 1 but a stream keeps its video (set RemoveVideo 1 on every stream)"
+            )
+        if not value and streams and not with_video:
+            raise ValueError("every stream removes its video: set PureAudio 1 for an audio-only ladder")
+        return value
+
+    @field_validator("SegmentType")
+    @classmethod
+    def _segment_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value == "":
+            return None
+        if value not in SEGMENT_TYPES:
+            raise ValueError(f"{value!r} is not one of {', '.join(SEGMENT_TYPES)}")
+        fmt = info.data.get("Format")
+        supported = SUPPORTED_SEGMENT_TYPES.get(fmt or "", ())
+        if fmt and value not in supported:
+            raise ValueError(f"{fmt} takes SegmentType {' or '.join(supported)} on this server, not {value}")
+        return value
+
+    @property
+    def segment_type(self) -> str:
+        """The effective segment type: the template's, or the format's default."""
+        return self.SegmentType or SUPPORTED_SEGMENT_TYPES[self.Format][0]
+
+
 #: Template families by the key of their Describe response set, and the model of one entry.
 TEMPLATE_SETS: dict[str, type[WireModel]] = {
     "TranscodeTemplateSet": TranscodeTemplate,
@@ -395,4 +506,5 @@ TEMPLATE_SETS: dict[str, type[WireModel]] = {
     "ImageSpriteTemplateSet": ImageSpriteTemplate,
     "AnimatedGraphicsTemplateSet": AnimatedGraphicsTemplate,
     "WatermarkTemplateSet": WatermarkTemplate,
+    "AdaptiveDynamicStreamingTemplateSet": AdaptiveDynamicStreamingTemplate,
 }

@@ -21,8 +21,9 @@ ProgressCallback = Callable[[float], None]
 class Runner(Protocol):
     """Runs ffmpeg commands and probes media."""
 
-    def run(self, command: Command, *, on_progress: ProgressCallback | None = None,
-            timeout: float | None = None) -> None:
+    def run(
+        self, command: Command, *, on_progress: ProgressCallback | None = None, timeout: float | None = None
+    ) -> None:
         """Run one command to completion.
 
         Raises:

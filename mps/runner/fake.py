@@ -27,8 +27,20 @@ RunHook = Callable[[Command], object]
 
 #: The encoders a FakeRunner reports unless told otherwise: what Debian's ffmpeg has for our outputs.
 DEFAULT_ENCODERS = frozenset(
-    {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "aac", "libmp3lame", "libopus", "mjpeg", "png",
-     "gif", "libwebp", "libwebp_anim"}
+    {
+        "libx264",
+        "libx265",
+        "libvpx-vp9",
+        "libaom-av1",
+        "aac",
+        "libmp3lame",
+        "libopus",
+        "mjpeg",
+        "png",
+        "gif",
+        "libwebp",
+        "libwebp_anim",
+    }
 )
 
 

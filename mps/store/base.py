@@ -46,6 +46,7 @@ TEMPLATE_LIMITS: dict[str, int] = {
     "SampleSnapshot": 16,
     "ImageSprite": 16,
     "AnimatedGraphics": 16,
+    "AdaptiveDynamicStreaming": 100,
 }
 #: ErrCode and Message of a task ended by ``ManageTask Abort``.
 ABORTED_ERR_CODE = ERR_CODE_INTERNAL

@@ -21,6 +21,7 @@ from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
 from mps.models.base import WireModel
 from mps.models.templates import (
     PRESET_CONTEXT,
+    AdaptiveDynamicStreamingTemplate,
     AnimatedGraphicsTemplate,
     ImageSpriteTemplate,
     SampleSnapshotTemplate,
@@ -48,7 +49,7 @@ class Family:
     preset_typed: bool = True
 
 
-#: The six families by Describe set key, in the order of mps-api.md §10.
+#: The seven families by Describe set key: the six of mps-api.md §10, then adaptive streaming (abr.md).
 FAMILIES: Mapping[str, Family] = {
     f.set_key: f
     for f in (
@@ -60,6 +61,11 @@ FAMILIES: Mapping[str, Family] = {
         Family("ImageSpriteTemplateSet", ImageSpriteTemplate, "ImageSpriteTemplate"),
         Family("AnimatedGraphicsTemplateSet", AnimatedGraphicsTemplate, "AnimatedGraphicsTemplate"),
         Family("WatermarkTemplateSet", WatermarkTemplate, "WatermarkTemplate", preset_typed=False),
+        Family(
+            "AdaptiveDynamicStreamingTemplateSet",
+            AdaptiveDynamicStreamingTemplate,
+            "AdaptiveDynamicStreamingTemplate",
+        ),
     )
 }
 
@@ -102,7 +108,7 @@ def load_template_file(path: Path | str, *, template_type: str = "Custom") -> Te
     """Read and validate one template file in Describe shape.
 
     Parameters:
-        path: a JSON object with any of the six ``*TemplateSet`` keys, each a list of templates.
+        path: a JSON object with any of the seven ``*TemplateSet`` keys, each a list of templates.
             ``TotalCount`` and ``RequestId`` are ignored so a saved Describe response loads as is.
         template_type: ``Type`` given to every entry of the Preset/Custom families (a watermark
             keeps its own ``Type``, image or text): ``Custom`` for user files, ``Preset`` for presets.
@@ -325,6 +331,12 @@ class TemplateCatalog:
     def watermark(self, definition: int) -> WatermarkTemplate:
         """:meth:`get` in ``WatermarkTemplateSet``."""
         return cast(WatermarkTemplate, self.get("WatermarkTemplateSet", definition))
+
+    def adaptive_dynamic_streaming(self, definition: int) -> AdaptiveDynamicStreamingTemplate:
+        """:meth:`get` in ``AdaptiveDynamicStreamingTemplateSet``."""
+        return cast(
+            AdaptiveDynamicStreamingTemplate, self.get("AdaptiveDynamicStreamingTemplateSet", definition)
+        )
 
     def is_preset(self, family_name: str, definition: int) -> bool:
         """Whether ``definition`` is a preset (or a legacy alias of one) of the family."""

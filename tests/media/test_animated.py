@@ -30,8 +30,12 @@ def animate(
     **template: object,
 ) -> tuple[MediaAnimatedGraphicsItem, Path]:
     ctx = OperationContext(
-        runner=RUNNER, meta=RUNNER.probe(source), source=str(source), out_root=tmp_path / "root",
-        namer=Namer("in.mp4", "/out/", 20), workdir=tmp_path / "work",
+        runner=RUNNER,
+        meta=RUNNER.probe(source),
+        source=str(source),
+        out_root=tmp_path / "root",
+        namer=Namer("in.mp4", "/out/", 20),
+        workdir=tmp_path / "work",
         on_progress=progress.append if progress is not None else lambda _f: None,
     )
     spec = AnimationSpec(20, AnimatedGraphicsTemplate(Definition=20, **template), start, end)  # type: ignore[arg-type]

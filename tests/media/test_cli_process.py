@@ -46,6 +46,7 @@ EVERY_TYPE = {
     "SampleSnapshotTaskSet": [{"Definition": 10}],
     "ImageSpriteTaskSet": [{"Definition": 9001}],
     "AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 1, "EndTimeOffset": 3}],
+    "AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}],
 }
 
 
@@ -104,6 +105,7 @@ def test_every_sub_task_type_succeeds(every_type_run: tuple[subprocess.Completed
         "SampleSnapshot",
         "ImageSprites",
         "AnimatedGraphics",
+        "AdaptiveDynamicStreaming",
     ]
     statuses = [
         entry[field]["Status"]
@@ -111,7 +113,7 @@ def test_every_sub_task_type_succeeds(every_type_run: tuple[subprocess.Completed
         for field in entry
         if field.endswith("Task") and entry[field]
     ]
-    assert statuses == ["SUCCESS"] * 8
+    assert statuses == ["SUCCESS"] * 9
     assert result["MetaData"]["Width"] == 640 and result["MetaData"]["Height"] == 360
 
 
@@ -141,6 +143,13 @@ def test_outputs_are_where_the_result_says(
     assert (out / sprite["WebVttPath"].lstrip("/")).read_text().startswith("WEBVTT")
     gif = entries[7]["AnimatedGraphicTask"]["Output"]
     assert gif["Container"] == "gif" and (out / gif["Path"].lstrip("/")).stat().st_size == gif["Size"]
+    ladder = entries[8]["AdaptiveDynamicStreamingTask"]["Output"]
+    assert (ladder["Definition"], ladder["Package"]) == (10, "HLS")
+    master = (out / ladder["Path"].lstrip("/")).read_text()
+    # Preset 10 on a 640x360 source: the rungs above it are dropped and one is kept at its size.
+    assert "RESOLUTION=640x360" in master and "RESOLUTION=1280x720" not in master
+    for rung in [line for line in master.splitlines() if line.endswith(".m3u8")]:
+        assert (out / ladder["Path"].lstrip("/")).parent.joinpath(rung).is_file()
 
 
 def test_the_sdk_parses_result_json(every_type_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:

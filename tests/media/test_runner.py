@@ -49,8 +49,17 @@ def test_transcode_reports_monotonic_progress_ending_at_one(
     runner: FfmpegRunner, sample_clip: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "small.mp4"
-    argv = [*input_args(sample_clip), "-vf", "scale=160:-2", "-c:v", "libx264", "-preset", "ultrafast",
-            "-an", str(out)]
+    argv = [
+        *input_args(sample_clip),
+        "-vf",
+        "scale=160:-2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-an",
+        str(out),
+    ]
     fractions: list[float] = []
 
     runner.run(Command(argv, duration=4.0, outputs=[out]), on_progress=fractions.append)
@@ -64,8 +73,18 @@ def test_transcode_reports_monotonic_progress_ending_at_one(
 
 def test_progress_arrives_while_ffmpeg_runs(runner: FfmpegRunner) -> None:
     # 0.6 s at real-time speed with a progress block every 0.05 s: several partial reports.
-    argv = ["-stats_period", "0.05", "-re", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=20:duration=0.6",
-            "-f", "null", "-"]
+    argv = [
+        "-stats_period",
+        "0.05",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x64:rate=20:duration=0.6",
+        "-f",
+        "null",
+        "-",
+    ]
     fractions: list[float] = []
 
     runner.run(Command(argv, duration=0.6), on_progress=fractions.append)
@@ -83,8 +102,14 @@ def test_without_a_duration_only_completion_is_reported(runner: FfmpegRunner, sa
 
 @pytest.mark.parametrize(
     ("key", "value", "seconds"),
-    [("out_time_us", "1500000", 1.5), ("out_time_ms", "2000000", 2.0), ("out_time", "00:01:02.500000", 62.5),
-     ("out_time_us", "N/A", None), ("out_time", "N/A", None), ("frame", "12", None)],
+    [
+        ("out_time_us", "1500000", 1.5),
+        ("out_time_ms", "2000000", 2.0),
+        ("out_time", "00:01:02.500000", 62.5),
+        ("out_time_us", "N/A", None),
+        ("out_time", "N/A", None),
+        ("frame", "12", None),
+    ],
 )
 def test_progress_lines_are_read_in_seconds(key: str, value: str, seconds: float | None) -> None:
     assert progress_seconds(key, value) == seconds
@@ -270,8 +295,12 @@ def test_the_playlist_attack_works_without_whitelists(sample_clip: Path, tmp_pat
     # The control: plain ffprobe follows a playlist into a local file, which is what we block.
     path = tmp_path / "upload.m3u8"
     path.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4,\n{sample_clip}\n#EXT-X-ENDLIST\n")
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv",
-                          str(path)], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
     assert "h264" in out
 
 
@@ -310,8 +339,12 @@ def test_encoders_are_listed_once(runner: FfmpegRunner) -> None:
 
 def test_parse_encoders_reads_only_the_table() -> None:
     listing = [
-        "Encoders:", " V..... = Video", " ------",
-        " V....D libx264              libx264 H.264 (codec h264)", " A..... aac   AAC", "",
+        "Encoders:",
+        " V..... = Video",
+        " ------",
+        " V....D libx264              libx264 H.264 (codec h264)",
+        " A..... aac   AAC",
+        "",
     ]
     assert parse_encoders(listing) == {"libx264", "aac"}
 

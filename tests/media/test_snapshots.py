@@ -39,8 +39,12 @@ def context(
 ) -> OperationContext:
     """An operation context writing under ``tmp_path/out`` with OutputDir ``/out/``."""
     return OperationContext(
-        runner=RUNNER, meta=RUNNER.probe(source), source=str(source), out_root=tmp_path / "root",
-        namer=Namer("in.mp4", "/out/", definition), workdir=tmp_path / "work",
+        runner=RUNNER,
+        meta=RUNNER.probe(source),
+        source=str(source),
+        out_root=tmp_path / "root",
+        namer=Namer("in.mp4", "/out/", definition),
+        workdir=tmp_path / "work",
         on_progress=progress.append if progress is not None else lambda _f: None,
     )
 
@@ -51,7 +55,10 @@ def local(ctx: OperationContext, wire: str) -> Path:
 
 
 def snapshot(
-    ctx: OperationContext, ext: list[str], plain: list[float], watermarks: tuple[WatermarkSpec, ...] = (),
+    ctx: OperationContext,
+    ext: list[str],
+    plain: list[float],
+    watermarks: tuple[WatermarkSpec, ...] = (),
     **template: object,
 ) -> list[Path]:
     request = SnapshotByTimeOffsetTaskInput(Definition=10, ExtTimeOffsetSet=ext, TimeOffsetSet=plain)
@@ -104,8 +111,16 @@ def test_png_and_webp_formats(sample_clip: Path, tmp_path: Path, fmt: str, pillo
 def test_a_16_9_box_on_a_4_3_clip_is_pillarboxed(
     sample_clip: Path, tmp_path: Path, fill: str, bar: tuple[int, int, int]
 ) -> None:
-    [path] = snapshot(context(sample_clip, tmp_path, 10), ["1s"], [], Format="png",
-                      Width=256, Height=144, ResolutionAdaptive="close", FillType=fill)
+    [path] = snapshot(
+        context(sample_clip, tmp_path, 10),
+        ["1s"],
+        [],
+        Format="png",
+        Width=256,
+        Height=144,
+        ResolutionAdaptive="close",
+        FillType=fill,
+    )
     assert image_size(path) == (256, 144)
     # 320x240 fits as 192x144 in the middle: 32 px bars left and right.
     for xy in [(2, 2), (2, 140), (253, 70), (30, 70)]:
@@ -114,8 +129,16 @@ def test_a_16_9_box_on_a_4_3_clip_is_pillarboxed(
 
 def test_a_4_3_box_on_a_16_9_clip_is_letterboxed_top_and_bottom(clip: ClipFactory, tmp_path: Path) -> None:
     wide = clip(width=320, height=180, audio=False)
-    [path] = snapshot(context(wide, tmp_path, 10), ["1s"], [], Format="png",
-                      Width=160, Height=120, ResolutionAdaptive="close", FillType="black")
+    [path] = snapshot(
+        context(wide, tmp_path, 10),
+        ["1s"],
+        [],
+        Format="png",
+        Width=160,
+        Height=120,
+        ResolutionAdaptive="close",
+        FillType="black",
+    )
     assert image_size(path) == (160, 120)
     # 320x180 fits as 160x90: 15 px rows above and below.
     assert all(near(pixel(path, (x, 3)), (0, 0, 0), 24) for x in (5, 80, 155))
@@ -139,7 +162,9 @@ def test_snapshot_watermark_is_burned_in(sample_clip: Path, tmp_path: Path, logo
 
 
 def sample(
-    ctx: OperationContext, request: SampleSnapshotTaskInput, watermarks: tuple[WatermarkSpec, ...] = (),
+    ctx: OperationContext,
+    request: SampleSnapshotTaskInput,
+    watermarks: tuple[WatermarkSpec, ...] = (),
     **template: object,
 ) -> list[Path]:
     spec = SampleSpec(11, SampleSnapshotTemplate(Definition=11, **template), watermarks)  # type: ignore[arg-type]

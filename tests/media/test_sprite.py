@@ -27,8 +27,12 @@ PAYLOAD = re.compile(r"^(?P<file>[^#]+)#xywh=(?P<x>\d+),(?P<y>\d+),(?P<w>\d+),(?
 
 def context(source: Path, tmp_path: Path) -> OperationContext:
     return OperationContext(
-        runner=RUNNER, meta=RUNNER.probe(source), source=str(source), out_root=tmp_path / "root",
-        namer=Namer("in.mp4", "/out/", 10), workdir=tmp_path / "work",
+        runner=RUNNER,
+        meta=RUNNER.probe(source),
+        source=str(source),
+        out_root=tmp_path / "root",
+        namer=Namer("in.mp4", "/out/", 10),
+        workdir=tmp_path / "work",
     )
 
 
@@ -36,8 +40,16 @@ def sprite(ctx: OperationContext, rows: int, cols: int, **request: object) -> Me
     """Tencent's preset 10 (142x80, close, stretch, jpg) sampled every second on a ``rows x cols`` grid."""
     # 142x80 is below what a client may ask for (128-4096 per side) but is Tencent's own preset size.
     template = ImageSpriteTemplate.model_construct(
-        Definition=10, SampleType="Time", SampleInterval=1, RowCount=rows, ColumnCount=cols,
-        Width=142, Height=80, ResolutionAdaptive="close", FillType="stretch", Format="jpg",
+        Definition=10,
+        SampleType="Time",
+        SampleInterval=1,
+        RowCount=rows,
+        ColumnCount=cols,
+        Width=142,
+        Height=80,
+        ResolutionAdaptive="close",
+        FillType="stretch",
+        Format="jpg",
     )
     task = ImageSpriteTaskInput(Definition=10, **request)  # type: ignore[arg-type]
     return run_sprite(Subtask(0, "ImageSprites", SpriteSpec(10, template), task), ctx)

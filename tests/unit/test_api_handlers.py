@@ -49,6 +49,11 @@ CREATE: dict[str, dict[str, Any]] = {
     "WatermarkTemplate": {
         "Name": "t", "Type": "text", "TextTemplate": {"TextContent": "hi", "FontSize": "20px"},
     },
+    "AdaptiveDynamicStreamingTemplate": {
+        "Name": "t", "Format": "HLS", "SegmentType": "mp4-segment",
+        "StreamInfos": [{"Video": {"Codec": "H264", "Bitrate": 800, "Height": 360},
+                         "Audio": {"Codec": "aac", "Bitrate": 64, "SampleRate": 44100}}],
+    },
 }  # fmt: skip
 KINDS = [fam.kind for fam in FAMILIES.values()]
 

@@ -22,7 +22,10 @@ from mps.models.templates import (
 )
 
 META = MediaMetaData(
-    Width=320, Height=240, Duration=4.0, VideoDuration=4.0,
+    Width=320,
+    Height=240,
+    Duration=4.0,
+    VideoDuration=4.0,
     VideoStreamSet=[MediaVideoStreamItem(Width=320, Height=240, FpsNumerator=25, FpsDenominator=1)],
 )
 SOURCE = "/media/in.mp4"
@@ -133,8 +136,16 @@ def test_sequences_of_one_decode_are_branches_of_one_split(tmp_path: Path) -> No
 
 def test_sprite_thumbnails_have_the_template_size() -> None:
     template = ImageSpriteTemplate.model_construct(
-        Definition=10, SampleType="Time", SampleInterval=1, RowCount=2, ColumnCount=2,
-        Width=142, Height=80, ResolutionAdaptive="close", FillType="stretch", Format="jpg",
+        Definition=10,
+        SampleType="Time",
+        SampleInterval=1,
+        RowCount=2,
+        ColumnCount=2,
+        Width=142,
+        Height=80,
+        ResolutionAdaptive="close",
+        FillType="stretch",
+        Format="jpg",
     )
     command, times, size = build_thumbnails(SpriteSpec(10, template), META, SOURCE, Path("/work"))
     assert (size.width, size.height) == (142, 80)

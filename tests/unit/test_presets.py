@@ -129,6 +129,7 @@ def test_every_file_entry_is_a_named_commented_preset() -> None:
         "sample_snapshot.json",
         "image_sprite.json",
         "animated_graphics.json",
+        "adaptive_dynamic_streaming.json",
     }
     for path in files:
         for set_key, entries in json.loads(path.read_text()).items():

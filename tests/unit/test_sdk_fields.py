@@ -37,6 +37,8 @@ _WORKFLOW = {"WorkflowName", "Trigger", "OutputStorage", "OutputDir", "MediaProc
              "TaskPriority"}  # fmt: skip
 _WATERMARK = {"Name", "Comment", "CoordinateOrigin", "XPos", "YPos", "ImageTemplate", "TextTemplate"}
 _DESCRIBE = {"Definitions", "Offset", "Limit", "Type", "Name"}
+_ADAPTIVE = {"Format", "StreamInfos", "Name", "Comment", "DisableHigherVideoBitrate", "DisableHigherVideoResolution",
+             "PureAudio", "SegmentType"}  # fmt: skip
 
 #: SDK class -> the fields mps honours. Anything else of Tencent's must be refused by name.
 #: Some are honoured by having nothing to do: ``Region``s (one object store, one broker),
@@ -55,7 +57,13 @@ HONOURED: dict[str, set[str]] = {
     "CosOutputStorage": {"Bucket", "Region"},
     "S3OutputStorage": {"S3Bucket", "S3Region", "S3SecretId", "S3SecretKey"},
     "MediaProcessTaskInput": {"TranscodeTaskSet", "AnimatedGraphicTaskSet", "SnapshotByTimeOffsetTaskSet",
-                              "SampleSnapshotTaskSet", "ImageSpriteTaskSet"},
+                              "SampleSnapshotTaskSet", "ImageSpriteTaskSet", "AdaptiveDynamicStreamingTaskSet"},
+    "AdaptiveDynamicStreamingTaskInput": {"Definition", "WatermarkSet", "OutputStorage", "OutputObjectPath",
+                                          "SubStreamObjectName", "SegmentObjectName", "DefinitionType",
+                                          "StdExtStreamInfos"},
+    "AdaptiveStreamTemplate": {"Audio", "Video", "RemoveAudio", "RemoveVideo"},
+    "CreateAdaptiveDynamicStreamingTemplateRequest": _ADAPTIVE,
+    "ModifyAdaptiveDynamicStreamingTemplateRequest": _ADAPTIVE | {"Definition"},
     "TranscodeTaskInput": {"Definition", "RawParameter", "OverrideParameter", "WatermarkSet",
                            "StartTimeOffset", "EndTimeOffset", "OutputStorage", "OutputObjectPath",
                            "SegmentObjectName",
@@ -121,7 +129,10 @@ HONOURED: dict[str, set[str]] = {
 _WORKFLOW_BODY: dict[str, Any] = {
     "WorkflowName": "w",
     "Trigger": {"Type": "CosFileUpload", "CosFileUploadTrigger": {"Bucket": "media", "Dir": "/in/"}},
-    "MediaProcessTask": {"TranscodeTaskSet": [{"Definition": 100010}]},
+    "MediaProcessTask": {
+        "TranscodeTaskSet": [{"Definition": 100010}],
+        "AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}],
+    },
 }
 #: A valid request per action: each field under test is merged into it, alone.
 BASE: dict[str, dict[str, Any]] = {
@@ -130,7 +141,8 @@ BASE: dict[str, dict[str, Any]] = {
         "SnapshotByTimeOffsetTaskSet": [{"Definition": 10, "TimeOffsetSet": [1]}],
         "SampleSnapshotTaskSet": [{"Definition": 10}],
         "ImageSpriteTaskSet": [{"Definition": 10}],
-        "AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 0, "EndTimeOffset": 1}]}},
+        "AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 0, "EndTimeOffset": 1}],
+        "AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}]}},
     "DescribeTaskDetail": {"TaskId": "nope"},
     "DescribeTasks": {"Status": "FINISH"},
     "ManageTask": {"TaskId": "nope", "OperationType": "Abort"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -329,3 +330,30 @@ def test_an_unreadable_input_fails_the_task_without_naming_the_workers_scratch_p
     assert messages and all("the source" in message for message in messages), messages
     for seen in (detail, event, task.message or ""):
         assert str(tmp_path) not in seen and "mps-input" not in seen and "/inputs/" not in seen
+
+
+def test_an_adaptive_ladder_is_uploaded_whole_with_its_master_playlist_as_the_result(world: World) -> None:
+    # Given a task with an HLS ladder (preset 10 on a 160x120 source: one rung, at the source's size)
+    task_id = world.create([("AdaptiveDynamicStreaming", {"Definition": 10})])
+
+    # When a worker runs it
+    world.deliver(task_id, 0)
+
+    # Then the result names the master playlist, and every file it refers to is in the bucket
+    task = world.store.get_task(task_id)
+    entry = task.workflow_task["MediaProcessResultSet"][0] if task.workflow_task else {}
+    output = entry["AdaptiveDynamicStreamingTask"]["Output"]
+    assert (entry["Type"], output["Package"], output["Definition"]) == ("AdaptiveDynamicStreaming", "HLS", 10)
+    assert output["Storage"]["CosOutputStorage"]["Bucket"] == BUCKET
+    keys = {info.key for info in world.storage.list(BUCKET, "out/")}
+    master_key = output["Path"].lstrip("/")
+    assert master_key in keys
+    master = world.storage.get_bytes(BUCKET, master_key).decode()
+    rungs = [line for line in master.splitlines() if line and not line.startswith("#")]
+    assert rungs and "RESOLUTION=160x120" in master
+    for rung in rungs:
+        rung_key = posixpath.normpath(posixpath.join(posixpath.dirname(master_key), rung))
+        playlist = world.storage.get_bytes(BUCKET, rung_key).decode()
+        segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+        beside = posixpath.dirname(rung_key)
+        assert segments and all(posixpath.join(beside, segment) in keys for segment in segments)

@@ -78,12 +78,22 @@ class DescribeTranscodeTemplatesRequest(DescribeTemplatesRequest):
     )  # fmt: skip
 
 
+class DescribeAdaptiveDynamicStreamingTemplatesRequest(DescribeTemplatesRequest):
+    """DescribeAdaptiveDynamicStreamingTemplates: ``PureAudio`` 0 or 1 keeps only the templates
+    that are (or are not) audio-only ladders."""
+
+    PureAudio: int | None = Field(default=None, ge=0, le=1)
+
+
+#: The families whose Describe request has filters of its own.
+_DESCRIBE_REQUESTS: dict[str, type[DescribeTemplatesRequest]] = {
+    "TranscodeTemplateSet": DescribeTranscodeTemplatesRequest,
+    "AdaptiveDynamicStreamingTemplateSet": DescribeAdaptiveDynamicStreamingTemplatesRequest,
+}
+
+
 def _describe_request(fam: Family) -> type[DescribeTemplatesRequest]:
-    return (
-        DescribeTranscodeTemplatesRequest
-        if fam.set_key == "TranscodeTemplateSet"
-        else DescribeTemplatesRequest
-    )
+    return _DESCRIBE_REQUESTS.get(fam.set_key, DescribeTemplatesRequest)
 
 
 class TemplateActions:
@@ -181,6 +191,9 @@ class TemplateActions:
         presets = [] if kind == "Custom" else self._presets(fam, request.Definitions, kind, name)
         custom = [] if kind == "Preset" else self._custom(fam, request.Definitions, kind, name)
         matches = [*presets, *custom]
+        pure_audio = getattr(request, "PureAudio", None)
+        if pure_audio is not None:
+            matches = [t for t in matches if getattr(t, "PureAudio", 0) == pure_audio]
         page = matches[request.Offset : request.Offset + request.Limit]
         return {"TotalCount": len(matches), fam.set_key: [template.to_wire() for template in page]}
 

@@ -85,6 +85,16 @@ def build_animation(
         quality = str(round(spec.template.Quality))
         codec = ["-c:v", "libwebp_anim", "-lossless", "0", "-quality", quality, "-loop", "0", "-f", "webp"]
     opened = input_args(source) if decode else input_args(source, seek=start, duration=end - start)
-    argv = [*opened, "-filter_complex", graph.render(),
-            "-map", pad, "-an", "-sn", "-dn", *codec, output_arg(output)]
+    argv = [
+        *opened,
+        "-filter_complex",
+        graph.render(),
+        "-map",
+        pad,
+        "-an",
+        "-sn",
+        "-dn",
+        *codec,
+        output_arg(output),
+    ]
     return Command(argv=argv, duration=end - start, outputs=[output])

@@ -214,10 +214,21 @@ def _batch_command(
         if watermarks:
             mapping = add_watermark_inputs(argv, watermarks, next_input)
             next_input += len(mapping)
-            pad = overlay_watermarks(graph, pad, size, watermarks, mapping,
-                                     duration=meta.media_duration, font_file=font_file)
-        outputs += ["-map", pad, "-frames:v", "1", *pictures.codec_args,
-                    "-f", "image2", "-update", "1", output_arg(path)]
+            pad = overlay_watermarks(
+                graph, pad, size, watermarks, mapping, duration=meta.media_duration, font_file=font_file
+            )
+        outputs += [
+            "-map",
+            pad,
+            "-frames:v",
+            "1",
+            *pictures.codec_args,
+            "-f",
+            "image2",
+            "-update",
+            "1",
+            output_arg(path),
+        ]
     argv += ["-filter_complex", graph.render(), *outputs]
     duration = max(times) if decode else 0.0
     return Command(argv=argv, duration=duration, outputs=[path for _time, path in jobs])

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from mps.errors import MpsError
 from mps.models import SubtaskInput
 from mps.workflow.kind import Kind
-from mps.workflow.kinds import animated, sample, snapshot, sprite, transcode
+from mps.workflow.kinds import adaptive, animated, sample, snapshot, sprite, transcode
 
 
 class UnknownKindError(MpsError):
@@ -79,6 +79,7 @@ KINDS = Registry(
         snapshot.KIND,
         sample.KIND,
         sprite.KIND,
+        adaptive.KIND,
     ]
 )
 

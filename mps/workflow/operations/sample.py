@@ -77,8 +77,14 @@ def run_sample(subtask: Subtask, ctx: OperationContext) -> MediaSampleSnapshotIt
         run_in_order(commands, ctx, _DECODE_SHARE)
     paths = []
     for index, written in enumerate(written_sequence(ctx.workdir, SAMPLE_STEM, fmt, len(times))):
-        key = ctx.namer.key("sampleSnapshot", fmt, index=index, custom=request.OutputObjectPath,
-                            number_format=request.ObjectNumberFormat, numbered=True)
+        key = ctx.namer.key(
+            "sampleSnapshot",
+            fmt,
+            index=index,
+            custom=request.OutputObjectPath,
+            number_format=request.ObjectNumberFormat,
+            numbered=True,
+        )
         shutil.move(written, ctx.output_path(key))
         paths.append(wire_path(key))
     ctx.on_progress(1.0)

@@ -125,8 +125,14 @@ def run_snapshot(subtask: Subtask, ctx: OperationContext) -> MediaSnapshotByTime
     request = expect(subtask.request, SnapshotByTimeOffsetTaskInput, "a SnapshotByTimeOffset input")
     fmt = spec.template.Format
     keys = [
-        ctx.namer.key("snapshotByTimeOffset", fmt, index=i, custom=request.OutputObjectPath,
-                      number_format=request.ObjectNumberFormat, numbered=len(spec.times) > 1)
+        ctx.namer.key(
+            "snapshotByTimeOffset",
+            fmt,
+            index=i,
+            custom=request.OutputObjectPath,
+            number_format=request.ObjectNumberFormat,
+            numbered=len(spec.times) > 1,
+        )
         for i in range(len(spec.times))
     ]
     paths = [ctx.output_path(key) for key in keys]

@@ -134,8 +134,14 @@ def run_sprite(subtask: Subtask, ctx: OperationContext) -> MediaImageSpriteItem:
     layout = sheet_layout(len(thumbnails), template.RowCount, template.ColumnCount, tile)
     sizes = sheet_sizes(layout, template.ColumnCount, tile)
     sheet_keys = [
-        ctx.namer.key("imageSprite", template.Format, index=i, custom=request.OutputObjectPath,
-                      number_format=request.ObjectNumberFormat, numbered=True)
+        ctx.namer.key(
+            "imageSprite",
+            template.Format,
+            index=i,
+            custom=request.OutputObjectPath,
+            number_format=request.ObjectNumberFormat,
+            numbered=True,
+        )
         for i in range(len(sizes))
     ]
     compose_sheets(thumbnails, layout, sizes, [ctx.output_path(key) for key in sheet_keys], template.Format)
