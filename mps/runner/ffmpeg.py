@@ -173,8 +173,16 @@ class FfmpegRunner:
         """
         size = _local_size(source)
         limit = min(self.default_timeout, 120.0) if timeout is None else timeout
-        argv = [self.ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-                *input_args(source)]
+        argv = [
+            self.ffprobe,
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            *input_args(source),
+        ]
         stdout = _probe_output(argv, limit, source)
         try:
             data = json.loads(stdout)
@@ -211,14 +219,20 @@ class FfmpegRunner:
         try:
             result = subprocess.run(
                 child_argv([self.ffmpeg, "-nostdin", "-hide_banner", "-encoders"]),
-                capture_output=True, text=True, errors="replace", timeout=60, check=False,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=60,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ProcessingError(f"cannot list ffmpeg encoders: {exc}") from exc
         if result.returncode != 0:
-            raise ProcessingError(f"ffmpeg -encoders exited with {result.returncode}: "
-                                  f"{last_error_line(result.stderr)}", exit_code=result.returncode,
-                                  stderr_tail=result.stderr[-4096:])
+            raise ProcessingError(
+                f"ffmpeg -encoders exited with {result.returncode}: {last_error_line(result.stderr)}",
+                exit_code=result.returncode,
+                stderr_tail=result.stderr[-4096:],
+            )
         return result.stdout
 
 
@@ -258,8 +272,9 @@ def last_error_line(stderr: str) -> str:
     lines = [_ADDRESS.sub("]", line.strip()) for line in stderr.splitlines() if line.strip()]
     if not lines:
         return "no error output"
-    specific = [line for line in lines
-                if not line.startswith(_GENERIC_ERRORS) and not line.endswith(_GENERIC_ENDINGS)]
+    specific = [
+        line for line in lines if not line.startswith(_GENERIC_ERRORS) and not line.endswith(_GENERIC_ENDINGS)
+    ]
     line = (specific or lines)[-1]
     return line if len(line) <= _MAX_MESSAGE_LINE else line[: _MAX_MESSAGE_LINE - 3] + "..."
 
@@ -329,16 +344,23 @@ def _raise_for_outcome(
     the error, and the unredacted line goes to the server log.
     """
     if killed_for == "timeout":
-        raise ProcessTimeoutError(f"ffmpeg ran past its {limit:g} s time limit and was killed",
-                                  exit_code=exit_code, stderr_tail=stderr)
+        raise ProcessTimeoutError(
+            f"ffmpeg ran past its {limit:g} s time limit and was killed",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
     if killed_for == "cancel":
-        raise ProcessingError("ffmpeg was cancelled", code=CODE_CANCELLED, exit_code=exit_code,
-                              stderr_tail=stderr)
+        raise ProcessingError(
+            "ffmpeg was cancelled", code=CODE_CANCELLED, exit_code=exit_code, stderr_tail=stderr
+        )
     if exit_code != 0:
         line = last_error_line(stderr)
         logger.warning("ffmpeg exited with %d: %s (argv: %s)", exit_code, line, " ".join(argv))
-        raise ProcessingError(f"ffmpeg exited with {exit_code}: {redact_paths(line, argv)}",
-                              exit_code=exit_code, stderr_tail=stderr)
+        raise ProcessingError(
+            f"ffmpeg exited with {exit_code}: {redact_paths(line, argv)}",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
 
 
 def child_argv(argv: list[str]) -> list[str]:
@@ -381,8 +403,13 @@ def child_argv(argv: list[str]) -> list[str]:
 def _start(argv: list[str]) -> subprocess.Popen[bytes]:
     try:
         # A new session makes the process the leader of its own group, so killpg takes its children.
-        return subprocess.Popen(child_argv(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        return subprocess.Popen(
+            child_argv(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         logger.warning("cannot start %s: %s", argv[0], exc)
         raise ProcessingError(f"cannot start {_file_name(argv[0])}: {exc.strerror or 'OS error'}") from exc
@@ -494,12 +521,14 @@ def _local_size(source: str | Path) -> int | None:
         stat = os.stat(source)
     except FileNotFoundError as exc:
         logger.info("source file not found: %s", source)
-        raise SourceError(f"the source file {Path(source).name} does not exist",
-                          code=CODE_SOURCE_NOT_FOUND) from exc
+        raise SourceError(
+            f"the source file {Path(source).name} does not exist", code=CODE_SOURCE_NOT_FOUND
+        ) from exc
     except OSError as exc:
         logger.info("cannot read source file %s: %s", source, exc)
-        raise SourceError(f"cannot read the source file: {exc.strerror}",
-                          code=CODE_SOURCE_UNREADABLE) from exc
+        raise SourceError(
+            f"cannot read the source file: {exc.strerror}", code=CODE_SOURCE_UNREADABLE
+        ) from exc
     if not os.path.isfile(source):
         logger.info("source is not a regular file: %s", source)
         raise SourceError("the source is not a regular file", code=CODE_SOURCE_UNREADABLE)
@@ -509,15 +538,23 @@ def _local_size(source: str | Path) -> int | None:
 def _probe_output(argv: list[str], limit: float, source: str | Path) -> str:
     """ffprobe's stdout, or the SourceError its failure means (naming ``source`` "the source")."""
     try:
-        result = subprocess.run(child_argv(argv), stdin=subprocess.DEVNULL, capture_output=True,
-                                timeout=limit, check=False, start_new_session=True)
+        result = subprocess.run(
+            child_argv(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=limit,
+            check=False,
+            start_new_session=True,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise SourceError(f"ffprobe ran past its {limit:g} s time limit",
-                          code=CODE_SOURCE_UNREADABLE) from exc
+        raise SourceError(
+            f"ffprobe ran past its {limit:g} s time limit", code=CODE_SOURCE_UNREADABLE
+        ) from exc
     except OSError as exc:
         logger.warning("cannot start %s: %s", argv[0], exc)
-        raise SourceError(f"cannot start {_file_name(argv[0])}: {exc.strerror or 'OS error'}",
-                          code=CODE_SOURCE_UNREADABLE) from exc
+        raise SourceError(
+            f"cannot start {_file_name(argv[0])}: {exc.strerror or 'OS error'}", code=CODE_SOURCE_UNREADABLE
+        ) from exc
     stderr = result.stderr[-4096:].decode("utf-8", "replace")
     if result.returncode != 0:
         line = last_error_line(stderr)

@@ -37,8 +37,8 @@ _WORKFLOW = {"WorkflowName", "Trigger", "OutputStorage", "OutputDir", "MediaProc
              "TaskPriority"}  # fmt: skip
 _WATERMARK = {"Name", "Comment", "CoordinateOrigin", "XPos", "YPos", "ImageTemplate", "TextTemplate"}
 _DESCRIBE = {"Definitions", "Offset", "Limit", "Type", "Name"}
-_ADAPTIVE = {"Format", "StreamInfos", "Name", "Comment", "DisableHigherVideoBitrate", "DisableHigherVideoResolution",
-             "PureAudio", "SegmentType"}  # fmt: skip
+_ADAPTIVE = {"Format", "StreamInfos", "Name", "Comment", "DisableHigherVideoBitrate",
+             "DisableHigherVideoResolution", "PureAudio", "SegmentType"}  # fmt: skip
 
 #: SDK class -> the fields mps honours. Anything else of Tencent's must be refused by name.
 #: Some are honoured by having nothing to do: ``Region``s (one object store, one broker),
@@ -57,7 +57,8 @@ HONOURED: dict[str, set[str]] = {
     "CosOutputStorage": {"Bucket", "Region"},
     "S3OutputStorage": {"S3Bucket", "S3Region", "S3SecretId", "S3SecretKey"},
     "MediaProcessTaskInput": {"TranscodeTaskSet", "AnimatedGraphicTaskSet", "SnapshotByTimeOffsetTaskSet",
-                              "SampleSnapshotTaskSet", "ImageSpriteTaskSet", "AdaptiveDynamicStreamingTaskSet"},
+                              "SampleSnapshotTaskSet", "ImageSpriteTaskSet",
+                              "AdaptiveDynamicStreamingTaskSet"},
     "AdaptiveDynamicStreamingTaskInput": {"Definition", "WatermarkSet", "OutputStorage", "OutputObjectPath",
                                           "SubStreamObjectName", "SegmentObjectName", "DefinitionType",
                                           "StdExtStreamInfos"},
