@@ -252,9 +252,9 @@ def test_a_worker_killed_mid_transcode_leaves_the_task_to_another(
         rig.wait_for(
             lambda: rig.store.get_subtasks(task_id)[0].status == "PROCESSING", 30, "the transcode to start"
         )
-        time.sleep(0.5)
-        ffmpegs = [pid for pid, name in children(first.pid) if name == "ffmpeg"]
-        assert ffmpegs, "the transcode runs in an ffmpeg child of the worker"
+        # The sub-task starts before its ffmpeg does (input fetch, probe): wait for the encoder.
+        ffmpegs = wait_until(lambda: [pid for pid, name in children(first.pid) if name == "ffmpeg"], 30)
+        assert isinstance(ffmpegs, list) and ffmpegs, "the transcode runs in an ffmpeg child of the worker"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         assert wait_until(lambda: all(is_gone(pid) for pid in ffmpegs), 2.0), "ffmpeg outlived its worker"
