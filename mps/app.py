@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -156,7 +157,8 @@ def work_handler(
     lifecycle = Lifecycle(store, settings.events_exchange)
     producer = SubtaskProducer(lifecycle, storage, executor, inputs)
     try:
-        yield WorkHandler(lifecycle, producer, inputs, max_attempts=max_attempts)
+        lease = timedelta(seconds=settings.subtask_lease)
+        yield WorkHandler(lifecycle, producer, inputs, max_attempts=max_attempts, lease=lease)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

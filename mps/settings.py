@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     task_retention_days: float = Field(
         0.0, ge=0, description="Days a finished task is kept before the relay deletes it (0: forever)"
     )
+    subtask_lease: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a worker holds a running sub-task between renewals (renewed every third); "
+        "a dead worker's sub-task runs again after it",
+    )
     redispatch_after: float = Field(
         30.0, description="Seconds before the relay republishes a sub-task that was never started"
     )

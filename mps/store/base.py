@@ -154,6 +154,8 @@ class SubtaskRecord:
     attempts: int
     begin_time: datetime | None
     finish_time: datetime | None
+    lease_token: str | None = None
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -254,8 +256,10 @@ class Tasks(Protocol):
         ...
 
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
-        """WAITING sub-tasks with no attempt yet, of WAITING or PROCESSING tasks created before
-        ``created_before``, oldest task first, at most ``limit``: one query, for the redispatch sweep."""
+        """Sub-tasks no live attempt holds, of WAITING or PROCESSING tasks: WAITING ones with no
+        attempt yet of tasks created before ``created_before``, and PROCESSING ones whose lease ran
+        out (their worker died). Oldest task first, at most ``limit``: one query, for the
+        redispatch sweep."""
         ...
 
     def list_tasks(
@@ -306,17 +310,35 @@ class Tasks(Protocol):
         """Append sub-tasks (after a probe); returns the index of the first one added."""
         ...
 
-    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
-        """Mark it PROCESSING (attempts + 1; task to PROCESSING too); None when it or the task is
-        already final, so a redelivered message is skipped."""
+    def start_subtask(
+        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+    ) -> SubtaskRecord | None:
+        """Mark it PROCESSING (attempts + 1; task to PROCESSING too), held by attempt ``token``
+        until now + ``lease``. None when it or the task is already final, or when another attempt
+        holds a lease that has not run out: the message is a redelivery or a copy, to be dropped
+        (a sub-task whose holder died is started again once its lease runs out)."""
+        ...
+
+    def renew_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+        """Extend attempt ``token``'s hold to now + ``lease``; False when the sub-task is no longer
+        its (another attempt took it over, it is final, or its task was aborted): the attempt must
+        stop, and upload nothing."""
+        ...
+
+    def release_lease(self, task_id: str, index: int, token: str) -> bool:
+        """Give up attempt ``token``'s hold at once (it failed and its message will be retried), so
+        the retry need not wait for the lease to run out; False when it held nothing."""
         ...
 
     def update_progress(self, task_id: str, index: int, progress: int) -> bool:
         """Set progress (clamped 0-100) unless the sub-task is final; True if stored."""
         ...
 
-    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
-        """Commit the result once: True for the first commit, False (no change) afterwards."""
+    def finish_subtask(
+        self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus, token: str | None = None
+    ) -> bool:
+        """Commit the result once: True for the first commit, False (no change) afterwards, or when
+        ``token`` is given and is not the attempt that holds the sub-task (a fenced attempt)."""
         ...
 
     def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:

@@ -45,8 +45,10 @@ from mps.store.transitions import (
     OwedEvent,
     aborted_fields,
     can_finish,
+    can_start,
     check_abortable,
     finished_fields,
+    lease_fields,
 )
 
 
@@ -167,13 +169,15 @@ class MemoryTaskStore(MemoryCatalog):
 
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""
+        now = self._now()
         with self._lock:
             found = [
                 UnstartedSubtask(task.task_id, sub.index, task.priority)
                 for task in self._tasks.values()  # insertion order: oldest task first
-                if task.status in ("WAITING", "PROCESSING") and task.create_time <= created_before
+                if task.status in ("WAITING", "PROCESSING")
                 for sub in self._subtasks.get(task.task_id, [])
-                if sub.status == "WAITING" and sub.attempts == 0
+                if (sub.status == "WAITING" and sub.attempts == 0 and task.create_time <= created_before)
+                or (sub.status == "PROCESSING" and sub.lease_until is not None and sub.lease_until <= now)
             ]
         return found[:limit]
 
@@ -289,20 +293,45 @@ class MemoryTaskStore(MemoryCatalog):
             raise subtask_not_found(task_id, index)
         return subs[index]
 
-    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
+    def start_subtask(
+        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+    ) -> SubtaskRecord | None:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.start_subtask`."""
         with self._lock:
             if self._task(task_id).status == "FINISH":
                 return None
             sub = self._subtask(task_id, index)
-            if sub.status in FINAL_SUBTASK_STATUSES:
+            now = self._now()
+            if not can_start(sub, now):
                 return None
             sub = replace(
-                sub, status="PROCESSING", attempts=sub.attempts + 1, begin_time=sub.begin_time or self._now()
+                sub,
+                status="PROCESSING",
+                attempts=sub.attempts + 1,
+                begin_time=sub.begin_time or now,
+                **lease_fields(token, lease, now),
             )
             self._subtasks[task_id][index] = sub
             self.start_task(task_id)
             return _copy(sub)
+
+    def renew_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.renew_lease`."""
+        with self._lock:
+            sub = self._subtask(task_id, index)
+            if sub.status != "PROCESSING" or sub.lease_token != token:
+                return False
+            self._subtasks[task_id][index] = replace(sub, lease_until=self._now() + lease)
+            return True
+
+    def release_lease(self, task_id: str, index: int, token: str) -> bool:
+        """See :meth:`mps.store.base.Tasks.release_lease`."""
+        with self._lock:
+            sub = self._subtask(task_id, index)
+            if sub.status != "PROCESSING" or sub.lease_token != token:
+                return False
+            self._subtasks[task_id][index] = replace(sub, lease_until=None)
+            return True
 
     def update_progress(self, task_id: str, index: int, progress: int) -> bool:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.update_progress`."""
@@ -313,16 +342,23 @@ class MemoryTaskStore(MemoryCatalog):
             subs[index] = replace(subs[index], progress=min(max(int(progress), 0), 100))
             return True
 
-    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
+    def finish_subtask(
+        self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus, token: str | None = None
+    ) -> bool:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.finish_subtask`."""
         check_subtask_status(status)
         with self._lock:
             sub = self._subtask(task_id, index)
-            if sub.status in FINAL_SUBTASK_STATUSES:
+            if sub.status in FINAL_SUBTASK_STATUSES or (token is not None and sub.lease_token != token):
                 return False
             progress = 100 if status == "SUCCESS" else sub.progress
             self._subtasks[task_id][index] = replace(
-                sub, status=status, result=_copy(result), progress=progress, finish_time=self._now()
+                sub,
+                status=status,
+                result=_copy(result),
+                progress=progress,
+                finish_time=self._now(),
+                **lease_fields(None, None, self._now()),
             )
             return True
 

@@ -75,6 +75,10 @@ subtasks = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("begin_time", UtcDateTime, nullable=True),
     sa.Column("finish_time", UtcDateTime, nullable=True),
+    # The attempt that holds the sub-task while it runs, and until when: a fence, so that two runs
+    # of one sub-task never overlap and only the holder's result is committed.
+    sa.Column("lease_token", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
 )
 
 outbox = sa.Table(

@@ -4,6 +4,7 @@ harmless: a sub-task result is stored once, a task finishes once with its outbox
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from mps.store.schema import UtcDateTime, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sql_tasks import FINAL, TasksMixin, subtask_key
 from mps.store.sqlbase import subtask_record
-from mps.store.transitions import can_finish, finished_fields
+from mps.store.transitions import can_finish, finished_fields, lease_fields
 
 
 class SubtasksMixin(TasksMixin):
@@ -47,26 +48,38 @@ class SubtasksMixin(TasksMixin):
             self._insert_subtasks(conn, task_id, first, new)
             return first
 
-    def start_subtask(self, task_id: str, index: int) -> SubtaskRecord | None:
-        """Mark a sub-task PROCESSING (attempts + 1) and its task PROCESSING if it was WAITING.
+    def start_subtask(
+        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+    ) -> SubtaskRecord | None:
+        """Mark a sub-task PROCESSING (attempts + 1), held by attempt ``token`` until now + ``lease``,
+        and its task PROCESSING if it was WAITING.
 
         Returns:
-            The sub-task as started, or None when it or its task is already final: the message
-            that asked for it is a redelivery, to be acked and skipped.
+            The sub-task as started, or None when it or its task is already final, or another
+            attempt holds a lease that has not run out: the message that asked for it is a
+            redelivery or a copy, to be acked and skipped.
 
         Raises:
             ResourceNotFoundError: unknown task or sub-task.
         """
+        now = self._now()
+        # The same rule as transitions.can_start, as one conditional UPDATE (no check-then-act).
+        free = sa.or_(
+            subtasks.c.status != "PROCESSING",
+            subtasks.c.lease_until.is_(None),
+            subtasks.c.lease_until <= sa.literal(now, UtcDateTime),
+        )
         with self._write() as conn:
             if self._fetch_task(conn, task_id).status == "FINISH":
                 return None
             started = conn.execute(
                 sa.update(subtasks)
-                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL))
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL), free)
                 .values(
                     status="PROCESSING",
                     attempts=subtasks.c.attempts + 1,
-                    begin_time=sa.func.coalesce(subtasks.c.begin_time, sa.literal(self._now(), UtcDateTime)),
+                    begin_time=sa.func.coalesce(subtasks.c.begin_time, sa.literal(now, UtcDateTime)),
+                    **lease_fields(token, lease, now),
                 )
             )
             row = conn.execute(sa.select(subtasks).where(subtask_key(task_id, index))).first()
@@ -76,6 +89,40 @@ class SubtasksMixin(TasksMixin):
                 return None
             self._start(conn, task_id)
             return subtask_record(row)
+
+    def renew_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+        """Extend attempt ``token``'s hold on a running sub-task to now + ``lease``.
+
+        Returns:
+            False when the sub-task is no longer that attempt's: another attempt took it over, it
+            is final, or its task was aborted.
+        """
+        now = self._now()
+        with self._write() as conn:
+            renewed = conn.execute(
+                sa.update(subtasks)
+                .where(
+                    subtask_key(task_id, index),
+                    subtasks.c.status == "PROCESSING",
+                    subtasks.c.lease_token == token,
+                )
+                .values(lease_until=now + lease)
+            )
+            return renewed.rowcount == 1
+
+    def release_lease(self, task_id: str, index: int, token: str) -> bool:
+        """See :meth:`mps.store.base.Tasks.release_lease`."""
+        with self._write() as conn:
+            released = conn.execute(
+                sa.update(subtasks)
+                .where(
+                    subtask_key(task_id, index),
+                    subtasks.c.status == "PROCESSING",
+                    subtasks.c.lease_token == token,
+                )
+                .values(lease_until=None)
+            )
+            return released.rowcount == 1
 
     def update_progress(self, task_id: str, index: int, progress: int) -> bool:
         """Store progress (clamped to 0-100) of a sub-task that is not final.
@@ -91,15 +138,19 @@ class SubtasksMixin(TasksMixin):
             )
             return result.rowcount == 1
 
-    def finish_subtask(self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus) -> bool:
+    def finish_subtask(
+        self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus, token: str | None = None
+    ) -> bool:
         """Commit a sub-task's result, once.
 
         Parameters:
             result: the MediaProcessTaskResult wire dict.
             status: ``SUCCESS`` or ``FAIL``.
+            token: the attempt committing; when given, only the attempt holding the sub-task can.
 
         Returns:
-            True for the commit that stored it; False when it was already final (a redelivery).
+            True for the commit that stored it; False when it was already final (a redelivery) or
+            another attempt holds it (this one was fenced off).
 
         Raises:
             ResourceNotFoundError: unknown sub-task.
@@ -107,12 +158,14 @@ class SubtasksMixin(TasksMixin):
         """
         check_subtask_status(status)
         values: dict[str, Any] = {"status": status, "result": result, "finish_time": self._now()}
+        values.update(lease_token=None, lease_until=None)
         if status == "SUCCESS":
             values["progress"] = 100
+        held = subtasks.c.lease_token == token if token is not None else sa.true()
         with self._write() as conn:
             stored = conn.execute(
                 sa.update(subtasks)
-                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL))
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL), held)
                 .values(**values)
             )
             if stored.rowcount == 1:

@@ -27,7 +27,7 @@ from mps.store.base import (
     TaskStatus,
     UnstartedSubtask,
 )
-from mps.store.schema import bucket_events, outbox, subtasks, tasks
+from mps.store.schema import UtcDateTime, bucket_events, outbox, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sqlbase import SqlBase, subtask_record, task_record
 from mps.store.transitions import OwedEvent, aborted_fields, check_abortable
@@ -182,9 +182,17 @@ class TasksMixin(SqlBase):
             .join(tasks, tasks.c.task_id == subtasks.c.task_id)
             .where(
                 tasks.c.status.in_(("WAITING", "PROCESSING")),
-                tasks.c.create_time <= created_before,
-                subtasks.c.status == "WAITING",
-                subtasks.c.attempts == 0,
+                sa.or_(
+                    sa.and_(
+                        tasks.c.create_time <= created_before,
+                        subtasks.c.status == "WAITING",
+                        subtasks.c.attempts == 0,
+                    ),
+                    sa.and_(
+                        subtasks.c.status == "PROCESSING",
+                        subtasks.c.lease_until <= sa.literal(self._now(), UtcDateTime),
+                    ),
+                ),
             )
             .order_by(tasks.c.seq, subtasks.c.subtask_index)
             .limit(limit)

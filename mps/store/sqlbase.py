@@ -154,6 +154,8 @@ def subtask_record(row: sa.Row[Any]) -> SubtaskRecord:
         attempts=m["attempts"],
         begin_time=m["begin_time"],
         finish_time=m["finish_time"],
+        lease_token=m["lease_token"],
+        lease_until=m["lease_until"],
     )
 
 

@@ -7,7 +7,7 @@ changes is decided here once, so the twin cannot drift from the database it stan
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mps.store._rules import not_abortable
@@ -24,6 +24,19 @@ from mps.store.base import (
 
 #: An outbox row a transition owes: where it goes and what it says.
 OwedEvent = tuple[EventTarget, JsonDict]
+
+
+def can_start(sub: SubtaskRecord, now: datetime) -> bool:
+    """A sub-task starts (again) unless it is final or a live attempt holds it: a lease that has
+    not run out fences every other attempt off; one that ran out means its holder died."""
+    if sub.status in FINAL_SUBTASK_STATUSES:
+        return False
+    return sub.status != "PROCESSING" or sub.lease_until is None or sub.lease_until <= now
+
+
+def lease_fields(token: str | None, lease: timedelta | None, now: datetime) -> dict[str, Any]:
+    """The columns that record which attempt holds a sub-task, and until when."""
+    return {"lease_token": token, "lease_until": now + lease if token and lease else None}
 
 
 def can_finish(task: TaskRecord, subtasks: Sequence[SubtaskRecord]) -> bool:
@@ -72,6 +85,8 @@ __all__ = [
     "OwedEvent",
     "aborted_fields",
     "can_finish",
+    "can_start",
+    "lease_fields",
     "check_abortable",
     "finished_fields",
 ]

@@ -15,17 +15,24 @@ through the outbox, so heartbeats keep flowing however long ffmpeg runs.
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import timedelta
 
 from pydantic import ValidationError
 
 from mps.broker.base import DecodeError, Delivery, RetryPolicy
-from mps.store.base import SubtaskRecord
+from mps.store.base import SubtaskRecord, TaskRecord
+from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import InputCache
-from mps.worker.produce import SubtaskProducer
+from mps.worker.produce import Produced, SubtaskProducer
+from mps.worker.retrying import Retrying
 from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.messages import WorkMessage
 
 log = logging.getLogger("mps.worker.WorkHandler")
+
+#: How long an attempt holds a sub-task between two renewals of its lease (``MPS_SUBTASK_LEASE``).
+DEFAULT_LEASE = timedelta(seconds=30)
 
 
 def parse_message(delivery: Delivery) -> WorkMessage:
@@ -52,12 +59,19 @@ class WorkHandler:
     """
 
     def __init__(
-        self, lifecycle: Lifecycle, producer: SubtaskProducer, inputs: InputCache, *,
+        self,
+        lifecycle: Lifecycle,
+        producer: SubtaskProducer,
+        inputs: InputCache,
+        *,
         max_attempts: int = RetryPolicy().max_attempts,
-    ) -> None:  # fmt: skip
+        lease: timedelta = DEFAULT_LEASE,
+        retry: Retrying | None = None,
+    ) -> None:
         self.lifecycle, self.producer, self.inputs = lifecycle, producer, inputs
         self.store = lifecycle.store
-        self.max_attempts = max_attempts
+        self.max_attempts, self.lease = max_attempts, lease
+        self.retry = retry if retry is not None else Retrying()
 
     def __call__(self, delivery: Delivery) -> None:
         """Handle one delivery; returning acks it.
@@ -81,39 +95,55 @@ class WorkHandler:
         and each result is committed on its own, so a redelivered message only redoes what was not
         committed.
         """
-        records = [record for index in indexes if (record := self._start(task_id, index, delivery))]
+        token = uuid.uuid4().hex
+        records = [r for index in indexes if (r := self._start(task_id, index, token))]
         if not records:
             return
         task = self.store.get_task(task_id)
         self.lifecycle.changed(task)
         final = delivery.attempts >= self.max_attempts
-        produced = self.producer.produce_many(task, records, final_attempt=final)
-        for record, result in zip(records, produced, strict=True):
-            if self.lifecycle.finish(task, record.index, result.entry, result.source_error):
-                self.inputs.discard(task_id)
+        with Fence(self.lifecycle, task_id, [r.index for r in records], token, self.lease) as fence:
+            try:
+                produced = self.producer.produce_many(task, records, final_attempt=final, fence=fence)
+            except AttemptFencedError as exc:
+                log.warning("task %s: %s; its results are another attempt's to commit", task_id, exc.message)
+                return
+            for record, result in zip(records, produced, strict=True):
+                if self._commit(task, record.index, result, token, fence):
+                    self.inputs.discard(task_id)
 
-    def _start(self, task_id: str, index: int, delivery: Delivery) -> SubtaskRecord | None:
-        """Start the sub-task, or None when this delivery must not run it."""
-        if self._duplicate(task_id, index, delivery):
-            log.info("task %s sub-task %d is running elsewhere: duplicate message dropped", task_id, index)
-            return None
-        record = self.lifecycle.start(task_id, index)
+    def _start(self, task_id: str, index: int, token: str) -> SubtaskRecord | None:
+        """Start the sub-task for attempt ``token``, or None when this delivery must not run it."""
+        record = self.lifecycle.start(task_id, index, token, self.lease)
         if record is None:
-            log.info("task %s sub-task %d already final: message dropped", task_id, index)
+            log.info(
+                "task %s sub-task %d is final or held by a live attempt: message dropped", task_id, index
+            )
             if self.store.get_task(task_id).status == "FINISH":
                 self.inputs.discard(task_id)
             return None
         log.info("task %s sub-task %d (%s) started, attempt %d", task_id, index, record.kind, record.attempts)
         return record
 
-    def _duplicate(self, task_id: str, index: int, delivery: Delivery) -> bool:
-        """A first delivery for a sub-task already PROCESSING is a copy (the redispatch sweep's, or a
-        repeated publish): the original's holder runs it. A crashed holder's message comes back
-        redelivered (or as a retry copy), which is not dropped here."""
-        if delivery.redelivered or delivery.attempts > 1:
+    def _commit(self, task: TaskRecord, index: int, produced: Produced, token: str, fence: Fence) -> bool:
+        """Commit one result as attempt ``token``, retrying a store that does not answer (bounded)
+        with the result already made rather than redoing the work; True when it finished the task.
+
+        Raises:
+            MpsError: the store still did not answer after the retries (the message is retried).
+        """
+
+        def commit() -> bool:
+            fence.check()
+            return self.lifecycle.finish(task, index, produced.entry, produced.source_error, token)
+
+        try:
+            finished = self.retry.call(commit, what=f"task {task.task_id} sub-task {index}: commit")
+        except AttemptFencedError as exc:
+            log.warning("task %s sub-task %d: not committed: %s", task.task_id, index, exc.message)
             return False
-        subtasks = self.store.get_subtasks(task_id)
-        return 0 <= index < len(subtasks) and subtasks[index].status == "PROCESSING"
+        fence.release(index)
+        return finished
 
 
 __all__ = ["WorkHandler", "parse_message"]

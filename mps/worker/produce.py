@@ -28,7 +28,9 @@ from mps.models import (
 )
 from mps.storage import Storage, output_location
 from mps.store.base import SubtaskRecord, TaskRecord
+from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import CachedInput, InputCache
+from mps.worker.retrying import Retrying
 from mps.workflow.assets import AssetFetcher
 from mps.workflow.execute import failed_result
 from mps.workflow.executor import Executor, Placement, Run
@@ -61,16 +63,28 @@ class SubtaskProducer:
     """
 
     def __init__(
-        self, lifecycle: Lifecycle, storage: Storage, executor: Executor, inputs: InputCache
+        self,
+        lifecycle: Lifecycle,
+        storage: Storage,
+        executor: Executor,
+        inputs: InputCache,
+        *,
+        retry: Retrying | None = None,
     ) -> None:
         self.lifecycle, self.storage, self.executor, self.inputs = lifecycle, storage, executor, inputs
+        self.retry = retry if retry is not None else Retrying()
 
     def produce(self, task: TaskRecord, record: SubtaskRecord, *, final_attempt: bool = False) -> Produced:
         """The result entry of sub-task ``record`` of ``task`` (:meth:`produce_many` of one)."""
         return self.produce_many(task, [record], final_attempt=final_attempt)[0]
 
     def produce_many(
-        self, task: TaskRecord, records: Sequence[SubtaskRecord], *, final_attempt: bool = False
+        self,
+        task: TaskRecord,
+        records: Sequence[SubtaskRecord],
+        *,
+        final_attempt: bool = False,
+        fence: Fence | None = None,
     ) -> list[Produced]:
         """The result entries of sub-tasks ``records`` of ``task``, run as one plan (:mod:`mps.media.plan`).
 
@@ -79,18 +93,21 @@ class SubtaskProducer:
             records: the sub-tasks, as ``start_subtask`` returned them.
             final_attempt: the broker will not retry this message: record a transient failure as a
                 FAIL result instead of raising it, so the task can still finish.
+            fence: the attempt's leases (:mod:`mps.worker.fence`): a fenced attempt's ffmpeg is
+                killed and it uploads nothing.
 
         Returns:
             One entry (SUCCESS or FAIL) per record, in order, with the input's error when it failed.
 
         Raises:
+            AttemptFencedError: the attempt was fenced off before it could upload.
             MpsError: a retryable error (object store or task store down), unless ``final_attempt``.
         """
         # Both were validated by submit_task with these models; a failure here is a stored task this
         # version cannot read, refused (DLQ) rather than guessed at.
         requests = [parse_wire(KINDS.named(r.kind).input_model, r.input, where=r.kind) for r in records]
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
-        workspace = _UploadWorkspace(self, task, info, final_attempt)
+        workspace = _UploadWorkspace(self, task, info, final_attempt, fence)
         with ExitStack() as stack:
             try:
                 cached = stack.enter_context(self.inputs.use(task.task_id, info))
@@ -106,6 +123,7 @@ class SubtaskProducer:
                 file_name=info.file_name,
                 assets=self._assets,
                 gop=lambda: self._keyframe_interval(cached),
+                cancel=fence.cancel if fence is not None else threading.Event(),
             )
             entries = self.executor.run(run, workspace)
         return [Produced(entries[record.index]) for record in records]
@@ -155,6 +173,7 @@ class _UploadWorkspace:
     task: TaskRecord
     info: MediaInputInfo
     final: bool
+    fence: Fence | None
 
     def place(self, subtask: Subtask, scratch: Path) -> Placement:
         request = subtask.request
@@ -178,9 +197,18 @@ class _UploadWorkspace:
     ) -> MediaProcessTaskResult:
         if entry.result.Status != "SUCCESS":
             return entry
-        bucket = placement.bucket
+        bucket, task_id = placement.bucket, self.task.task_id
+
+        def upload() -> None:
+            # Only the attempt that holds the sub-task writes to its keys (mps.worker.fence).
+            if self.fence is not None:
+                self.fence.check()
+            upload_outputs(self.producer.storage, bucket, placement.out_root, task_id)
+
         try:
-            upload_outputs(self.producer.storage, bucket, placement.out_root, self.task.task_id)
+            self.producer.retry.call(upload, what=f"task {task_id} sub-task {subtask.index}: upload")
+        except AttemptFencedError:
+            raise
         except MpsError as exc:
             return self.failed(subtask.index, subtask.request, exc)
         log.debug("task %s sub-task %d: outputs uploaded to %s", self.task.task_id, subtask.index, bucket)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +31,7 @@ from mps.media.plan import Step, needs_gop, plan_subtasks
 from mps.media.specs import Subtask
 from mps.models import MediaMetaData, MediaProcessTaskInput, MediaProcessTaskResult, SubtaskInput
 from mps.models.common import TaskOutputStorage
-from mps.runner import Runner
+from mps.runner import CancellableRunner, Runner
 from mps.settings import Settings
 from mps.workflow.assets import default_font_file
 from mps.workflow.context import OperationContext
@@ -99,6 +100,8 @@ class Run:
         gop: the input's keyframe interval, measured only when the plan needs it.
         steps_at_once: how many steps of the plan run in parallel.
         parallel: ffmpeg runs one sub-task may have at once (its batches of seeked pictures).
+        cancel: set from another thread to stop the run: its ffmpeg processes are killed and the
+            sub-tasks still running fail with ``FailedOperation.Cancelled``.
     """
 
     items: Sequence[tuple[int, SubtaskInput]]
@@ -109,6 +112,7 @@ class Run:
     gop: Callable[[], float | None]
     steps_at_once: int = 1
     parallel: int = 1
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class Executor:
@@ -219,7 +223,7 @@ class Executor:
         workdir = scratch / f"work{subtask.index}"
         workdir.mkdir()
         return OperationContext(
-            runner=self.runner,
+            runner=CancellableRunner(self.runner, run.cancel),
             meta=run.meta,
             source=run.source,
             out_root=place.out_root,

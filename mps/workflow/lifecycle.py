@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 from mps.errors import MpsError
 from mps.models import MediaProcessTaskResult
@@ -74,14 +75,26 @@ class Lifecycle:
         notify = notify_target(task.notify, routing_key)
         return [events_target(self.events_exchange, routing_key), *([notify] if notify else [])]
 
+    def release(self, task_id: str, index: int, token: str) -> bool:
+        """Attempt ``token`` gives its sub-task up (it failed; its message will be retried)."""
+        return self.store.release_lease(task_id, index, token)
+
     def probed(self, task_id: str, metadata: JsonDict) -> None:
         """Record the probe of the task's input (its ``MetaData``)."""
         self.store.set_metadata(task_id, metadata)
 
-    def start(self, task_id: str, index: int) -> SubtaskRecord | None:
-        """Sub-task ``index`` (and its task) to PROCESSING; None when it is final already (a
-        redelivery, or an aborted task): the caller must not run it."""
-        return self.store.start_subtask(task_id, index)
+    def start(
+        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+    ) -> SubtaskRecord | None:
+        """Sub-task ``index`` (and its task) to PROCESSING, held by attempt ``token`` for ``lease``;
+        None when it is final already (a redelivery, an aborted task) or a live attempt holds it
+        (a copy): the caller must not run it."""
+        return self.store.start_subtask(task_id, index, token, lease)
+
+    def renew(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+        """Extend attempt ``token``'s hold; False when the attempt is fenced off (see
+        :mod:`mps.worker.fence`)."""
+        return self.store.renew_lease(task_id, index, token, lease)
 
     def progress(self, task_id: str, index: int, percent: int) -> bool:
         """Record a running sub-task's progress (advisory: False once it is final)."""
@@ -108,6 +121,7 @@ class Lifecycle:
         index: int,
         entry: MediaProcessTaskResult,
         source_error: MpsError | None = None,
+        token: str | None = None,
     ) -> bool:
         """Commit sub-task ``index``'s result once, then finish the task if it was the last.
 
@@ -117,12 +131,13 @@ class Lifecycle:
             entry: its result entry (SUCCESS or FAIL).
             source_error: the input's own failure, when the sub-task failed because of it: the
                 task's ErrCode says so (mps-api.md §7).
+            token: the attempt committing: only the attempt that holds the sub-task can.
 
         Returns:
             True when this call finished the task.
         """
         status = entry.result.Status
-        committed = self.store.finish_subtask(task.task_id, index, entry.to_wire(), status)
+        committed = self.store.finish_subtask(task.task_id, index, entry.to_wire(), status, token)
         if committed:
             log.info("task %s sub-task %d %s", task.task_id, index, status)
         if self.try_finish(task.task_id, source_error):

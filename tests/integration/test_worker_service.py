@@ -232,6 +232,7 @@ def _worker_process(rig: Rig, log: Path) -> subprocess.Popen[bytes]:
         }
     )
     env["MPS_X264_PRESET"] = "slow"  # long enough to be killed in the middle
+    env["MPS_SUBTASK_LEASE"] = "3"  # a killed worker's hold runs out soon
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "mps", "worker", "--concurrency", "1"], env=env, stdout=out, stderr=out
@@ -259,10 +260,19 @@ def test_a_worker_killed_mid_transcode_leaves_the_task_to_another(
         first.wait(10)
         assert wait_until(lambda: all(is_gone(pid) for pid in ffmpegs), 2.0), "ffmpeg outlived its worker"
         assert rig.store.get_subtasks(task_id)[0].result is None, "killed before it could finish"
+        # The second worker drops RabbitMQ's redelivery while the dead worker's lease lives; the
+        # relay's sweep sends the sub-task again once it ran out.
         second = _worker_process(rig, log)
+        stop = threading.Event()
+        relay = threading.Thread(
+            target=run_relay_loop, args=(rig.settings, stop, rig.components("test relay"))
+        )
+        relay.start()
         try:
             rig.wait_for(lambda: rig.store.get_task(task_id).status == "FINISH", 120, "the task to finish")
         finally:
+            stop.set()
+            relay.join(30)
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0, log.read_text()
     finally:

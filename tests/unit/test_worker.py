@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,22 @@ class CountingRunner(FfmpegRunner):
         return super().keyframe_interval(source, timeout=timeout)
 
 
+class ShiftableClock:
+    """Now, plus an offset a test can move forward (a lease running out without waiting for it)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class World:
     """A store, a storage holding the input, a stub broker and a handler wired together."""
 
     def __init__(self, tmp_path: Path, clip_bytes: bytes) -> None:
-        self.store = MemoryTaskStore()
+        self.clock = ShiftableClock()
+        self.store = MemoryTaskStore(clock=self.clock)
         self.storage = MemoryStorage([BUCKET])
         self.storage.put_bytes(BUCKET, "in/clip.mp4", clip_bytes)
         self.broker = StubBroker()
@@ -232,15 +244,24 @@ def test_a_bad_payload_goes_to_the_dead_letters(world: World) -> None:
     assert len(world.broker.dead_letters) == 2
 
 
-def test_a_fresh_copy_of_a_running_subtask_is_dropped(world: World) -> None:
+def test_a_copy_of_a_subtask_a_live_attempt_holds_is_dropped_until_its_lease_runs_out(world: World) -> None:
+    # Given a sub-task another worker runs, holding its lease
     task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT)])
-    world.store.start_subtask(task_id, 0)  # another worker holds it
+    world.store.start_subtask(task_id, 0, "another-worker", timedelta(seconds=30))
 
+    # When copies of its message arrive: the sweep's, and RabbitMQ's after a connection loss
     world.deliver(task_id, 0)
+    world.deliver(task_id, 0, redelivered=True)
 
+    # Then neither runs it: one attempt at a time
     assert world.store.get_subtasks(task_id)[0].attempts == 1
-    world.deliver(task_id, 0, redelivered=True)  # that worker died: its message comes back
+    # And once that worker's lease runs out (it died), the sweep sends it again and it runs
+    world.clock.offset += timedelta(seconds=31)
+    lost = world.store.list_unstarted_subtasks(world.clock())
+    assert [(u.task_id, u.index) for u in lost] == [(task_id, 0)]
+    world.deliver(task_id, 0)
     assert world.store.get_task(task_id).status == "FINISH"
+    assert world.store.get_subtasks(task_id)[0].attempts == 2
 
 
 def test_notify_mode_change_queues_processing_events(world: World) -> None:
