@@ -49,16 +49,24 @@ def parse_probe(data: Mapping[str, Any], size: int | None = None) -> MediaMetaDa
         header, which can claim 100 hours for a 2 s file; the header is used only when no stream
         states its length. ``VideoDuration``/``AudioDuration`` likewise, falling back to it.
 
+    One rule for what is readable: a video stream counts only with a frame size, an audio stream
+    only with a sample rate: what ffprobe could not size (a truncated or damaged stream) ffmpeg
+    cannot decode either, so it is left out, and a source with nothing left is unreadable.
+
     Raises:
-        SourceError: the file has neither an audio nor a video stream
+        SourceError: the file has no audio or video stream ffmpeg can decode
             (code ``FailedOperation.SourceFile``).
     """
     fmt = _mapping(data.get("format"))
     streams = [s for s in data.get("streams") or [] if isinstance(s, Mapping)]
-    videos = [s for s in streams if _is_video(s)]
-    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    videos = [s for s in streams if _is_video(s) and _int(s.get("width")) > 0 and _int(s.get("height")) > 0]
+    audios = [s for s in streams if s.get("codec_type") == "audio" and _int(s.get("sample_rate")) > 0]
     if not videos and not audios:
-        raise SourceError("the source has neither an audio nor a video stream", code=CODE_NO_MEDIA_STREAM)
+        raise SourceError(
+            "the source has no audio or video stream ffmpeg can decode (a video with a frame size, "
+            "or audio with a sample rate)",
+            code=CODE_NO_MEDIA_STREAM,
+        )
     duration = _stream_duration([*videos, *audios], _float(fmt.get("duration")))
     video_items = [_video_item(s) for s in videos]
     return MediaMetaData(

@@ -202,6 +202,30 @@ def test_missing_input(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / "result.json").read_text())["ErrCode"] == 60000
 
 
+def test_an_input_ffmpeg_cannot_size_fails_the_task_like_any_unreadable_input(
+    tmp_path: Path, clip: ClipFactory
+) -> None:
+    # A truncated MPEG-TS: its streams are declared, but ffprobe can size none of them.
+    whole = tmp_path / "whole.ts"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", clip(duration=2.0), "-c", "copy", whole], check=True
+    )
+    truncated = tmp_path / "truncated.ts"
+    truncated.write_bytes(whole.read_bytes()[: 188 * 3])  # SDT, PAT, PMT: streams declared, no data
+    task = write_json(
+        tmp_path / "task.json",
+        {"TranscodeTaskSet": [{"Definition": 100010}], "ImageSpriteTaskSet": [{"Definition": 10}]},
+    )
+    done = run_mps("process", truncated, "--task", task, "--output-dir", tmp_path / "out")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["ErrCode"] == 60000 and "frame size" in result["Message"]
+    statuses = [
+        v["Status"] for e in result["MediaProcessResultSet"] for k, v in e.items() if k.endswith("Task") and v
+    ]
+    assert statuses == ["FAIL", "FAIL"]
+
+
 def test_input_that_is_not_media(tmp_path: Path) -> None:
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n" * 100)

@@ -183,7 +183,7 @@ def test_describe_tasks_pages_newest_first_with_a_scroll_token(api: Api) -> None
     assert first["ScrollToken"] and second["ScrollToken"] == ""
     info = first["TaskSet"][0]
     assert info["TaskType"] == "WorkflowTask" and info["FinishTime"] == "0000-00-00T00:00:00Z"
-    assert info["SubTaskTypes"] == ["Transcode", "ImageSprites"]
+    assert info["SubTaskTypes"] == ["action-trans", "action-image-sprite"]
     assert api("DescribeTasks", Status="FINISH")["TaskSet"] == []
 
 

@@ -174,8 +174,8 @@ def test_neither_audio_nor_video_raises_source_error(data: dict[str, Any]) -> No
 def test_garbage_and_missing_values_become_zero() -> None:
     video = {
         "codec_type": "video",
-        "width": "N/A",
-        "height": None,
+        "width": "320",
+        "height": "240",
         "bit_rate": "N/A",
         "avg_frame_rate": "0/0",
         "r_frame_rate": "garbage",
@@ -185,18 +185,41 @@ def test_garbage_and_missing_values_become_zero() -> None:
         "tags": "not a dict",
         "disposition": None,
     }
-    audio = {"codec_type": "audio", "sample_rate": "", "channels": "two", "bit_rate": "nan"}
+    audio = {"codec_type": "audio", "sample_rate": "44100", "channels": "two", "bit_rate": "nan"}
     fmt = {"duration": "N/A", "size": "huge", "bit_rate": "inf", "format_name": None}
     meta = parse_probe({"streams": [video, audio, "junk"], "format": fmt})
 
     assert (meta.Size, meta.Bitrate, meta.Duration, meta.Container) == (0, 0, 0.0, "")
-    assert (meta.Width, meta.Height, meta.Rotate) == (0, 0, 0)
+    assert (meta.Width, meta.Height, meta.Rotate) == (320, 240, 0)
     assert (meta.VideoDuration, meta.AudioDuration) == (0.0, 0.0)
     stream = meta.VideoStreamSet[0]
     assert (stream.Fps, stream.FpsNumerator, stream.FpsDenominator) == (0, 0, 1)
-    assert (stream.Width, stream.Bitrate, stream.Codec) == (0, 0, "")
+    assert (stream.Width, stream.Bitrate, stream.Codec) == (320, 0, "")
     assert (stream.ColorSpace, stream.Codecs) == ("", "")
-    assert (meta.AudioStreamSet[0].SamplingRate, meta.AudioStreamSet[0].Channel) == (0, 0)
+    assert (meta.AudioStreamSet[0].SamplingRate, meta.AudioStreamSet[0].Channel) == (44100, 0)
+
+
+def test_streams_ffprobe_could_not_size_make_the_source_unreadable() -> None:
+    # A truncated MPEG-TS: ffprobe lists an h264 stream of 0x0 and an AAC stream with no sample rate.
+    unsized = {"codec_type": "video", "codec_name": "h264", "width": 0, "height": 0}
+    silent = {"codec_type": "audio", "codec_name": "aac", "channels": 0}
+    with pytest.raises(SourceError) as caught:
+        parse_probe({"streams": [unsized, silent], "format": {"duration": "0.000011"}})
+    assert caught.value.code == "FailedOperation.SourceFile"
+    assert "frame size" in caught.value.message
+
+
+def test_an_unsized_video_beside_good_audio_leaves_an_audio_source() -> None:
+    unsized = {"codec_type": "video", "codec_name": "h264", "width": 0, "height": 0}
+    audio = {
+        "codec_type": "audio",
+        "codec_name": "aac",
+        "sample_rate": "48000",
+        "channels": 2,
+        "duration": "3",
+    }
+    meta = parse_probe({"streams": [unsized, audio], "format": {}})
+    assert (meta.has_video, meta.VideoStreamSet, meta.Duration) == (False, [], 3.0)
     assert meta.fps == 25.0  # the model's own fallback when the rate is unknown
 
 
