@@ -124,6 +124,7 @@ class SubtaskProducer:
                 assets=self._assets,
                 gop=lambda: self._keyframe_interval(cached),
                 cancel=fence.cancel if fence is not None else threading.Event(),
+                task_id=task.task_id,
             )
             entries = self.executor.run(run, workspace)
         return [Produced(entries[record.index]) for record in records]

@@ -38,6 +38,7 @@ class OperationContext:
         parallel: ffmpeg runs one sub-task may have at once (its batches of seeked pictures):
             ``mps process`` lets a sub-task use the machine's cores; a service worker keeps 1,
             its handler threads already share the cores out.
+        task_id: the task the sub-task belongs to, named in every log line about it.
     """
 
     runner: Runner
@@ -52,6 +53,7 @@ class OperationContext:
     seek_pictures: bool = False
     pictures_ready: bool = False
     parallel: int = 1
+    task_id: str = ""
 
     def output_path(self, key: str) -> Path:
         """The local file for output ``key``, its directory created."""

@@ -112,6 +112,7 @@ class TaskEngine:
             gop=lambda: self.executor.keyframe_interval(source),
             steps_at_once=concurrency,
             parallel=concurrency,
+            task_id=task_id,
         )
         entries = self.executor.run(run, _LocalWorkspace(out_root, output_dir, output_storage, on_progress))
         return result.model_copy(

@@ -71,10 +71,17 @@ def execute_subtask(
     try:
         item = (operation or KINDS.named(subtask.kind).run)(subtask, ctx)
     except MpsError as exc:
-        log.warning("sub-task %d (%s) failed: %s [%s]", subtask.index, subtask.kind, exc.message, exc.code)
+        log.warning(
+            "task %s sub-task %d (%s) failed: %s [%s]",
+            ctx.task_id,
+            subtask.index,
+            subtask.kind,
+            exc.message,
+            exc.code,
+        )
         return failed_result(subtask.kind, subtask.request, exc, begin)
     except Exception as exc:  # the boundary of one sub-task: a bug must not take the others down
-        log.exception("sub-task %d (%s) crashed", subtask.index, subtask.kind)
+        log.exception("task %s sub-task %d (%s) crashed", ctx.task_id, subtask.index, subtask.kind)
         error = MpsError(f"internal error: {type(exc).__name__}", code="InternalError")
         error.err_code = ERR_CODE_INTERNAL
         return failed_result(subtask.kind, subtask.request, error, begin)

@@ -102,6 +102,7 @@ class Run:
         parallel: ffmpeg runs one sub-task may have at once (its batches of seeked pictures).
         cancel: set from another thread to stop the run: its ffmpeg processes are killed and the
             sub-tasks still running fail with ``FailedOperation.Cancelled``.
+        task_id: the task, for log lines.
     """
 
     items: Sequence[tuple[int, SubtaskInput]]
@@ -113,6 +114,7 @@ class Run:
     steps_at_once: int = 1
     parallel: int = 1
     cancel: threading.Event = field(default_factory=threading.Event)
+    task_id: str = ""
 
 
 class Executor:
@@ -162,7 +164,7 @@ class Executor:
         try:
             return self.runner.keyframe_interval(source)
         except MpsError as exc:
-            log.info("GOP not measured (%s): assuming the planner's default", exc.message)
+            log.info("GOP of %s not measured (%s): assuming the planner's default", source, exc.message)
             return None
 
     def run(self, run: Run, workspace: Workspace) -> dict[int, MediaProcessTaskResult]:
@@ -234,6 +236,7 @@ class Executor:
             font_file=self.settings.font_file,
             seek_pictures=seek,
             parallel=max(1, run.parallel),
+            task_id=run.task_id,
         )
 
 

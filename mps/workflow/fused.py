@@ -72,8 +72,8 @@ def _ran_shared(jobs: Sequence[TranscodeJob | None], contexts: Sequence[Operatio
     try:
         _run_shared([job for job in jobs if job is not None], contexts)
     except MpsError as exc:
-        log.warning("a fused run of %d transcodes failed (%s): running them one by one",
-                    len(jobs), exc.message)  # fmt: skip
+        log.warning("task %s: a fused run of %d transcodes failed (%s): running them one by one",
+                    contexts[0].task_id, len(jobs), exc.message)  # fmt: skip
         return False
     return True
 
@@ -126,8 +126,8 @@ def run_shared_pictures(
         sequences = [_picture_sequence(s, ctx) for s, ctx in zip(subtasks, contexts, strict=True)]
         _run_pictures(sequences, contexts)
     except MpsError as exc:
-        log.warning("a shared decode of %d picture sub-tasks failed (%s): running them one by one",
-                    len(subtasks), exc.message)  # fmt: skip
+        log.warning("task %s: a shared decode of %d picture sub-tasks failed (%s): running them one by one",
+                    contexts[0].task_id, len(subtasks), exc.message)  # fmt: skip
         return [execute_subtask(*args) for args in zip(subtasks, contexts, stores, strict=True)]
     return [
         execute_subtask(s, replace(ctx, pictures_ready=True), store)

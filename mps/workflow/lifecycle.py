@@ -72,7 +72,7 @@ class Lifecycle:
 
     def targets(self, task: TaskRecord, routing_key: str) -> list[EventTarget]:
         """Where an event of ``task`` goes: the events exchange, and its notify target if it has one."""
-        notify = notify_target(task.notify, routing_key)
+        notify = notify_target(task.notify, routing_key, task.task_id)
         return [events_target(self.events_exchange, routing_key), *([notify] if notify else [])]
 
     def release(self, task_id: str, index: int, token: str) -> bool:

@@ -73,12 +73,15 @@ def events_target(exchange: str, routing_key: str = FINISH_KEY) -> EventTarget:
     return EventTarget(EXCHANGE, exchange, routing_key)
 
 
-def notify_target(notify: JsonDict | None, routing_key: str = FINISH_KEY) -> EventTarget | None:
+def notify_target(
+    notify: JsonDict | None, routing_key: str = FINISH_KEY, task_id: str = ""
+) -> EventTarget | None:
     """The target a stored ``TaskNotifyConfig`` names, or None when it names none we deliver to.
 
     Parameters:
         notify: the task's ``TaskNotifyConfig`` as stored (wire JSON), or None.
         routing_key: used for topic targets.
+        task_id: the task, named in the log line when its config names no target.
 
     Returns:
         A ``queue``, ``topic`` or ``url`` target, or None.
@@ -95,7 +98,9 @@ def notify_target(notify: JsonDict | None, routing_key: str = FINISH_KEY) -> Eve
             return EventTarget(QUEUE, str(notify["QueueName"]))
         if model == "Topic" and notify.get("TopicName"):
             return EventTarget(TOPIC, str(notify["TopicName"]), routing_key)
-    log.warning("TaskNotifyConfig %s names no target this server delivers to", _describe(notify))
+    log.warning(
+        "task %s: TaskNotifyConfig %s names no target this server delivers to", task_id, _describe(notify)
+    )
     return None
 
 

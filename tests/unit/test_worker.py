@@ -378,3 +378,17 @@ def test_an_adaptive_ladder_is_uploaded_whole_with_its_master_playlist_as_the_re
         segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
         beside = posixpath.dirname(rung_key)
         assert segments and all(posixpath.join(beside, segment) in keys for segment in segments)
+
+
+def test_every_log_line_about_a_task_names_it(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a task with a sub-task that fails and one that succeeds
+    task_id = world.create([("Transcode", BAD_CODEC), ("SnapshotByTimeOffset", SNAPSHOT)])
+
+    # When a worker runs both
+    with caplog.at_level("INFO", logger="mps"):
+        world.deliver(task_id, 0)
+        world.deliver(task_id, 1)
+
+    # Then every line mps logged names the task
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("mps")]
+    assert lines and all(task_id in line for line in lines), [x for x in lines if task_id not in x]
