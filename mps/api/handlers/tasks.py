@@ -168,7 +168,7 @@ def simple_info(task: TaskRecord) -> dict[str, Any]:
         "CreateTime": wire_time(task.create_time),
         "BeginProcessTime": wire_time(task.begin_time),
         "FinishTime": wire_time(task.finish_time),
-        # Tencent names sub-task types as its orchestration does: "action-trans" (mps-api.md §8).
+        # Tencent names sub-task types as its orchestration names activities (mps-api.md §8).
         "SubTaskTypes": [kind.activity_type for kind in KINDS if sets.get(kind.set_name)],
     }
 
