@@ -66,9 +66,12 @@ def store_of(app: FastAPI) -> MemoryTaskStore:
     return store
 
 
-def add_task(app: FastAPI, kinds: tuple[str, ...] = ("Transcode",), key: str = "in/clip.mp4", **kw: Any) -> str:
+def add_task(
+    app: FastAPI, kinds: tuple[str, ...] = ("Transcode",), key: str = "in/clip.mp4", **kw: Any
+) -> str:
     """A WAITING task on ``bucket/key`` with one sub-task per kind; returns its TaskId."""
-    request = {"InputInfo": {"Type": "COS", "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/" + key}}}
+    cos = {"Bucket": "media", "Region": "r", "Object": "/" + key}
+    request = {"InputInfo": {"Type": "COS", "CosInputInfo": cos}}
     subtasks = [NewSubtask(kind, dict(INPUTS[kind])) for kind in kinds]
     task, _ = store_of(app).create_task(NewTask(new_task_id("0"), request, subtasks=subtasks, **kw))
     return task.task_id
@@ -79,8 +82,8 @@ def login(client: TestClient, user: str = "admin", password: str = ADMIN_PASSWOR
     page = client.get("/console/login")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token is not None
-    answer = client.post("/console/login", data={"user": user, "password": password, "csrf": token.group(1),
-                                                 "next": "/console/tasks"}, follow_redirects=False)  # fmt: skip
+    form = {"user": user, "password": password, "csrf": token.group(1), "next": "/console/tasks"}
+    answer = client.post("/console/login", data=form, follow_redirects=False)
     assert answer.status_code == 303, answer.text
     tasks = client.get("/console/tasks")
     csrf = re.search(r'name="csrf" value="([^"]+)"', tasks.text)
