@@ -301,8 +301,9 @@ class Console:
         session = self._session(request)
         if session is None:
             return self._to_login(request)
-        family = request.query_params.get("family", "TranscodeTemplateSet")
-        family = family if family in FAMILIES else "TranscodeTemplateSet"
+        first = next(iter(FAMILIES))
+        family = request.query_params.get("family", first)
+        family = family if family in FAMILIES else first
         action = f"Describe{FAMILIES[family].kind}s"
         ctx = RequestContext(request_id=str(uuid.uuid4()), action=action, client_ip=_peer(request))
         answer = await run_in_threadpool(self.actions.get(action), {"Limit": 100}, ctx)
