@@ -26,7 +26,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from mps.broker.base import Broker, RetryPolicy
+from mps.broker.base import Broker, QueueInspector, RetryPolicy
+from mps.metrics import Metrics, MetricsServer, StoreCollector, serve_metrics
 from mps.runner import Runner
 from mps.runner.ffmpeg import FfmpegRunner
 from mps.settings import Settings
@@ -126,17 +127,55 @@ def build_api_services(settings: Settings, parts: Components | None = None) -> A
     )
 
 
-def build_api_app(settings: Settings, parts: Components | None = None) -> FastAPI:
-    """The ASGI application of ``mps api`` on ``parts`` (default: the production adapters)."""
+def build_api_app(
+    settings: Settings, parts: Components | None = None, metrics: Metrics | None = None
+) -> FastAPI:
+    """The ASGI application of ``mps api`` on ``parts`` (default: the production adapters), with
+    ``/metrics`` (``metrics``, default: :func:`build_metrics` on the same store and broker) and
+    ``/console``."""
     from mps.api.service import build_api
 
-    return build_api(settings, build_api_services(settings, parts))
+    services = build_api_services(settings, parts)
+    if metrics is None:
+        metrics = build_metrics(services.store, services.broker)
+    return build_api(settings, services, metrics=metrics)
+
+
+def build_metrics(store: TaskStore | None = None, broker: Broker | None = None) -> Metrics:
+    """A process's metrics; with ``store`` (the API, ``mps up``), also the gauges read from the store
+    and the work queue's depth from ``broker`` at scrape time. Workers, the listener and the relay
+    count only what they do themselves, so the store is asked once per scrape, by the API."""
+    metrics = Metrics()
+    if store is not None:
+        depth = None
+        if broker is not None and isinstance(broker, QueueInspector):
+            inspector, queue = broker, broker.work_queue
+
+            def depth() -> tuple[str, int]:
+                return queue, inspector.message_count(queue)
+
+        metrics.register(StoreCollector(store, depth))
+    return metrics
+
+
+@contextmanager
+def metrics_endpoint(settings: Settings, metrics: Metrics) -> Iterator[MetricsServer | None]:
+    """``/metrics`` on ``MPS_METRICS_PORT`` for the life of the block (None when the port is 0)."""
+    if not settings.metrics_port:
+        yield None
+        return
+    server = serve_metrics(metrics, settings.metrics_port, settings.metrics_host)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @contextmanager
 def work_handler(
     settings: Settings, store: TaskStore, storage: Storage, *, runner: Runner | None = None,
     templates: TemplateLookup | None = None, max_attempts: int = RetryPolicy().max_attempts,
+    metrics: Metrics | None = None,
 ) -> Iterator[WorkHandler]:  # fmt: skip
     """A :class:`WorkHandler` with its own input cache, removed from disk on exit.
 
@@ -146,6 +185,7 @@ def work_handler(
         runner: ffmpeg (default: the configured binaries).
         templates: template lookup (default: :func:`build_templates`).
         max_attempts: the consumer's retry policy's attempts.
+        metrics: the worker's metrics (None: not observed).
     """
     directory = settings.work_dir / f"mps-inputs-{uuid.uuid4().hex[:12]}"
     fetch = make_fetch(
@@ -158,7 +198,9 @@ def work_handler(
     producer = SubtaskProducer(lifecycle, storage, executor, inputs)
     try:
         lease = timedelta(seconds=settings.subtask_lease)
-        yield WorkHandler(lifecycle, producer, inputs, max_attempts=max_attempts, lease=lease)
+        yield WorkHandler(
+            lifecycle, producer, inputs, max_attempts=max_attempts, lease=lease, metrics=metrics
+        )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -169,11 +211,13 @@ def run_worker(
     stop: threading.Event,
     parts: Components,
     consumer: Broker | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Consume the work queue with ``concurrency`` handler threads until ``stop`` is set.
 
     Parameters:
         consumer: the broker to consume with (default: ``parts.broker``).
+        metrics: where the worker's busy slots, durations and speeds go (None: nowhere).
 
     Raises:
         BrokerError: a failure reconnecting cannot fix (login refused...).
@@ -183,7 +227,11 @@ def run_worker(
     broker = consumer if consumer is not None else parts.broker
     broker.declare_topology(settings.events_exchange)
     policy: RetryPolicy = getattr(broker, "retry_policy", RetryPolicy())
-    with work_handler(settings, parts.store, parts.storage, max_attempts=policy.max_attempts) as handler:
+    if metrics is not None:
+        metrics.worker_slots.set(concurrency)
+    with work_handler(
+        settings, parts.store, parts.storage, max_attempts=policy.max_attempts, metrics=metrics
+    ) as handler:
         consume_work(broker, handler, concurrency, stop)
 
 
@@ -195,23 +243,29 @@ def run_relay_loop(settings: Settings, stop: threading.Event, parts: Components)
     run_relay_service(settings, stop, parts.store, parts.broker)
 
 
-def listen_handler(settings: Settings, parts: Components) -> BucketEventHandler:
-    """The listener's handler: bucket events into workflow tasks."""
+def listen_handler(
+    settings: Settings, parts: Components, metrics: Metrics | None = None
+) -> BucketEventHandler:
+    """The listener's handler: bucket events into workflow tasks (counted in ``metrics``)."""
     from mps.listener.service import BucketEventHandler
 
     templates = build_templates(settings, parts.store)
-    return BucketEventHandler(parts.store, parts.storage, parts.broker, templates, plan=settings.plan)
+    return BucketEventHandler(
+        parts.store, parts.storage, parts.broker, templates, plan=settings.plan, metrics=metrics
+    )
 
 
 def run_listen_loop(
-    settings: Settings, stop: threading.Event, parts: Components, *, reconcile_interval: float | None = None
-) -> None:
+    settings: Settings, stop: threading.Event, parts: Components, *, reconcile_interval: float | None = None,
+    metrics: Metrics | None = None,
+) -> None:  # fmt: skip
     """Turn bucket events into workflow tasks, and reconcile every ``reconcile_interval`` seconds
     (None: ``MPS_RECONCILE_INTERVAL``), until ``stop`` is set."""
     from mps.listener.service import run_listener
 
     parts.broker.declare_topology(settings.events_exchange)
-    run_listener(settings, stop, listen_handler(settings, parts), reconcile_interval=reconcile_interval)
+    handler = listen_handler(settings, parts, metrics)
+    run_listener(settings, stop, handler, reconcile_interval=reconcile_interval)
 
 
 def install_stop_signals(stop: threading.Event) -> None:
@@ -243,14 +297,15 @@ def run_up(settings: Settings, workers: int, host: str, port: int, stop: threadi
     parts = build_components(settings, "mps up")
     consumer = build_broker(settings, "mps up worker")
     listener = Components(parts.store, parts.storage, build_broker(settings, "mps up listen"))
+    metrics = build_metrics(parts.store, parts.broker)  # one registry: the API's /metrics shows it all
     server = uvicorn.Server(
-        uvicorn.Config(build_api_app(settings, parts), host=host, port=port, log_level="info")
+        uvicorn.Config(build_api_app(settings, parts, metrics), host=host, port=port, log_level="info")
     )
     jobs: list[tuple[str, Callable[[], None]]] = [
         ("api", server.run),
-        ("worker", lambda: run_worker(settings, workers, stop, parts, consumer)),
+        ("worker", lambda: run_worker(settings, workers, stop, parts, consumer, metrics)),
         ("relay", lambda: run_relay_loop(settings, stop, parts)),
-        ("listen", lambda: run_listen_loop(settings, stop, listener)),
+        ("listen", lambda: run_listen_loop(settings, stop, listener, metrics=metrics)),
     ]
     threads = [threading.Thread(target=_guarded(name, job, stop), name=f"mps-{name}") for name, job in jobs]
     try:
@@ -288,10 +343,12 @@ __all__ = [
     "build_catalog",
     "build_components",
     "build_local_engine",
+    "build_metrics",
     "build_runner",
     "build_templates",
     "install_stop_signals",
     "listen_handler",
+    "metrics_endpoint",
     "run_listen_loop",
     "run_relay_loop",
     "run_up",

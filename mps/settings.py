@@ -64,3 +64,17 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(
         300.0, description="Seconds between reconcile scans of watched buckets in mps listen (0 = off)"
     )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Port of /metrics on mps worker, listen and relay (0 = off)"
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address the metrics port binds")
+    console_password: str | None = Field(
+        None, description="Console admin password (unset: the API's SecretId/SecretKey log in as admin)"
+    )
+    console_viewer_password: str | None = Field(
+        None, description="Console read-only password (user name: viewer)"
+    )
+    console_secret: str | None = Field(
+        None, description="Key signing console sessions (unset: random per process, with a warning)"
+    )
+    console_session_hours: float = Field(12.0, gt=0, description="Hours a console login lasts")

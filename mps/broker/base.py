@@ -275,6 +275,19 @@ class Broker(Protocol):
         ...
 
 
+@runtime_checkable
+class QueueInspector(Protocol):
+    """A broker that can tell how many messages wait in a queue (for ``/metrics``)."""
+
+    def message_count(self, queue: str) -> int:
+        """Messages ready in ``queue``.
+
+        Raises:
+            BrokerError: the broker did not answer, or the queue does not exist.
+        """
+        ...
+
+
 __all__ = [
     "AMQP_MAX_PRIORITY",
     "ATTEMPTS_HEADER",
@@ -288,6 +301,7 @@ __all__ = [
     "Handler",
     "JSON_CONTENT_TYPE",
     "Outcome",
+    "QueueInspector",
     "RetryPolicy",
     "TASK_PRIORITY_MAX",
     "TASK_PRIORITY_MIN",

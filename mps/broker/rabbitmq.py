@@ -221,6 +221,8 @@ class RabbitmqBroker:
         self._local = threading.local()
         self._topology: tuple[KeyedDeclare, ...] = ()
         self._closing = threading.Event()
+        self._inspect_lock = threading.Lock()
+        self._inspect_connection: pika.BlockingConnection | None = None
         _quiet_pika()
 
     @property
@@ -268,6 +270,49 @@ class RabbitmqBroker:
         retrying :meth:`declare_topology` in the background."""
         self._closing.set()
         self._drop_publisher()
+        with self._inspect_lock:
+            self._drop_inspector()
+
+    def message_count(self, queue: str) -> int:
+        """Messages ready in ``queue``: a passive declare on a connection kept for this (metrics
+        scrapes come from short-lived threads, which must not each open a publisher).
+
+        Raises:
+            BrokerError: RabbitMQ is unreachable, or the queue does not exist.
+        """
+        with self._inspect_lock:
+            for attempt in (1, 2):
+                try:
+                    connection = self._inspector()
+                    with map_pika_errors(f"inspect {queue}"):
+                        channel = connection.channel()
+                        try:
+                            return int(channel.queue_declare(queue, passive=True).method.message_count)
+                        finally:
+                            if channel.is_open:
+                                channel.close()
+                except BrokerConnectionError:
+                    self._drop_inspector()
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _inspector(self) -> pika.BlockingConnection:
+        connection = self._inspect_connection
+        if connection is not None and connection.is_open:
+            try:
+                connection.process_data_events(0)  # answer heartbeats, notice a dropped socket
+                return connection
+            except pe.AMQPError:
+                self._drop_inspector()
+        self._inspect_connection = self.connect("metrics")
+        return self._inspect_connection
+
+    def _drop_inspector(self) -> None:
+        connection, self._inspect_connection = self._inspect_connection, None
+        if connection is not None and connection.is_open:
+            with suppress(pe.AMQPError):
+                connection.close()
 
     # -- declarations --------------------------------------------------------------------------
 

@@ -188,6 +188,12 @@ class StubBroker:
             self._bindings[exchange].append((queue, binding_key))
             self._queues.setdefault(queue, [])
 
+    def message_count(self, queue: str) -> int:
+        """Messages waiting in ``queue`` (not the ones being handled), as a passive declare says."""
+        self._check_available()
+        with self._cond:
+            return len(self._queues[queue])
+
     def close(self) -> None:
         """Nothing to release."""
 

@@ -22,15 +22,23 @@ def run_listen_command(reconcile_interval: float | None) -> int:
     Parameters:
         reconcile_interval: seconds between scans; None = ``MPS_RECONCILE_INTERVAL``; 0 = never.
     """
-    from mps.app import build_components, install_stop_signals, run_listen_loop
+    from mps.app import (
+        build_components,
+        build_metrics,
+        install_stop_signals,
+        metrics_endpoint,
+        run_listen_loop,
+    )
 
     _service_logging()
     settings = Settings()
     stop = threading.Event()
     install_stop_signals(stop)
     parts = build_components(settings, "mps listen")
+    metrics = build_metrics()
     try:
-        run_listen_loop(settings, stop, parts, reconcile_interval=reconcile_interval)
+        with metrics_endpoint(settings, metrics):
+            run_listen_loop(settings, stop, parts, reconcile_interval=reconcile_interval, metrics=metrics)
     finally:
         parts.broker.close()
         parts.store.close()

@@ -31,15 +31,17 @@ def _service_logging() -> None:
 
 def run_worker_command(concurrency: int | None) -> int:
     """``mps worker``: consume the work queue with ``concurrency`` handler threads (default: cores)."""
-    from mps.app import build_components, install_stop_signals, run_worker
+    from mps.app import build_components, build_metrics, install_stop_signals, metrics_endpoint, run_worker
 
     _service_logging()
     settings = Settings()
     stop = threading.Event()
     install_stop_signals(stop)
     parts = build_components(settings, "mps worker")
+    metrics = build_metrics()
     try:
-        run_worker(settings, max(1, concurrency or settings.concurrency), stop, parts)
+        with metrics_endpoint(settings, metrics):
+            run_worker(settings, max(1, concurrency or settings.concurrency), stop, parts, metrics=metrics)
     finally:
         parts.broker.close()
         parts.store.close()
@@ -48,7 +50,13 @@ def run_worker_command(concurrency: int | None) -> int:
 
 def run_relay_command() -> int:
     """``mps relay``: deliver outbox events and republish lost work messages."""
-    from mps.app import build_components, install_stop_signals, run_relay_loop
+    from mps.app import (
+        build_components,
+        build_metrics,
+        install_stop_signals,
+        metrics_endpoint,
+        run_relay_loop,
+    )
 
     _service_logging()
     settings = Settings()
@@ -56,7 +64,8 @@ def run_relay_command() -> int:
     install_stop_signals(stop)
     parts = build_components(settings, "mps relay")
     try:
-        run_relay_loop(settings, stop, parts)
+        with metrics_endpoint(settings, build_metrics()):  # the process's own (python, gc) metrics
+            run_relay_loop(settings, stop, parts)
     finally:
         parts.broker.close()
         parts.store.close()

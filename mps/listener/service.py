@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from mps.broker.base import Broker, BrokerError, DecodeError, Delivery
 from mps.broker.names import QueueNames
 from mps.errors import InvalidParameterError
+from mps.metrics import Metrics
 from mps.settings import Settings
 from mps.storage.base import Storage
 from mps.store.base import TaskStore
@@ -52,6 +53,7 @@ class BucketEventHandler:
         templates: template lookup for ProcessMedia's checks.
         account_id: first part of new TaskIds.
         plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
+        metrics: counts the events received and deduplicated (None: not counted).
     """
 
     store: TaskStore
@@ -60,6 +62,7 @@ class BucketEventHandler:
     templates: TemplateLookup
     account_id: str = "0"
     plan: str = "auto"
+    metrics: Metrics | None = None
 
     def __call__(self, delivery: Delivery) -> None:
         """Handle one message: start the tasks of every object it announces.
@@ -75,7 +78,7 @@ class BucketEventHandler:
         for event in events:
             started = handle_object_created(
                 event, store=self.store, broker=self.broker, templates=self.templates,
-                storage=self.storage, account_id=self.account_id, plan=self.plan,
+                storage=self.storage, account_id=self.account_id, plan=self.plan, metrics=self.metrics,
             )  # fmt: skip
             if not started:
                 log.debug("%s/%s (%s): no new task", event.bucket, event.key, event.source)

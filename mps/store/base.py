@@ -213,6 +213,89 @@ class WorkflowRecord:
     update_time: datetime
 
 
+@dataclass(frozen=True)
+class TaskQuery:
+    """The console's task filters; every one is optional and they combine with AND.
+
+    ``search`` is a TaskId (exact) or a piece of the input's name (``bucket/key`` or the URL,
+    case-insensitive); ``failed`` as DescribeTasks' ``SubTaskHasFailed`` (the task's ErrCode or
+    any sub-task FAIL); times filter ``create_time`` (start inclusive, end exclusive).
+    """
+
+    status: TaskStatus | None = None
+    failed: bool | None = None
+    workflow_id: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One row of the console's task list: the task's columns without its JSON, and its sub-tasks
+    counted (``progress`` is the mean progress of all of them, 0-100)."""
+
+    position: int
+    task_id: str
+    status: TaskStatus
+    err_code: int
+    message: str
+    workflow_id: int | None
+    input_name: str
+    create_time: datetime
+    begin_time: datetime | None
+    finish_time: datetime | None
+    subtasks: int = 0
+    finished: int = 0
+    failed: int = 0
+    progress: int = 0
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A page of :meth:`Tasks.find_tasks`, newest first; ``before`` is the cursor of the next
+    (older) page, None on the last one."""
+
+    tasks: list[TaskSummary]
+    before: int | None
+
+
+@dataclass(frozen=True)
+class TaskStats:
+    """What ``/metrics`` reads from the store at scrape time (a few cheap aggregate queries).
+
+    Parameters:
+        by_status: how many tasks the store holds per status.
+        by_err_code: how many FINISH tasks per non-zero ErrCode.
+        oldest_unstarted: creation time of the oldest unfinished task with a sub-task never
+            started (the age of the oldest work message still queued), None when none waits.
+        oldest_unsent_event: creation time of the oldest outbox row not delivered yet.
+    """
+
+    by_status: dict[str, int]
+    by_err_code: dict[int, int]
+    oldest_unstarted: datetime | None
+    oldest_unsent_event: datetime | None
+
+
+def input_name(request: JsonDict) -> str:
+    """The short name of a task's input the console shows and searches: ``bucket/key`` of a COS or
+    AWS-S3 input, the URL of a URL input ("" when the request names none)."""
+    info = request.get("InputInfo") or {}
+    cos, s3, url = info.get("CosInputInfo"), info.get("S3InputInfo"), info.get("UrlInputInfo")
+    if isinstance(cos, dict):
+        return f"{cos.get('Bucket', '')}/{str(cos.get('Object', '')).lstrip('/')}"[:INPUT_NAME_LENGTH]
+    if isinstance(s3, dict):
+        return f"{s3.get('S3Bucket', '')}/{str(s3.get('S3Object', '')).lstrip('/')}"[:INPUT_NAME_LENGTH]
+    if isinstance(url, dict):
+        return str(url.get("Url", ""))[:INPUT_NAME_LENGTH]
+    return ""
+
+
+#: Longest input name stored for search (longer ones are cut).
+INPUT_NAME_LENGTH = 1024
+
+
 class ConflictError(MpsError):
     """A unique key was already taken. The store resolves the races it expects (SessionId, bucket
     trigger, template Definition) itself; this escapes only for an unexpected one, e.g. a TaskId
@@ -284,6 +367,16 @@ class Tasks(Protocol):
         end_time: datetime | None = None,
     ) -> int:
         """How many tasks :meth:`list_tasks` would list over all its pages (DescribeTasks' TotalCount)."""
+        ...
+
+    def find_tasks(self, query: TaskQuery, limit: int = 50, before: int | None = None) -> TaskPage:
+        """One page of the console's task list, newest first: tasks matching ``query`` positioned
+        before ``before`` (keyset paging on the creation order), at most ``limit``, with their
+        sub-tasks counted. Filtered and paged in the database."""
+        ...
+
+    def task_stats(self) -> TaskStats:
+        """Counts by status and ErrCode and the oldest waiting work and event, for ``/metrics``."""
         ...
 
     def purge_tasks(self, finished_before: datetime, limit: int = 1000) -> int:

@@ -35,11 +35,15 @@ from mps.store.base import (
     OutboxRecord,
     SubtaskRecord,
     SubtaskStatus,
+    TaskPage,
+    TaskQuery,
     TaskRecord,
+    TaskStats,
     TaskStatus,
     UnstartedSubtask,
     utc_now,
 )
+from mps.store.console_rules import matches_query, summarize
 from mps.store.memory_catalog import MemoryCatalog
 from mps.store.transitions import (
     OwedEvent,
@@ -229,6 +233,33 @@ class MemoryTaskStore(MemoryCatalog):
             return False
         has_failed = task.err_code != 0 or any(s.status == "FAIL" for s in self._subtasks[task.task_id])
         return failed is None or failed == has_failed
+
+    def find_tasks(self, query: TaskQuery, limit: int = 50, before: int | None = None) -> TaskPage:
+        """See :meth:`mps.store.sql_console.ConsoleMixin.find_tasks`."""
+        limit = max(limit, 1)
+        with self._lock:
+            found = [
+                summarize(pos, self._tasks[task_id], self._subtasks[task_id])
+                for task_id, pos in sorted(self._positions.items(), key=lambda item: -item[1])
+                if (before is None or pos < before)
+                and matches_query(self._tasks[task_id], self._subtasks[task_id], query)
+            ]
+        page = found[:limit]
+        return TaskPage(page, page[-1].position if len(found) > limit else None)
+
+    def task_stats(self) -> TaskStats:
+        """See :meth:`mps.store.sql_console.ConsoleMixin.task_stats`."""
+        by_status: dict[str, int] = {"WAITING": 0, "PROCESSING": 0, "FINISH": 0}
+        by_err_code: dict[int, int] = {}
+        with self._lock:
+            for task in self._tasks.values():
+                by_status[task.status] += 1
+                if task.status == "FINISH" and task.err_code:
+                    by_err_code[task.err_code] = by_err_code.get(task.err_code, 0) + 1
+            waiting = self.list_unstarted_subtasks(self._now(), limit=1)
+            oldest = self._tasks[waiting[0].task_id].create_time if waiting else None
+            unsent = [e.created_at for e in self._outbox.values() if e.sent_at is None]
+        return TaskStats(by_status, by_err_code, oldest, min(unsent, default=None))
 
     def purge_tasks(self, finished_before: datetime, limit: int = 1000) -> int:
         """See :meth:`mps.store.base.TaskStore.purge_tasks`."""

@@ -57,7 +57,13 @@ tasks = sa.Table(
     sa.Column("create_time", UtcDateTime, nullable=False),
     sa.Column("begin_time", UtcDateTime, nullable=True),
     sa.Column("finish_time", UtcDateTime, nullable=True),
+    # bucket/key or URL of the input (``mps.store.base.input_name``): what the console searches.
+    sa.Column("input_name", sa.String(1024), nullable=False, default="", server_default=""),
     sa.Index(None, "status", "seq"),
+    # The console's filters and the metrics' counts (migration 0002).
+    sa.Index(None, "workflow_id", "seq"),
+    sa.Index(None, "create_time"),
+    sa.Index(None, "status", "err_code"),
 )
 
 subtasks = sa.Table(
@@ -79,6 +85,7 @@ subtasks = sa.Table(
     # of one sub-task never overlap and only the holder's result is committed.
     sa.Column("lease_token", sa.String(64), nullable=True),
     sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Index(None, "status"),
 )
 
 outbox = sa.Table(
@@ -97,6 +104,7 @@ outbox = sa.Table(
     sa.Column("sent_at", UtcDateTime, nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, default=""),
     sa.Index(None, "sent_at", "next_attempt_at"),
+    sa.Index(None, "task_id"),
 )
 
 templates = sa.Table(

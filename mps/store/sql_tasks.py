@@ -26,6 +26,7 @@ from mps.store.base import (
     TaskRecord,
     TaskStatus,
     UnstartedSubtask,
+    input_name,
 )
 from mps.store.schema import UtcDateTime, bucket_events, outbox, subtasks, tasks
 from mps.store.sql_outbox import insert_event
@@ -85,6 +86,7 @@ class TasksMixin(SqlBase):
                 priority=new.priority,
                 workflow_id=new.workflow_id,
                 create_time=now,
+                input_name=input_name(new.request),
             )
         )
         self._insert_subtasks(conn, new.task_id, 0, new.subtasks)

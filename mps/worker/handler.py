@@ -15,12 +15,15 @@ through the outbox, so heartbeats keep flowing however long ffmpeg runs.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 
 from pydantic import ValidationError
 
 from mps.broker.base import DecodeError, Delivery, RetryPolicy
+from mps.metrics import Metrics
 from mps.store.base import SubtaskRecord, TaskRecord
 from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import InputCache
@@ -56,6 +59,7 @@ class WorkHandler:
         inputs: the producer's input cache (entries are dropped once their task finishes).
         max_attempts: the broker's attempts per message; on the last, a transient failure is recorded
             as a FAIL result rather than raised, so the task still finishes.
+        metrics: busy slots, sub-task durations and ffmpeg speed are observed here (None: not).
     """
 
     def __init__(
@@ -67,11 +71,13 @@ class WorkHandler:
         max_attempts: int = RetryPolicy().max_attempts,
         lease: timedelta = DEFAULT_LEASE,
         retry: Retrying | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.lifecycle, self.producer, self.inputs = lifecycle, producer, inputs
         self.store = lifecycle.store
         self.max_attempts, self.lease = max_attempts, lease
         self.retry = retry if retry is not None else Retrying()
+        self.metrics = metrics
 
     def __call__(self, delivery: Delivery) -> None:
         """Handle one delivery; returning acks it.
@@ -82,7 +88,8 @@ class WorkHandler:
             MpsError: a retryable failure; nothing of this sub-task was committed.
         """
         message = parse_message(delivery)
-        self.run_subtasks(message.task_id, message.indexes, delivery)
+        with self.metrics.busy() if self.metrics is not None else nullcontext():
+            self.run_subtasks(message.task_id, message.indexes, delivery)
 
     def run_subtask(self, task_id: str, index: int, delivery: Delivery) -> None:
         """Run, commit and (if last) finish one sub-task; skip it when a redelivery made it moot."""
@@ -103,14 +110,29 @@ class WorkHandler:
         self.lifecycle.changed(task)
         final = delivery.attempts >= self.max_attempts
         with Fence(self.lifecycle, task_id, [r.index for r in records], token, self.lease) as fence:
+            started = time.monotonic()
             try:
                 produced = self.producer.produce_many(task, records, final_attempt=final, fence=fence)
             except AttemptFencedError as exc:
                 log.warning("task %s: %s; its results are another attempt's to commit", task_id, exc.message)
                 return
+            elapsed = time.monotonic() - started
             for record, result in zip(records, produced, strict=True):
                 if self._commit(task, record.index, result, token, fence):
                     self.inputs.discard(task_id)
+        if self.metrics is not None:
+            self._observe(task_id, records, produced, elapsed)
+
+    def _observe(
+        self, task_id: str, records: list[SubtaskRecord], produced: list[Produced], elapsed: float
+    ) -> None:
+        """Each sub-task of one run took the run's wall time (they shared its decode); its speed is
+        the source's duration over that time."""
+        assert self.metrics is not None
+        metadata = self.store.get_task(task_id).metadata or {}
+        duration = float(metadata.get("Duration") or 0.0)
+        for record, result in zip(records, produced, strict=True):
+            self.metrics.observe_subtask(record.kind, result.entry.result.Status, elapsed, duration)
 
     def _start(self, task_id: str, index: int, token: str) -> SubtaskRecord | None:
         """Start the sub-task for attempt ``token``, or None when this delivery must not run it."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from mps.broker.base import Broker
 from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
+from mps.metrics import Metrics
 from mps.models.common import CosOutputStorage, TaskOutputStorage
 from mps.models.validation import parse_wire
 from mps.models.workflows import CreateWorkflowRequest
@@ -48,6 +49,8 @@ S3 = "s3"
 ENVELOPE_VERSION = 1
 #: Workflows read per store call when looking for those of one bucket.
 WORKFLOW_PAGE = 100
+#: What ``_submit`` answers when the event had started its task already (a repeated event).
+_REPEAT = "<repeat>"
 
 
 def bucket_event_envelope(source: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,6 +196,7 @@ def handle_object_created(
     workflows: Sequence[WorkflowRecord] | None = None,
     account_id: str = "0",
     plan: str = "auto",
+    metrics: Metrics | None = None,
 ) -> list[str]:
     """Start the task of every Enabled workflow this new object fires, once.
 
@@ -206,6 +210,8 @@ def handle_object_created(
             Enabled workflow of ``event.bucket``, read now.
         account_id: first part of new TaskIds.
         plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
+        metrics: counts the event as received, and as deduplicated when a workflow it fires
+            already had its task (None: not counted).
 
     Returns:
         The TaskIds this call created; ``[]`` when nothing matched, mps wrote the object, or every
@@ -217,17 +223,19 @@ def handle_object_created(
     """
     candidates = enabled_workflows(store, event.bucket) if workflows is None else workflows
     fired = [(record, parsed) for record in candidates if (parsed := _fires(record, event))]
-    if not fired:
-        return []
-    confirmed = confirm_object(event, storage)
-    if confirmed is None:
-        return []
-    started = []
+    confirmed = confirm_object(event, storage) if fired else None
+    started, repeats = [], 0
     for record, (workflow, rule) in fired:
+        if confirmed is None:
+            break
         request = task_request(workflow, rule, confirmed)
         task_id = _submit(record.workflow_id, request, confirmed, store, broker, templates, account_id, plan)
-        if task_id is not None:
+        if task_id is _REPEAT:
+            repeats += 1
+        elif task_id is not None:
             started.append(task_id)
+    if metrics is not None:
+        metrics.bucket_event(event.source, duplicate=repeats > 0)
     return started
 
 
@@ -279,7 +287,8 @@ def _submit(
     account_id: str,
     plan: str,
 ) -> str | None:
-    """Submit one workflow's task; the new TaskId, or None for a repeat or a permanent refusal."""
+    """Submit one workflow's task; the new TaskId, :data:`_REPEAT` when the event's task already
+    existed, or None for a permanent refusal."""
     trigger = dedupe_key(workflow_id, event)
     try:
         task_id, created = submit_task(
@@ -288,7 +297,7 @@ def _submit(
             allow_private_urls=True,  # judged when the workflow was saved, and again by the relay
         )  # fmt: skip
     except ConflictError:
-        return None  # claimed by claim_trigger without a task: that event was handled
+        return _REPEAT  # claimed by claim_trigger without a task: that event was handled
     except MpsError as exc:
         if exc.retryable:
             raise
@@ -301,7 +310,7 @@ def _submit(
         logger.info("workflow %d: %s/%s (%s) started task %s", workflow_id, event.bucket, event.key,
                     event.source, task_id)  # fmt: skip
         return task_id
-    return None
+    return _REPEAT
 
 
 __all__ = [

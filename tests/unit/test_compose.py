@@ -65,7 +65,10 @@ def _argv(service: dict[str, Any]) -> list[str]:
 
 
 def test_every_service_is_there(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"minio", "minio-init", "rabbitmq", "postgres"} | MPS_SERVICES
+    assert (
+        set(compose["services"])
+        == {"minio", "minio-init", "rabbitmq", "postgres", "prometheus", "grafana"} | MPS_SERVICES
+    )
 
 
 def test_minio_publishes_bucket_events_to_the_exchange_mps_listens_on(compose: dict[str, Any]) -> None:
@@ -149,3 +152,33 @@ def test_rabbitmq_mounts_a_consumer_timeout_above_four_hours(compose: dict[str, 
 
     assert any("rabbitmq.conf:/etc/rabbitmq/conf.d/" in mount for mount in mounts)
     assert int(settings["consumer_timeout"]) >= 4 * 3600 * 1000
+
+
+def test_prometheus_scrapes_the_api_and_every_metrics_port(compose: dict[str, Any]) -> None:
+    import yaml
+
+    assert {"prometheus", "grafana"} <= set(compose["services"])
+    port = str(_service(compose, "worker")["environment"]["MPS_METRICS_PORT"])
+    config = yaml.safe_load((DOCKER / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["mps-api"]["static_configs"][0]["targets"] == ["api:8080"]
+    assert jobs["mps-worker"]["dns_sd_configs"][0]["port"] == int(port)
+    for name in ("listen", "relay"):
+        assert jobs[f"mps-{name}"]["static_configs"][0]["targets"] == [f"{name}:{port}"]
+
+
+def test_the_grafana_dashboard_queries_metrics_mps_exports() -> None:
+    from mps.metrics import Metrics
+
+    dashboard = json.loads((DOCKER / "grafana" / "mps-dashboard.json").read_text(encoding="utf-8"))
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    names = set(re.findall(r"\bmps_[a-z_]+", exprs))
+    exported = {m.name for m in Metrics().registry.collect()} | {
+        "mps_tasks", "mps_tasks_failed", "mps_queue_depth", "mps_queue_oldest_age_seconds",
+        "mps_outbox_lag_seconds", "mps_store_up", "mps_broker_up",
+    }  # fmt: skip
+    suffixes = ("_bucket", "_total", "_count", "_sum")
+    unknown = {
+        n for n in names if n not in exported and not any(n.removesuffix(s) in exported for s in suffixes)
+    }
+    assert unknown == set()

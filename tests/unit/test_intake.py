@@ -470,3 +470,27 @@ def test_workflow_tasks_are_grouped_as_mps_plan_says(env: Env, plan: str, messag
     handler = BucketEventHandler(env.store, env.storage, env.broker, env.templates, plan=plan)
     assert handler.reconcile() == 1
     assert len(env.broker.messages(env.broker.work_queue)) == messages
+
+
+def test_bucket_events_are_counted_received_and_deduplicated_by_source(env: Env) -> None:
+    from mps.metrics import Metrics
+
+    metrics = Metrics()
+    env.workflow()
+    env.storage.put_bytes(BUCKET, "in/a.mp4", DATA, content_type="video/mp4")
+
+    def handle(event: ObjectCreated) -> list[str]:
+        return handle_object_created(event, store=env.store, broker=env.broker, templates=env.templates,
+                                     storage=env.storage, metrics=metrics)  # fmt: skip
+
+    first = handle(parse_seaweedfs_event(seaweed_event("in/a.mp4"))[0])
+    again = [handle(event) for _ in range(2) for event in parse_s3_notification(minio_event("in/a.mp4"))]
+    handle(created("elsewhere/b.mp4"))  # matches no workflow: received, not a repeat
+
+    assert len(first) == 1 and again == [[], []]
+    received = {s.labels["source"]: s.value for s in metrics.bucket_events_received.collect()[0].samples
+                if s.name.endswith("_total")}  # fmt: skip
+    repeats = {s.labels["source"]: s.value for s in metrics.bucket_events_deduplicated.collect()[0].samples
+               if s.name.endswith("_total")}  # fmt: skip
+    assert sum(received.values()) == 4 and sum(repeats.values()) == 2
+    assert repeats.get("seaweedfs", 0) == 0

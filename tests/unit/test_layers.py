@@ -18,6 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"errors", "models", "settings"},
     "store": {"errors", "models", "settings"},
     "broker": {"errors", "models", "settings"},
+    "metrics": {"errors", "models", "settings", "store", "broker"},
     "workflow": {
         "errors",
         "models",
@@ -27,12 +28,13 @@ ALLOWED: dict[str, set[str]] = {
         "storage",
         "store",
         "broker",
+        "metrics",
         "settings",
     },
 }
 #: Everything below the processes.
 _BELOW_PROCESSES = {"errors", "models", "media", "runner", "templates", "storage", "store", "broker",
-                    "settings", "workflow"}  # fmt: skip
+                    "settings", "workflow", "metrics"}  # fmt: skip
 #: The processes: siblings that never import each other; only the composition root (``mps.app``)
 #: and the CLI, which starts processes through it, see them all.
 PROCESSES = ("api", "worker", "relay", "listener", "cli")

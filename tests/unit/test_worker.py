@@ -392,3 +392,27 @@ def test_every_log_line_about_a_task_names_it(world: World, caplog: pytest.LogCa
     # Then every line mps logged names the task
     lines = [record.getMessage() for record in caplog.records if record.name.startswith("mps")]
     assert lines and all(task_id in line for line in lines), [x for x in lines if task_id not in x]
+
+
+def test_the_worker_observes_durations_speed_and_busy_slots_when_subtasks_finish(world: World) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from mps.metrics import Metrics
+
+    metrics = Metrics()
+    world.handler.metrics = metrics
+    task_id = world.create([("Transcode", TRANSCODE), ("SnapshotByTimeOffset", SNAPSHOT)])
+
+    world.run_queue(task_id, 2)
+
+    assert _statuses(world, task_id) == ["SUCCESS", "SUCCESS"]
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for s in family.samples
+    }
+    for kind in ("Transcode", "SnapshotByTimeOffset"):
+        assert samples[("mps_subtask_duration_seconds_count", (("kind", kind), ("status", "SUCCESS")))] == 1
+        assert samples[("mps_ffmpeg_speed_ratio_count", (("kind", kind),))] == 1
+        assert samples[("mps_ffmpeg_speed_ratio_sum", (("kind", kind),))] > 0
+    assert samples[("mps_worker_busy_slots", ())] == 0  # back to idle once the messages are acked
