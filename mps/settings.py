@@ -58,3 +58,9 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(
         300.0, description="Seconds between reconcile scans of watched buckets in mps listen (0 = off)"
     )
+    schedule_poll_interval: float = Field(
+        5.0, ge=0, description="Seconds between checks for due Schedule triggers in mps listen (0 = off)"
+    )
+    stall_timeout: float = Field(
+        120.0, ge=0, description="Seconds an ffmpeg run may go without progress before it is killed (0 = off)"
+    )

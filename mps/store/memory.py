@@ -41,6 +41,7 @@ from mps.store.base import (
     utc_now,
 )
 from mps.store.memory_catalog import MemoryCatalog
+from mps.store.memory_leases import MemoryLeases
 from mps.store.transitions import (
     OwedEvent,
     aborted_fields,
@@ -54,7 +55,7 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class MemoryTaskStore(MemoryCatalog):
+class MemoryTaskStore(MemoryCatalog, MemoryLeases):
     """The :class:`mps.store.base.TaskStore` in dicts behind one lock.
 
     Parameters:
@@ -63,6 +64,7 @@ class MemoryTaskStore(MemoryCatalog):
 
     def __init__(self, clock: Clock = utc_now) -> None:
         super().__init__(threading.RLock(), clock)
+        MemoryLeases.__init__(self, self._lock, clock)
         self._tasks: dict[str, TaskRecord] = {}
         self._positions: dict[str, int] = {}
         self._sessions: dict[str, str] = {}
