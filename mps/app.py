@@ -95,7 +95,12 @@ def build_templates(settings: Settings, store: TaskStore) -> StoreTemplates:
 
 
 def build_runner(settings: Settings) -> FfmpegRunner:
-    return FfmpegRunner(settings.ffmpeg, settings.ffprobe, default_timeout=settings.ffmpeg_timeout)
+    return FfmpegRunner(
+        settings.ffmpeg,
+        settings.ffprobe,
+        default_timeout=settings.ffmpeg_timeout,
+        stall_timeout=settings.stall_timeout,
+    )
 
 
 def build_local_engine(settings: Settings, catalog: TemplateCatalog, asset_dir: Path) -> TaskEngine:

@@ -17,7 +17,8 @@ Everything raised across a module boundary is an :class:`MpsError`. Each carries
     ├── ResourceNotFoundError      40000  a template, task or object does not exist
     ├── SourceError                60000  the input file is missing, unreadable or not media
     ├── ProcessingError            70000  ffmpeg failed on an input that probed fine
-    │   └── ProcessTimeoutError           ...or ran past its time limit
+    │   └── ProcessTimeoutError           ...or ran past its time limit (retryable)
+    │       └── ProcessStalledError       ...or made no progress for too long (retryable)
     └── StorageUnavailableError    70000  a store or broker did not answer (retryable)
 """
 
@@ -104,6 +105,13 @@ class ProcessTimeoutError(ProcessingError):
     retryable = True
 
 
+class ProcessStalledError(ProcessTimeoutError):
+    """A process made no progress for too long (a hung decode, a stalled network read) and was
+    killed: retryable, like a timeout, under a code of its own."""
+
+    code = "FailedOperation.Stalled"
+
+
 class StorageUnavailableError(MpsError):
     """A store, database or broker did not answer; trying again later may work."""
 
@@ -118,6 +126,7 @@ __all__ = [
     "ERR_CODE_SOURCE",
     "InvalidParameterError",
     "MpsError",
+    "ProcessStalledError",
     "ProcessTimeoutError",
     "ProcessingError",
     "ResourceNotFoundError",

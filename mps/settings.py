@@ -78,3 +78,9 @@ class Settings(BaseSettings):
         None, description="Key signing console sessions (unset: random per process, with a warning)"
     )
     console_session_hours: float = Field(12.0, gt=0, description="Hours a console login lasts")
+    schedule_poll_interval: float = Field(
+        5.0, ge=0, description="Seconds between checks for due Schedule triggers in mps listen (0 = off)"
+    )
+    stall_timeout: float = Field(
+        120.0, ge=0, description="Seconds an ffmpeg run may go without progress before it is killed (0 = off)"
+    )

@@ -24,6 +24,7 @@ from mps.errors import (
     InvalidParameterError,
     MpsError,
     ProcessingError,
+    ProcessStalledError,
     ProcessTimeoutError,
     ResourceNotFoundError,
     SourceError,
@@ -56,6 +57,7 @@ WIRE_CODES: dict[type[MpsError], str] = {
     SourceError: "FailedOperation",
     ProcessingError: "FailedOperation",
     ProcessTimeoutError: "FailedOperation",
+    ProcessStalledError: "FailedOperation",
     StorageUnavailableError: "InternalError",
     ApiError: "InvalidParameter",
 }

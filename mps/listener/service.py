@@ -14,7 +14,9 @@ is not a bucket event is dead-lettered at once (``{queue}.dlq``).
 
 Alongside, a thread runs :func:`~mps.workflow.reconcile.reconcile` at start and then every
 ``MPS_RECONCILE_INTERVAL`` seconds (0: never), for stores without notifications and for events
-lost while mps was down.
+lost while mps was down; and another checks every ``MPS_SCHEDULE_POLL_INTERVAL`` seconds (0:
+never) for due ticks of timed (``Schedule``) triggers (:mod:`mps.workflow.ticks`: at most one
+tick of a workflow runs at a time, whichever listener takes it).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mps.store.base import TaskStore
 from mps.workflow.intake import handle_object_created, parse_bucket_message
 from mps.workflow.reconcile import reconcile
 from mps.workflow.resolve import TemplateLookup
+from mps.workflow.ticks import TickScheduler, WorkflowStarter, tick_loop
 
 log = logging.getLogger("mps.listener.service")
 
@@ -90,6 +93,16 @@ class BucketEventHandler:
             account_id=self.account_id, plan=self.plan,
         )  # fmt: skip
 
+    def starter(self) -> WorkflowStarter:
+        """Starts workflow tasks with these services (timed ticks, run-once)."""
+        return WorkflowStarter(
+            self.store, self.storage, self.broker, self.templates, self.account_id, self.plan
+        )
+
+    def scheduler(self) -> TickScheduler:
+        """The timed ticks of every Enabled workflow with a ``Schedule`` trigger."""
+        return TickScheduler(self.store, self.storage, self.starter().timed_jobs)
+
 
 def declare_queue(settings: Settings, broker: Broker) -> str:
     """Declare the bucket-events exchange and the listener's queue bound to it.
@@ -127,20 +140,26 @@ def run_listener(
     queue = _declare_when_up(settings, handler.broker, stop)
     if queue is None:
         return
-    scanner = None
+    loops = []
     if interval > 0:
-        scanner = threading.Thread(
+        loops.append(threading.Thread(
             target=reconcile_loop, args=(handler, interval, stop), name="mps-reconcile", daemon=True
-        )
-        scanner.start()
+        ))  # fmt: skip
+    if settings.schedule_poll_interval > 0:
+        loops.append(threading.Thread(
+            target=tick_loop, args=(handler.scheduler(), settings.schedule_poll_interval, stop),
+            name="mps-ticks", daemon=True,
+        ))  # fmt: skip
+    for loop in loops:
+        loop.start()
     exchange = f"{settings.bucket_events_exchange} ({settings.bucket_events_exchange_type})"
     log.info("listener consuming %s from %s; reconcile every %s s", queue, exchange, interval or "never")
     try:
         handler.broker.consume(queue, handler, prefetch=PREFETCH, stop=stop)
     finally:
-        stop.set()  # the scan must not outlive the consumer (e.g. after a fatal broker error)
-        if scanner is not None:
-            scanner.join()
+        stop.set()  # the scans must not outlive the consumer (e.g. after a fatal broker error)
+        for loop in loops:
+            loop.join()
         handler.broker.close()
     log.info("listener stopped")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
 
 from mps.models.base import UnsupportedFields, WireModel
 from mps.models.common import TaskNotifyConfig, TaskOutputStorage
@@ -20,6 +20,7 @@ from mps.models.tasks import MediaProcessTaskInput, TaskWorkRequest
 TRIGGER_TYPES: dict[str, str] = {
     "CosFileUpload": "CosFileUploadTrigger",
     "AwsS3FileUpload": "AwsS3FileUploadTrigger",
+    "Schedule": "ScheduleTrigger",  # ours (orchestration.md §4): a timed backfill, not an upload
 }
 #: The sub-task sets Tencent echoes in ``WorkflowInfo.MediaProcessTask``, as ``[]`` when empty.
 ECHOED_TASK_SETS = (
@@ -62,17 +63,58 @@ class AwsS3FileUploadTrigger(WireModel):
     S3SecretKey: str | None = None
 
 
+class ScheduleTrigger(WireModel):
+    """Ours, not Tencent's (orchestration.md §4): a bucket directory backfilled on a timer.
+
+    At each tick, every object under ``Dir`` whose extension is in ``Formats`` and that has no task
+    of this workflow yet for its ETag starts one. Exactly one of ``Cron`` (five fields, UTC) and
+    ``IntervalSeconds`` is given; :func:`mps.workflow.schedule.parse_schedule` checks them.
+    """
+
+    Cron: str | None = None
+    IntervalSeconds: int | None = None
+    Bucket: str = Field(min_length=1)
+    Region: str = ""
+    Dir: str | None = None
+    Formats: list[str] | None = None
+
+
 # Field names equal class names in Tencent's contract; the aliases keep annotations resolvable.
 _CosTrigger = CosFileUploadTrigger
 _S3Trigger = AwsS3FileUploadTrigger
+_ScheduleTrigger = ScheduleTrigger
 
 
 class WorkflowTrigger(WireModel):
-    """Which uploads fire a workflow: ``Type`` says which of the two trigger objects is set."""
+    """What fires a workflow: ``Type`` says which trigger object is set.
 
-    Type: Literal["CosFileUpload", "AwsS3FileUpload"]
+    ``CosFileUpload`` and ``AwsS3FileUpload`` are Tencent's (an upload fires); ``Schedule`` is
+    ours (a timer fires, :class:`ScheduleTrigger`), sent as raw JSON since the SDK's typed models
+    drop fields they do not know. Every problem of a ``ScheduleTrigger`` is
+    ``InvalidParameterValue.Trigger``.
+    """
+
+    #: Members that are ours, not Tencent's (never in an answer: see :meth:`described`).
+    extension_fields: ClassVar[frozenset[str]] = frozenset({"ScheduleTrigger"})
+
+    Type: Literal["CosFileUpload", "AwsS3FileUpload", "Schedule"]
     CosFileUploadTrigger: _CosTrigger | None = None
     AwsS3FileUploadTrigger: _S3Trigger | None = None
+    ScheduleTrigger: _ScheduleTrigger | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _schedule_errors_name_the_trigger(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # A bad ScheduleTrigger member is reported on Trigger itself (InvalidParameterValue.Trigger):
+        # the extension has one error code, not one per member.
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            if not first["loc"] or first["loc"][0] != "ScheduleTrigger":
+                raise
+            path = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"{path}: {first['msg'].removeprefix('Value error, ')}") from None
 
     @model_validator(mode="after")
     def _matching_trigger_is_set(self) -> WorkflowTrigger:
@@ -82,36 +124,47 @@ class WorkflowTrigger(WireModel):
         return self
 
     @property
+    def _active(self) -> _CosTrigger | _S3Trigger | _ScheduleTrigger:
+        active = getattr(self, TRIGGER_TYPES[self.Type])
+        assert active is not None  # checked by the validator
+        return active
+
+    @property
     def bucket(self) -> str:
         """The watched bucket (``Bucket`` or ``S3Bucket``, whichever ``Type`` names)."""
-        if self.Type == "CosFileUpload":
-            assert self.CosFileUploadTrigger is not None
-            return self.CosFileUploadTrigger.Bucket
-        assert self.AwsS3FileUploadTrigger is not None
-        return self.AwsS3FileUploadTrigger.S3Bucket
+        active = self._active
+        return active.S3Bucket if isinstance(active, _S3Trigger) else active.Bucket
 
     @property
     def region(self) -> str:
         """The region as given (``Region`` or ``S3Region``), echoed into the task's input."""
-        if self.Type == "CosFileUpload":
-            assert self.CosFileUploadTrigger is not None
-            return self.CosFileUploadTrigger.Region
-        assert self.AwsS3FileUploadTrigger is not None
-        return self.AwsS3FileUploadTrigger.S3Region
+        active = self._active
+        return active.S3Region if isinstance(active, _S3Trigger) else active.Region
 
     @property
     def dir(self) -> str | None:
         """``Dir`` as given (not normalised)."""
-        active = self.CosFileUploadTrigger if self.Type == "CosFileUpload" else self.AwsS3FileUploadTrigger
-        assert active is not None
-        return active.Dir
+        return self._active.Dir
 
     @property
     def formats(self) -> list[str] | None:
         """``Formats`` as given (not normalised)."""
-        active = self.CosFileUploadTrigger if self.Type == "CosFileUpload" else self.AwsS3FileUploadTrigger
-        assert active is not None
-        return active.Formats
+        return self._active.Formats
+
+    def described(self) -> WorkflowTrigger:
+        """The trigger in Tencent's response shape.
+
+        Tencent's ``WorkflowTrigger`` has no ``ScheduleTrigger`` member (the SDK warns on it and
+        drops it), so a ``Schedule`` trigger is described by ``Type: "Schedule"`` and the watched
+        location as a ``CosFileUploadTrigger`` (Bucket, Region, Dir, Formats); the schedule itself
+        is answered by our ``DescribeWorkflowTrigger``. Tencent's types are returned as they are.
+        """
+        if self.ScheduleTrigger is None:
+            return self
+        timed = self.ScheduleTrigger
+        location = _CosTrigger(Bucket=timed.Bucket, Region=timed.Region, Dir=timed.Dir, Formats=timed.Formats)
+        # Built without validation: this shape is an answer, not a trigger anyone could create.
+        return WorkflowTrigger.model_construct(Type="Schedule", CosFileUploadTrigger=location)
 
 
 _Trigger = WorkflowTrigger
@@ -196,8 +249,9 @@ class WorkflowInfo(WireModel):
         )
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object, with Tencent's ``null`` for the AI members this server never sets."""
-        wire = super().to_wire()
+        """The JSON object, with Tencent's ``null`` for the AI members this server never sets, and
+        the trigger in Tencent's shape (:meth:`WorkflowTrigger.described`)."""
+        wire = {**super().to_wire(), "Trigger": self.Trigger.described().to_wire()}
         return {**wire, **{name: wire.get(name) for name in UNSUPPORTED_WORKFLOW_FIELDS}}
 
 
@@ -207,6 +261,7 @@ __all__ = [
     "CreateWorkflowRequest",
     "ECHOED_TASK_SETS",
     "ResetWorkflowRequest",
+    "ScheduleTrigger",
     "TRIGGER_TYPES",
     "UNSUPPORTED_WORKFLOW_FIELDS",
     "WorkflowInfo",

@@ -1,9 +1,17 @@
 """The real runner: ffmpeg and ffprobe as child processes.
 
-Each run gets its own session (process group), so a kill on timeout or cancellation takes any
-helper process ffmpeg started with it. The calling thread reads ffmpeg's ``-progress`` stream;
-a background thread drains stderr keeping only its tail, and a watchdog thread enforces the
-time limit and the cancel event. Every path ends with the process reaped and its pipes closed.
+Each run gets its own session (process group), so a kill on timeout, stall or cancellation takes
+any helper process ffmpeg started with it. The calling thread reads ffmpeg's ``-progress``
+stream; a background thread drains stderr keeping only its tail, and a watchdog thread enforces
+the time limit, the stall limit and the cancel event. Every path ends with the process reaped
+and its pipes closed.
+
+A run *stalls* when, for ``stall_timeout`` seconds, its ``-progress`` output has not moved
+(``out_time``, ``frame`` and ``total_size`` all unchanged: ffmpeg prints the same block again
+while it waits) and its stderr has not grown: a hung decode or a network read that stopped
+(ffmpeg's http protocol waits forever by default). It is killed and fails with
+:class:`~mps.errors.ProcessStalledError` (``FailedOperation.Stalled``, retryable). The limit must
+exceed the longest wait between two output frames a legitimate run has (a sparse ``select``).
 
 On Linux every child also dies with the process that started it, however that process ends
 (SIGKILL, a crash, the OOM killer): see :func:`child_argv`.
@@ -22,10 +30,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from mps.errors import ProcessingError, ProcessTimeoutError, SourceError
+from mps.errors import ProcessingError, ProcessStalledError, ProcessTimeoutError, SourceError
 from mps.media.command import Command, input_args
 from mps.media.probe import KEYFRAME_WINDOW, parse_keyframe_interval, parse_probe
 from mps.models.metadata import MediaMetaData
@@ -46,6 +55,10 @@ CODE_CANCELLED = "FailedOperation.Cancelled"
 
 #: How often the watchdog looks at the cancel event; also bounds how late a timeout fires.
 _WATCH_INTERVAL = 0.05
+#: How often the watchdog looks for a stall when there is no cancel event to watch.
+_STALL_INTERVAL = 0.25
+#: ``-progress`` keys whose change means ffmpeg moved on (not ``speed``, which changes while stuck).
+_PROGRESS_KEYS = frozenset({"out_time_us", "out_time_ms", "out_time", "frame", "total_size"})
 #: The smallest progress step reported, so a callback is not called for every progress block.
 _PROGRESS_STEP = 0.005
 #: stderr lines ffmpeg prints after the real error; the line before them says what went wrong.
@@ -97,6 +110,8 @@ class FfmpegRunner:
         ffprobe: the ffprobe binary.
         default_timeout: seconds a run or probe may take when the caller gives no ``timeout``.
         stderr_tail_bytes: how much of the end of stderr to keep for error messages.
+        stall_timeout: seconds a run may go without progress before it is killed (0: never;
+            ``MPS_STALL_TIMEOUT``).
     """
 
     def __init__(
@@ -105,11 +120,13 @@ class FfmpegRunner:
         ffprobe: str = "ffprobe",
         default_timeout: float = 3600.0,
         stderr_tail_bytes: int = 4096,
+        stall_timeout: float = 120.0,
     ) -> None:
         self.ffmpeg = ffmpeg
         self.ffprobe = ffprobe
         self.default_timeout = default_timeout
         self.stderr_tail_bytes = stderr_tail_bytes
+        self.stall_timeout = stall_timeout
         self._encoders: frozenset[str] | None = None
         self._encoders_lock = threading.Lock()
 
@@ -134,15 +151,17 @@ class FfmpegRunner:
                 the last meaningful stderr line, ``exit_code`` and ``stderr_tail`` set), or the
                 run was cancelled (code ``FailedOperation.Cancelled``).
             ProcessTimeoutError: it ran past ``timeout`` seconds and was killed.
+            ProcessStalledError: it made no progress for ``stall_timeout`` seconds and was killed.
         """
         limit = self.default_timeout if timeout is None else timeout
         proc = _start([self.ffmpeg, *GLOBAL_ARGS, *command.argv])
         tail: _StderrTail | None = None
         watchdog: _Watchdog | None = None
+        activity = _Activity()
         try:
-            tail = _StderrTail(proc.stderr, self.stderr_tail_bytes)  # type: ignore[arg-type]
-            watchdog = _Watchdog(proc, limit, cancel)
-            _follow_progress(proc.stdout, command.duration, on_progress)  # type: ignore[arg-type]
+            tail = _StderrTail(proc.stderr, self.stderr_tail_bytes, activity)  # type: ignore[arg-type]
+            watchdog = _Watchdog(proc, limit, cancel, _Stall(activity, self.stall_timeout))
+            _follow_progress(proc.stdout, command.duration, on_progress, activity)  # type: ignore[arg-type]
             exit_code = proc.wait()
         finally:
             if watchdog is not None:
@@ -151,7 +170,8 @@ class FfmpegRunner:
             if tail is not None:
                 tail.join()
         assert tail is not None and watchdog is not None  # both set, or the try above raised
-        _raise_for_outcome(exit_code, watchdog.reason, limit, tail.text(), command.argv)
+        limits = {"timeout": limit, "stall": self.stall_timeout}
+        _raise_for_outcome(exit_code, watchdog.reason, limits, tail.text(), command.argv)
         if on_progress is not None:
             on_progress(1.0)
 
@@ -336,16 +356,29 @@ def _file_name(token: str) -> str:
 
 
 def _raise_for_outcome(
-    exit_code: int, killed_for: str | None, limit: float, stderr: str, argv: Sequence[str] = ()
+    exit_code: int,
+    killed_for: str | None,
+    limits: dict[str, float],
+    stderr: str,
+    argv: Sequence[str] = (),
 ) -> None:
-    """Raise what a finished run means: killed on timeout, cancelled, or failed.
+    """Raise what a finished run means: killed on timeout or stall, cancelled, or failed.
 
-    The message is :func:`redact_paths` of the last error line; the whole stderr tail stays on
-    the error, and the unredacted line goes to the server log.
+    ``limits`` holds the seconds of the ``timeout`` and the ``stall`` limits. The message is
+    :func:`redact_paths` of the last error line; the whole stderr tail stays on the error, and
+    the unredacted line goes to the server log.
     """
     if killed_for == "timeout":
         raise ProcessTimeoutError(
-            f"ffmpeg ran past its {limit:g} s time limit and was killed",
+            f"ffmpeg ran past its {limits['timeout']:g} s time limit and was killed",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
+    if killed_for == "stall":
+        logger.warning("ffmpeg made no progress for %g s; killed (argv: %s)", limits["stall"], " ".join(argv))
+        raise ProcessStalledError(
+            f"ffmpeg made no progress for {limits['stall']:g} s (a stalled input or a hung decode) "
+            "and was killed",
             exit_code=exit_code,
             stderr_tail=stderr,
         )
@@ -415,11 +448,21 @@ def _start(argv: list[str]) -> subprocess.Popen[bytes]:
         raise ProcessingError(f"cannot start {_file_name(argv[0])}: {exc.strerror or 'OS error'}") from exc
 
 
-def _follow_progress(stdout: IO[bytes], duration: float, on_progress: ProgressCallback | None) -> None:
-    """Read ``-progress`` blocks until ffmpeg closes stdout, reporting rising fractions."""
+def _follow_progress(
+    stdout: IO[bytes],
+    duration: float,
+    on_progress: ProgressCallback | None,
+    activity: _Activity | None = None,
+) -> None:
+    """Read ``-progress`` blocks until ffmpeg closes stdout, reporting rising fractions, and
+    telling ``activity`` whenever ffmpeg moved on."""
     reported = 0.0
+    seen: dict[str, str] = {}
     for raw in stdout:
         key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+        if activity is not None and key in _PROGRESS_KEYS and seen.get(key) != value:
+            seen[key] = value
+            activity.touch()
         seconds = progress_seconds(key, value)
         if on_progress is None or seconds is None or duration <= 0:
             continue
@@ -447,11 +490,35 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
             pipe.close()
 
 
-class _StderrTail:
-    """Drains a pipe in a daemon thread, keeping only its last ``limit`` bytes."""
+class _Activity:
+    """When the run last showed progress (monotonic seconds), set from the reader threads."""
 
-    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def touch(self) -> None:
+        # One float assignment: atomic under the GIL, and a late reading only delays a kill.
+        self.last = time.monotonic()
+
+
+@dataclass(frozen=True)
+class _Stall:
+    """The stall limit of one run: ``seconds`` without ``activity`` (0: no limit)."""
+
+    activity: _Activity
+    seconds: float
+
+    def stalled(self) -> bool:
+        return self.seconds > 0 and time.monotonic() - self.activity.last >= self.seconds
+
+
+class _StderrTail:
+    """Drains a pipe in a daemon thread, keeping only its last ``limit`` bytes (stderr output
+    counts as activity: ffmpeg is alive and saying something)."""
+
+    def __init__(self, pipe: IO[bytes], limit: int, activity: _Activity | None = None) -> None:
         self._pipe = pipe
+        self._activity = activity
         self._limit = max(0, limit)
         self._buffer = bytearray()
         self._thread = threading.Thread(target=self._drain, name="ffmpeg-stderr", daemon=True)
@@ -460,6 +527,8 @@ class _StderrTail:
     def _drain(self) -> None:
         try:
             while chunk := self._pipe.read1(65536):  # type: ignore[attr-defined]
+                if self._activity is not None:
+                    self._activity.touch()
                 self._buffer += chunk
                 if len(self._buffer) > self._limit:
                     del self._buffer[: len(self._buffer) - self._limit]
@@ -474,16 +543,24 @@ class _StderrTail:
 
 
 class _Watchdog:
-    """Kills the process group when the time limit passes or the cancel event is set.
+    """Kills the process group when the time limit passes, the run stalls, or the cancel event
+    is set.
 
-    ``reason`` is ``"timeout"`` or ``"cancel"`` once it has killed, else None.
+    ``reason`` is ``"timeout"``, ``"stall"`` or ``"cancel"`` once it has killed, else None.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], limit: float, cancel: threading.Event | None) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        limit: float,
+        cancel: threading.Event | None,
+        stall: _Stall | None = None,
+    ) -> None:
         self.reason: str | None = None
         self._proc = proc
         self._deadline = time.monotonic() + limit
         self._cancel = cancel
+        self._stall = stall if stall is not None and stall.seconds > 0 else None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="ffmpeg-watchdog", daemon=True)
         self._thread.start()
@@ -491,14 +568,21 @@ class _Watchdog:
     def _watch(self) -> None:
         while True:
             remaining = self._deadline - time.monotonic()
-            # Without a cancel event there is nothing to poll: sleep until the deadline or the end.
-            wait = remaining if self._cancel is None else min(remaining, _WATCH_INTERVAL)
+            # With nothing to poll, sleep until the deadline or the end.
+            if self._cancel is not None:
+                wait = min(remaining, _WATCH_INTERVAL)
+            elif self._stall is not None:
+                wait = min(remaining, _STALL_INTERVAL)
+            else:
+                wait = remaining
             if self._done.wait(max(0.0, wait)):
                 return
             if self._cancel is not None and self._cancel.is_set():
                 reason = "cancel"
             elif time.monotonic() >= self._deadline:
                 reason = "timeout"
+            elif self._stall is not None and self._stall.stalled():
+                reason = "stall"
             else:
                 continue
             # A process that just finished on its own was not killed: its outcome stands.

@@ -296,6 +296,23 @@ def input_name(request: JsonDict) -> str:
 INPUT_NAME_LENGTH = 1024
 
 
+@dataclass(frozen=True)
+class LeaseRecord:
+    """A named lease (``trigger_leases``): who holds it until when, and the last tick it ran.
+
+    Attributes:
+        name: e.g. ``workflow:12``.
+        holder: who holds it (a host and process id); None when free.
+        expires: when the holder's claim runs out (UTC); None when free.
+        last_tick: the scheduled time of the last tick that ran to the end (UTC); None if none did.
+    """
+
+    name: str
+    holder: str | None
+    expires: datetime | None
+    last_tick: datetime | None
+
+
 class ConflictError(MpsError):
     """A unique key was already taken. The store resolves the races it expects (SessionId, bucket
     trigger, template Definition) itself; this escapes only for an unexpected one, e.g. a TaskId
@@ -412,13 +429,13 @@ class Tasks(Protocol):
         (a sub-task whose holder died is started again once its lease runs out)."""
         ...
 
-    def renew_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+    def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
         """Extend attempt ``token``'s hold to now + ``lease``; False when the sub-task is no longer
         its (another attempt took it over, it is final, or its task was aborted): the attempt must
         stop, and upload nothing."""
         ...
 
-    def release_lease(self, task_id: str, index: int, token: str) -> bool:
+    def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
         """Give up attempt ``token``'s hold at once (it failed and its message will be retried), so
         the retry need not wait for the lease to run out; False when it held nothing."""
         ...
@@ -559,8 +576,27 @@ class WorkflowStore(Protocol):
         ...
 
 
+class TriggerLeases(Protocol):
+    """Named leases: at most one holder at a time across every process sharing the store, and the
+    time of the last tick stored with each (timed triggers, :mod:`mps.workflow.ticks`)."""
+
+    def get_lease(self, name: str) -> LeaseRecord | None:
+        """The lease as stored; None if it was never taken."""
+        ...
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> LeaseRecord | None:
+        """Take the lease for ``ttl`` if it is free, expired, or already ``holder``'s (then it is
+        extended), in one atomic step; the record now stored, or None when another holds it."""
+        ...
+
+    def release_lease(self, name: str, holder: str, last_tick: datetime | None = None) -> bool:
+        """Free the lease if ``holder`` still holds it, storing ``last_tick`` when given (else
+        keeping the stored one); False (nothing changed) when it is not ``holder``'s any more."""
+        ...
+
+
 @runtime_checkable
-class TaskStore(Tasks, Outbox, TemplateStore, WorkflowStore, Protocol):
+class TaskStore(Tasks, Outbox, TemplateStore, WorkflowStore, TriggerLeases, Protocol):
     """Every role in one database: what the composition root builds and the processes share."""
 
     def close(self) -> None:

@@ -45,6 +45,7 @@ from mps.store.base import (
 )
 from mps.store.console_rules import matches_query, summarize
 from mps.store.memory_catalog import MemoryCatalog
+from mps.store.memory_leases import MemoryLeases
 from mps.store.transitions import (
     OwedEvent,
     aborted_fields,
@@ -60,7 +61,7 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class MemoryTaskStore(MemoryCatalog):
+class MemoryTaskStore(MemoryCatalog, MemoryLeases):
     """The :class:`mps.store.base.TaskStore` in dicts behind one lock.
 
     Parameters:
@@ -69,6 +70,7 @@ class MemoryTaskStore(MemoryCatalog):
 
     def __init__(self, clock: Clock = utc_now) -> None:
         super().__init__(threading.RLock(), clock)
+        MemoryLeases.__init__(self, self._lock, clock)
         self._tasks: dict[str, TaskRecord] = {}
         self._positions: dict[str, int] = {}
         self._sessions: dict[str, str] = {}
@@ -346,8 +348,8 @@ class MemoryTaskStore(MemoryCatalog):
             self.start_task(task_id)
             return _copy(sub)
 
-    def renew_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
-        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.renew_lease`."""
+    def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin.renew_subtask_lease`."""
         with self._lock:
             sub = self._subtask(task_id, index)
             if sub.status != "PROCESSING" or sub.lease_token != token:
@@ -355,8 +357,8 @@ class MemoryTaskStore(MemoryCatalog):
             self._subtasks[task_id][index] = replace(sub, lease_until=self._now() + lease)
             return True
 
-    def release_lease(self, task_id: str, index: int, token: str) -> bool:
-        """See :meth:`mps.store.base.Tasks.release_lease`."""
+    def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
+        """See :meth:`mps.store.base.Tasks.release_subtask_lease`."""
         with self._lock:
             sub = self._subtask(task_id, index)
             if sub.status != "PROCESSING" or sub.lease_token != token:

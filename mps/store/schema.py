@@ -152,3 +152,13 @@ bucket_events = sa.Table(
     sa.Column("task_id", sa.String(128), nullable=True),
     sa.Column("create_time", UtcDateTime, nullable=False),
 )
+
+#: Named leases (one per timed trigger): who may run its tick now, and when the last one was due.
+trigger_leases = sa.Table(
+    "trigger_leases",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=True),
+    sa.Column("expires", UtcDateTime, nullable=True),
+    sa.Column("last_tick", UtcDateTime, nullable=True),
+)

@@ -1,19 +1,20 @@
 """``SqlTaskStore``: the task store on SQLAlchemy Core, SQLite by default, PostgreSQL when several
 hosts share it. One Engine per store, short transactions, every SQLAlchemy error translated
 (:func:`mps.store.sqlbase.map_db_errors`). The parts live by concern in ``sql_tasks``,
-``sql_subtasks``, ``sql_outbox``, ``sql_console`` and ``sql_catalog``."""
+``sql_subtasks``, ``sql_outbox``, ``sql_console``, ``sql_catalog`` and ``sql_leases``."""
 
 from __future__ import annotations
 
 from mps.store.migrate import migrate
 from mps.store.sql_catalog import CatalogMixin
 from mps.store.sql_console import ConsoleMixin
+from mps.store.sql_leases import LeasesMixin
 from mps.store.sql_outbox import OutboxMixin
 from mps.store.sql_subtasks import SubtasksMixin
 from mps.store.sqlbase import Clock, create_store_engine, map_db_errors, utc_now
 
 
-class SqlTaskStore(SubtasksMixin, ConsoleMixin, OutboxMixin, CatalogMixin):
+class SqlTaskStore(SubtasksMixin, ConsoleMixin, OutboxMixin, CatalogMixin, LeasesMixin):
     """The :class:`mps.store.base.TaskStore` on a SQL database.
 
     Parameters:

@@ -90,7 +90,7 @@ class SubtasksMixin(TasksMixin):
             self._start(conn, task_id)
             return subtask_record(row)
 
-    def renew_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
+    def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
         """Extend attempt ``token``'s hold on a running sub-task to now + ``lease``.
 
         Returns:
@@ -110,8 +110,8 @@ class SubtasksMixin(TasksMixin):
             )
             return renewed.rowcount == 1
 
-    def release_lease(self, task_id: str, index: int, token: str) -> bool:
-        """See :meth:`mps.store.base.Tasks.release_lease`."""
+    def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
+        """See :meth:`mps.store.base.Tasks.release_subtask_lease`."""
         with self._write() as conn:
             released = conn.execute(
                 sa.update(subtasks)

@@ -28,7 +28,7 @@ from mps.models.common import CosOutputStorage, TaskOutputStorage
 from mps.models.validation import parse_wire
 from mps.models.workflows import CreateWorkflowRequest
 from mps.storage.base import Storage
-from mps.store.base import ConflictError, TaskStore, WorkflowRecord
+from mps.store.base import BucketTrigger, ConflictError, TaskStore, WorkflowRecord
 from mps.workflow.events import (
     ObjectCreated,
     is_written_by_mps,
@@ -197,6 +197,7 @@ def handle_object_created(
     account_id: str = "0",
     plan: str = "auto",
     metrics: Metrics | None = None,
+    run: str | None = None,
 ) -> list[str]:
     """Start the task of every Enabled workflow this new object fires, once.
 
@@ -206,12 +207,15 @@ def handle_object_created(
         broker: the work queue the new tasks' sub-tasks go to.
         templates: template lookup, for ProcessMedia's checks.
         storage: asked (``head``) for the object's metadata when the event carries none.
-        workflows: the workflows to consider (the reconcile scan narrows them); default: every
-            Enabled workflow of ``event.bucket``, read now.
+        workflows: the workflows to consider, whatever their trigger type (the reconcile scan
+            and the timed ticks choose them); default: every Enabled workflow of ``event.bucket``
+            with an upload trigger, read now (a timed trigger never fires on an upload).
         account_id: first part of new TaskIds.
         plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
         metrics: counts the event as received, and as deduplicated when a workflow it fires
             already had its task (None: not counted).
+        run: a reprocessing run's id (:func:`~mps.workflow.triggers.dedupe_key`): objects that
+            already have a task get a new one, once per run.
 
     Returns:
         The TaskIds this call created; ``[]`` when nothing matched, mps wrote the object, or every
@@ -222,14 +226,16 @@ def handle_object_created(
             event again later is safe. Permanent failures of one workflow are logged and skipped.
     """
     candidates = enabled_workflows(store, event.bucket) if workflows is None else workflows
-    fired = [(record, parsed) for record in candidates if (parsed := _fires(record, event))]
+    on_upload_only = workflows is None
+    fired = [(record, parsed) for record in candidates if (parsed := _fires(record, event, on_upload_only))]
     confirmed = confirm_object(event, storage) if fired else None
     started, repeats = [], 0
     for record, (workflow, rule) in fired:
         if confirmed is None:
             break
         request = task_request(workflow, rule, confirmed)
-        task_id = _submit(record.workflow_id, request, confirmed, store, broker, templates, account_id, plan)
+        trigger = dedupe_key(record.workflow_id, confirmed, run)
+        task_id = _submit(trigger, request, confirmed, store, broker, templates, account_id, plan)
         if task_id is _REPEAT:
             repeats += 1
         elif task_id is not None:
@@ -239,11 +245,15 @@ def handle_object_created(
     return started
 
 
-def _fires(record: WorkflowRecord, event: ObjectCreated) -> tuple[CreateWorkflowRequest, TriggerRule] | None:
+def _fires(
+    record: WorkflowRecord, event: ObjectCreated, on_upload_only: bool
+) -> tuple[CreateWorkflowRequest, TriggerRule] | None:
     if record.status != "Enabled":
         return None
     parsed = workflow_rule(record)
-    return parsed if parsed is not None and matches(parsed[1], event) else None
+    if parsed is None or (on_upload_only and not parsed[1].on_upload):
+        return None  # a timed trigger fires on its ticks, never on an upload
+    return parsed if matches(parsed[1], event) else None
 
 
 def confirm_object(event: ObjectCreated, storage: Storage) -> ObjectCreated | None:
@@ -278,7 +288,7 @@ def confirm_object(event: ObjectCreated, storage: Storage) -> ObjectCreated | No
 
 
 def _submit(
-    workflow_id: int,
+    trigger: BucketTrigger,
     request: ProcessMediaRequest,
     event: ObjectCreated,
     store: TaskStore,
@@ -289,7 +299,7 @@ def _submit(
 ) -> str | None:
     """Submit one workflow's task; the new TaskId, :data:`_REPEAT` when the event's task already
     existed, or None for a permanent refusal."""
-    trigger = dedupe_key(workflow_id, event)
+    workflow_id = trigger.workflow_id
     try:
         task_id, created = submit_task(
             request, store=store, broker=broker, templates=templates, account_id=account_id,

@@ -77,7 +77,7 @@ class Lifecycle:
 
     def release(self, task_id: str, index: int, token: str) -> bool:
         """Attempt ``token`` gives its sub-task up (it failed; its message will be retried)."""
-        return self.store.release_lease(task_id, index, token)
+        return self.store.release_subtask_lease(task_id, index, token)
 
     def probed(self, task_id: str, metadata: JsonDict) -> None:
         """Record the probe of the task's input (its ``MetaData``)."""
@@ -94,7 +94,7 @@ class Lifecycle:
     def renew(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
         """Extend attempt ``token``'s hold; False when the attempt is fenced off (see
         :mod:`mps.worker.fence`)."""
-        return self.store.renew_lease(task_id, index, token, lease)
+        return self.store.renew_subtask_lease(task_id, index, token, lease)
 
     def progress(self, task_id: str, index: int, percent: int) -> bool:
         """Record a running sub-task's progress (advisory: False once it is final)."""

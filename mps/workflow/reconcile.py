@@ -120,7 +120,8 @@ def _watches_by_bucket(records: Iterable[WorkflowRecord]) -> dict[str, list[_Wat
     watches: dict[str, list[_Watch]] = defaultdict(list)
     for record in records:
         parsed = workflow_rule(record)
-        if parsed is not None:
+        # Timed triggers list their own directory on their ticks (mps.workflow.ticks).
+        if parsed is not None and parsed[1].on_upload:
             watches[parsed[1].bucket].append((record, parsed[1]))
     return watches
 

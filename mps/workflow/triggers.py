@@ -7,6 +7,11 @@ handlers call it to refuse a bad trigger with ``InvalidParameterValue.Dir`` / ``
 when it sits anywhere under ``Dir`` (sub-directories included, as COS prefixes work) and its
 extension is in ``Formats``. Objects written by mps never fire (no loops through an output
 directory under a watched one).
+
+A ``Schedule`` trigger (ours) watches the same kind of location but fires on a timer, never on an
+upload: its rule carries the :class:`~mps.workflow.schedule.TickSchedule`, and
+:attr:`TriggerRule.on_upload` is False, so the event intake and the reconcile scan pass it by
+(the timed ticks of :mod:`mps.workflow.ticks` list its directory instead).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from mps.models.common import CosInputInfo, MediaInputInfo
 from mps.models.workflows import WorkflowTrigger
 from mps.store.base import BucketTrigger
 from mps.workflow.events import ObjectCreated, is_written_by_mps
+from mps.workflow.schedule import TickSchedule, parse_schedule
 
 #: Tencent's built-in video extensions (mps-api.md §9).
 VIDEO_FORMATS = frozenset(
@@ -49,12 +55,19 @@ class TriggerRule:
         dir: the watched directory, ``/`` or ``/a/b/``.
         formats: lower-case extensions without dots, or ``{"*"}`` for any file.
         region: the trigger's region as given (echoed into the task's input).
+        schedule: when a ``Schedule`` trigger ticks; None for the upload triggers.
     """
 
     bucket: str
     dir: str = "/"
     formats: frozenset[str] = DEFAULT_FORMATS
     region: str = ""
+    schedule: TickSchedule | None = None
+
+    @property
+    def on_upload(self) -> bool:
+        """Whether uploads fire it (Tencent's triggers), rather than a timer (``Schedule``)."""
+        return self.schedule is None
 
     @property
     def prefix(self) -> str:
@@ -130,13 +143,18 @@ def trigger_rule(trigger: WorkflowTrigger) -> TriggerRule:
         ``trigger_dir``).
 
     Raises:
-        InvalidParameterError: ``InvalidParameterValue.Dir`` or ``InvalidParameterValue.Formats``.
+        InvalidParameterError: ``InvalidParameterValue.Dir`` or ``InvalidParameterValue.Formats``;
+            ``InvalidParameterValue.Trigger`` for a ``Schedule`` trigger's bad ``Cron`` or
+            ``IntervalSeconds``.
     """
+    timed = trigger.ScheduleTrigger
+    schedule = None if timed is None else parse_schedule(timed.Cron, timed.IntervalSeconds)
     return TriggerRule(
         bucket=trigger.bucket,
         dir=normalise_dir(trigger.dir),
         formats=normalise_formats(trigger.formats),
         region=trigger.region,
+        schedule=schedule,
     )
 
 
@@ -167,7 +185,7 @@ def matches(trigger: WorkflowTrigger | TriggerRule, event: ObjectCreated) -> boo
     return bool(dot and stem) and extension.lower() in rule.formats
 
 
-def dedupe_key(workflow_id: int, event: ObjectCreated) -> BucketTrigger:
+def dedupe_key(workflow_id: int, event: ObjectCreated, run: str | None = None) -> BucketTrigger:
     """The identity under which an event fires a workflow at most once.
 
     The version, when the bucket is versioned, names one write exactly (a re-upload of the same
@@ -175,9 +193,13 @@ def dedupe_key(workflow_id: int, event: ObjectCreated) -> BucketTrigger:
     alike (MinIO's ``eTag``, SeaweedFS's ``Seaweed-X-Amz-ETag``), so one object announced twice
     (a redelivery, or two notification paths) fires once. With neither, the size stands in.
 
+    A reprocessing run (``RunWorkflow`` with ``Reprocess``) adds its own id, so it starts a new
+    task for objects that already have one, once per run.
+
     Parameters:
         workflow_id: the workflow the event fires.
         event: the new object.
+        run: the id of a reprocessing run; None for events, scans and timed ticks.
 
     Returns:
         the :class:`~mps.store.base.BucketTrigger` to claim (``TaskStore.claim_trigger``).
@@ -188,6 +210,8 @@ def dedupe_key(workflow_id: int, event: ObjectCreated) -> BucketTrigger:
         token = event.etag.lower()
     else:
         token = f"size:{event.size}"
+    if run is not None:
+        token = f"{token}#run:{run}"
     return BucketTrigger(workflow_id=workflow_id, bucket=event.bucket, key=event.key, etag=token)
 
 

@@ -28,6 +28,7 @@ STORE_TABLES = (
     "template_sequences",
     "workflows",
     "bucket_events",
+    "trigger_leases",
 )
 
 

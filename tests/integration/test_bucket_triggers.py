@@ -78,6 +78,7 @@ class Stack:
             MPS_EVENTS_EXCHANGE=self.events,
             MPS_WEBHOOK_TOKEN=token,
             MPS_RECONCILE_INTERVAL="0",  # scans run when a test says so
+            MPS_SCHEDULE_POLL_INTERVAL="0.5",
         )  # fmt: skip
         self.s3 = S3Storage(seaweed.endpoint_url, seaweed.access_key, seaweed.secret_key, "us-east-1")
         profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{port}"))
@@ -359,4 +360,31 @@ def test_without_a_webhook_amqp_events_and_the_reconcile_scan_start_each_object_
     objects = sorted(t.WorkflowTask.InputInfo.CosInputInfo.Object for t in stack.tasks(bucket))
     assert objects == ["/in/announced.mp4", "/in/never announced.mp4"]
     for task in stack.tasks(bucket):
+        assert stack.wait_finished(task.WorkflowTask.TaskId).WorkflowTask.ErrCode == 0
+
+
+def test_an_interval_trigger_starts_objects_no_event_announced_once_each(
+    stack: Stack, clip: ClipFactory
+) -> None:
+    # Ours (a Schedule trigger), sent as raw JSON: the SDK's typed classes would drop ScheduleTrigger.
+    bucket = stack.bucket(QUIET)
+    client = stack.seaweed.client()
+    client.upload_file(str(clip(duration=1.0)), bucket, "in/before.mp4")
+    trigger = {"Type": "Schedule", "ScheduleTrigger": {"IntervalSeconds": 1, "Bucket": bucket, "Dir": "/in/"}}
+    created = stack.client.call_json(
+        "CreateWorkflow",
+        {"WorkflowName": f"timed-{bucket}", "Trigger": trigger, "MediaProcessTask": SNAPSHOT},
+    )
+    stack.call("EnableWorkflow", {"WorkflowId": created["Response"]["WorkflowId"]})
+    client.upload_file(str(clip(duration=1.0)), bucket, "in/after.mp4")
+
+    started = stack.wait_tasks(bucket, count=2)
+    time.sleep(QUIET_PERIOD)  # several more ticks: nothing new starts
+
+    tasks = stack.tasks(bucket)
+    assert sorted(t.WorkflowTask.InputInfo.CosInputInfo.Object for t in tasks) == [
+        "/in/after.mp4",
+        "/in/before.mp4",
+    ]
+    for task in started:
         assert stack.wait_finished(task.WorkflowTask.TaskId).WorkflowTask.ErrCode == 0

@@ -467,5 +467,6 @@ def test_every_action_is_registered(api: Api) -> None:
         expected |= {f"Create{kind}", f"Modify{kind}", f"Delete{kind}", f"Describe{kind}s"}
     expected |= {f"{verb}Workflow" for verb in ("Create", "Enable", "Disable", "Delete", "Reset")}
     expected |= {"DescribeWorkflows"}
+    expected |= {"RunWorkflow", "DescribeWorkflowTrigger"}  # ours (orchestration.md §4)
 
     assert set(api.registry) == expected

@@ -244,27 +244,29 @@ class StoreContract:
         assert held is not None and (held.lease_token, held.lease_until) == ("a", clock.now + lease)
         assert store.start_subtask(task.task_id, 0, "b", lease) is None, "a copy while the holder lives"
         clock.advance(timedelta(seconds=20))
-        assert store.renew_lease(task.task_id, 0, "a", lease) is True
-        assert store.renew_lease(task.task_id, 0, "b", lease) is False
+        assert store.renew_subtask_lease(task.task_id, 0, "a", lease) is True
+        assert store.renew_subtask_lease(task.task_id, 0, "b", lease) is False
         clock.advance(timedelta(seconds=29))
         assert store.start_subtask(task.task_id, 0, "b", lease) is None, "renewed: still held"
 
         clock.advance(timedelta(seconds=2))  # the holder stopped renewing: it died
         taken = store.start_subtask(task.task_id, 0, "b", lease)
         assert taken is not None and (taken.lease_token, taken.attempts) == ("b", 2)
-        assert store.renew_lease(task.task_id, 0, "a", lease) is False, "the old attempt learns it lost"
+        assert store.renew_subtask_lease(task.task_id, 0, "a", lease) is False, (
+            "the old attempt learns it lost"
+        )
         assert store.finish_subtask(task.task_id, 0, {"by": "a"}, "SUCCESS", "a") is False
         assert store.finish_subtask(task.task_id, 0, {"by": "b"}, "SUCCESS", "b") is True
         done = store.get_subtasks(task.task_id)[0]
         assert (done.result, done.lease_token, done.lease_until) == ({"by": "b"}, None, None)
-        assert store.renew_lease(task.task_id, 0, "b", lease) is False, "final: nothing to hold"
+        assert store.renew_subtask_lease(task.task_id, 0, "b", lease) is False, "final: nothing to hold"
 
     def test_a_released_lease_lets_the_retry_start_at_once(self, store: TaskStore) -> None:
         task, _ = store.create_task(new(1))
         store.start_subtask(task.task_id, 0, "a", timedelta(seconds=30))
 
-        assert store.release_lease(task.task_id, 0, "b") is False
-        assert store.release_lease(task.task_id, 0, "a") is True
+        assert store.release_subtask_lease(task.task_id, 0, "b") is False
+        assert store.release_subtask_lease(task.task_id, 0, "a") is True
 
         retry = store.start_subtask(task.task_id, 0, "c", timedelta(seconds=30))
         assert retry is not None and retry.attempts == 2

@@ -21,6 +21,12 @@ Error codes (none of Tencent's ``errorcodes.py`` is workflow-specific, so the ne
 - Delete or Reset of an Enabled workflow: ``FailedOperation`` (Tencent's "operation failed"; the
   message says to disable it first). ``UnsupportedOperation`` is kept for features this server
   lacks, so a client can tell "not now" from "never".
+
+Ours, beyond Tencent's API (orchestration.md §4): ``Trigger.Type: "Schedule"`` (a timed backfill,
+:mod:`mps.workflow.ticks`), which DescribeWorkflows answers in Tencent's shape
+(:meth:`~mps.models.workflows.WorkflowTrigger.described`); ``RunWorkflow`` (one tick now, answering
+``TaskCount``: ``FailedOperation`` for a Disabled workflow, ``ResourceInUse`` while another tick of
+it runs); ``DescribeWorkflowTrigger`` (the trigger as given, with the last and next tick times).
 """
 
 from __future__ import annotations
@@ -40,12 +46,17 @@ from mps.models.workflows import CreateWorkflowRequest, ResetWorkflowRequest, Wo
 from mps.store.base import WorkflowRecord, WorkflowStatusError
 from mps.workflow.submit import ProcessMediaRequest, validate_request
 from mps.workflow.templates import iso_time
+from mps.workflow.ticks import WorkflowStarter, last_tick, run_once, workflow_lease
 from mps.workflow.triggers import TriggerRule, trigger_rule
 
 #: Wire code of an unknown WorkflowId (the generic one of Tencent's ``errorcodes.py``).
 WORKFLOW_NOT_FOUND = "ResourceNotFound"
 #: Wire code of Delete/Reset on an Enabled workflow.
 WORKFLOW_ENABLED = "FailedOperation"
+#: Wire code of RunWorkflow on a Disabled workflow.
+WORKFLOW_DISABLED = "FailedOperation"
+#: The actions of this module that are ours, not Tencent's (no SDK request class exists for them).
+EXTENSION_ACTIONS = frozenset({"RunWorkflow", "DescribeWorkflowTrigger"})
 #: The file name an upload is imagined with when a workflow's task part is validated.
 _SAMPLE_UPLOAD = "upload.mp4"
 
@@ -54,6 +65,14 @@ class WorkflowIdRequest(WireModel):
     """Enable/Disable/DeleteWorkflow."""
 
     WorkflowId: int = Field(ge=1)
+
+
+class RunWorkflowRequest(WireModel):
+    """``RunWorkflow`` (ours): one tick of the workflow now; ``Reprocess`` starts a new task for
+    objects that already have one too."""
+
+    WorkflowId: int = Field(ge=1)
+    Reprocess: bool = False
 
 
 class DescribeWorkflowsRequest(WireModel):
@@ -66,7 +85,7 @@ class DescribeWorkflowsRequest(WireModel):
 
 
 class WorkflowActions:
-    """The six workflow actions over the task store and the template lookup.
+    """The workflow actions over the task store, the object store and the template lookup.
 
     Parameters:
         services: the store (workflows) and templates (to refuse unknown Definitions).
@@ -84,6 +103,8 @@ class WorkflowActions:
             "DisableWorkflow": self.disable_workflow,
             "DeleteWorkflow": self.delete_workflow,
             "ResetWorkflow": self.reset_workflow,
+            "RunWorkflow": self.run_workflow,
+            "DescribeWorkflowTrigger": self.describe_workflow_trigger,
         }
 
     def create_workflow(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -179,6 +200,62 @@ class WorkflowActions:
             )
         return {}
 
+    def run_workflow(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``RunWorkflow`` (ours): list the trigger's directory now and start a task for every
+        matching object that has none for its ETag (every matching object with ``Reprocess``).
+
+        Works for every trigger type (for an upload trigger, a backfill of its directory) and
+        leaves a timed trigger's schedule as it was.
+
+        Returns:
+            ``{"TaskCount": n}``, the tasks this run started.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound`` for an unknown WorkflowId.
+            MpsError: ``FailedOperation`` for a Disabled workflow; ``ResourceInUse`` while a tick
+                of it runs elsewhere; a retryable error when a store did not answer.
+        """
+        request = parse_params(RunWorkflowRequest, params)
+        record = self._get(request.WorkflowId)
+        if record.status != "Enabled":
+            message = f"workflow {record.workflow_id} is Disabled; enable it before it can be run"
+            raise MpsError(message, code=WORKFLOW_DISABLED)
+        job = self._starter().job(record)
+        if job is None:
+            raise MpsError(f"workflow {record.workflow_id} is not valid any more", code=WORKFLOW_DISABLED)
+        s = self.services
+        return {"TaskCount": run_once(job, s.store, s.storage, reprocess=request.Reprocess)}
+
+    def describe_workflow_trigger(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``DescribeWorkflowTrigger`` (ours): the trigger as given (a ``Schedule`` one included,
+        which DescribeWorkflows answers in Tencent's shape), and for a timed trigger the time its
+        last tick was due and the next one (``""`` when none, or while Disabled).
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound`` for an unknown WorkflowId.
+        """
+        workflow_id = parse_params(WorkflowIdRequest, params).WorkflowId
+        record = self._get(workflow_id)
+        request = CreateWorkflowRequest.model_validate(record.body)
+        answer: dict[str, Any] = {"WorkflowId": workflow_id, "Trigger": request.Trigger.to_wire()}
+        job = self._starter().job(record)
+        schedule = job.rule.schedule if job is not None else None
+        if job is None or schedule is None:
+            return answer
+        lease = self.services.store.get_lease(workflow_lease(workflow_id))
+        stored = lease.last_tick if lease is not None else None
+        following = schedule.next_after(last_tick(job, lease))
+        enabled = record.status == "Enabled"
+        return {
+            **answer,
+            "LastTickTime": iso_time(_utc(stored)) if stored is not None else "",
+            "NextTickTime": iso_time(_utc(following)) if enabled else "",
+        }
+
+    def _starter(self) -> WorkflowStarter:
+        s = self.services
+        return WorkflowStarter(s.store, s.storage, s.broker, s.templates, s.account_id, s.settings.plan)
+
     def _get(self, workflow_id: int) -> WorkflowRecord:
         with _known(workflow_id):
             return self.services.store.get_workflow(workflow_id)
@@ -192,7 +269,7 @@ class WorkflowActions:
 
 
 def register_workflow_handlers(registry: ActionRegistry, services: ApiServices) -> ActionRegistry:
-    """Register the six workflow actions in ``registry`` (called by
+    """Register the workflow actions in ``registry`` (Tencent's six and our two; called by
     :func:`mps.api.handlers.register_handlers`).
 
     Returns:
@@ -289,9 +366,12 @@ def _known(workflow_id: int) -> Iterator[None]:
 
 
 __all__ = [
+    "EXTENSION_ACTIONS",
+    "WORKFLOW_DISABLED",
     "WORKFLOW_ENABLED",
     "WORKFLOW_NOT_FOUND",
     "DescribeWorkflowsRequest",
+    "RunWorkflowRequest",
     "WorkflowActions",
     "WorkflowIdRequest",
     "register_workflow_handlers",
