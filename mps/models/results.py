@@ -143,6 +143,20 @@ class AdaptiveDynamicStreamingResult(TimedResult):
     Output: AdaptiveDynamicStreamingInfoItem | None = None
 
 
+class ExecRuleTaskData(WireModel):
+    """What a rule activity of an orchestration chose: the successors that run."""
+
+    RearDriveIndex: list[int] = Field(default_factory=list)
+
+
+class ScheduleExecRuleTaskResult(SubtaskResult):
+    """The result of an orchestration's ``action-exec-rules`` activity. Tencent's has no ``ErrCode``:
+    it is left out of the wire (``ErrCodeExt`` and ``Message`` say what went wrong)."""
+
+    ErrCode: int = Field(default=0, exclude=True)
+    Output: ExecRuleTaskData | None = None
+
+
 class MediaProcessTaskResult(WireModel):
     """The tagged union: ``Type`` names the one member that is set; the others are explicit nulls.
 
@@ -157,6 +171,8 @@ class MediaProcessTaskResult(WireModel):
     SampleSnapshotTask: SampleSnapshotResult | None = None
     ImageSpriteTask: ImageSpriteResult | None = None
     AdaptiveDynamicStreamingTask: AdaptiveDynamicStreamingResult | None = None
+    #: Ours, for the rule activities of orchestrations; never sent in a workflow task's results.
+    ExecRuleTask: ScheduleExecRuleTaskResult | None = None
 
     @property
     def result(self) -> SubtaskResult:
@@ -172,12 +188,16 @@ class MediaProcessTaskResult(WireModel):
         wire: dict[str, Any] = {"Type": self.Type}
         for name in _RESULT_MEMBERS:
             value = getattr(self, name)
+            if value is None and name in _OWN_MEMBERS:
+                continue  # not a member of Tencent's MediaProcessTaskResult
             wire[name] = value.model_dump(mode="json") if value is not None else None
         return wire
 
 
 #: Every member of MediaProcessTaskResult but its ``Type`` tag, in declaration order.
 _RESULT_MEMBERS = tuple(name for name in MediaProcessTaskResult.model_fields if name != "Type")
+#: The members that are ours, sent only when set.
+_OWN_MEMBERS = frozenset({"ExecRuleTask"})
 
 
 class WorkflowTask(WireModel):

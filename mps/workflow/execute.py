@@ -85,8 +85,9 @@ def execute_subtask(
         error = MpsError(f"internal error: {type(exc).__name__}", code="InternalError")
         error.err_code = ERR_CODE_INTERNAL
         return failed_result(subtask.kind, subtask.request, error, begin)
-    if storage is not None:
-        item = item.model_copy(update={_storage_field(item): storage})
+    field = _storage_field(item)
+    if storage is not None and field is not None:
+        item = item.model_copy(update={field: storage})
     entry = pending_result(subtask.kind, subtask.request, "SUCCESS")
     result = entry.result
     result.Output = item
@@ -104,7 +105,8 @@ def _stamp(result: SubtaskResult, begin: str) -> None:
         result.FinishTime = now_iso()
 
 
-def _storage_field(item: WireModel) -> str:
+def _storage_field(item: WireModel) -> str | None:
     """Where an output item names its bucket: transcode items say ``OutputStorage``, the others
-    ``Storage`` (one of Tencent's traps, mps-api.md §7)."""
-    return "OutputStorage" if "OutputStorage" in type(item).model_fields else "Storage"
+    ``Storage`` (one of Tencent's traps, mps-api.md §7); None for an item that writes no file."""
+    fields = type(item).model_fields
+    return next((name for name in ("OutputStorage", "Storage") if name in fields), None)

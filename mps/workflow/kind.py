@@ -47,13 +47,17 @@ class Kind:
     Attributes:
         name: the result ``Type`` tag (``Transcode``, ``ImageSprites``) and the orchestration's
             ``ActivityResult.ActivityType``; also what the task store records per sub-task.
-        set_name: the ``MediaProcessTaskInput`` member that lists these sub-tasks.
+        set_name: the ``MediaProcessTaskInput`` member that lists these sub-tasks (None: a kind
+            that runs only as an orchestration's activity).
         input_model: the model of one sub-task input.
         result_field: the member of ``MediaProcessTaskResult`` (and of an orchestration's
             ``ActivityResItem``) that holds the result.
         result_class: the result model (``TranscodeResult``...).
-        template_family: the Describe set key of its templates (``TranscodeTemplateSet``).
+        template_family: the Describe set key of its templates (``TranscodeTemplateSet``); ``""``
+            for a kind without templates.
         activity_type: the orchestration's ``Activity.ActivityType`` (``action-trans``).
+        activity_para: the ``ActivityPara`` member of its parameters (``""``: the result member's
+            name, which is the same for every media kind).
         resolve: input -> runnable spec.
         run: the operation.
         raw_parameter: ``Definition`` 0 means an inline ``RawParameter`` instead of a template.
@@ -65,7 +69,7 @@ class Kind:
     """
 
     name: str
-    set_name: str
+    set_name: str | None
     input_model: type[SubtaskInput]
     result_field: str
     result_class: type[SubtaskResult]
@@ -77,6 +81,12 @@ class Kind:
     raw_parameter: bool = False
     watermarks: Literal["any", "image", "none"] = "none"
     message_group: Callable[[JsonDict], str | None] = travels_alone
+    activity_para: str = ""
+
+    @property
+    def para_member(self) -> str:
+        """The ``ActivityPara`` member holding this kind's parameters."""
+        return self.activity_para or self.result_field
 
 
 __all__ = ["Kind", "Operation", "Resolve", "Summary", "TemplateLookup", "travels_alone"]

@@ -42,7 +42,7 @@ def check_request(task: MediaProcessTaskInput, templates: TemplateLookup) -> Non
 
 def check_subtask(kind: Kind, item: SubtaskInput, templates: TemplateLookup) -> None:
     """The checks of :func:`check_request` for one sub-task input of ``kind``."""
-    if item.Definition or not kind.raw_parameter:
+    if kind.template_family and (item.Definition or not kind.raw_parameter):
         templates.get(kind.template_family, item.Definition)
     for watermark in getattr(item, "WatermarkSet", []):
         _watermark_template(watermark, templates, on_snapshot=kind.watermarks == "image")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from mps.errors import MpsError
 from mps.models import SubtaskInput
 from mps.workflow.kind import Kind
-from mps.workflow.kinds import adaptive, animated, sample, snapshot, sprite, transcode
+from mps.workflow.kinds import adaptive, animated, rules, sample, snapshot, sprite, transcode
 
 
 class UnknownKindError(MpsError):
@@ -33,7 +33,7 @@ class Registry:
         self._kinds = tuple(kinds)
         self._by_name = {kind.name: kind for kind in self._kinds}
         self._by_input = {kind.input_model: kind for kind in self._kinds}
-        self._by_set = {kind.set_name: kind for kind in self._kinds}
+        self._by_set = {kind.set_name: kind for kind in self._kinds if kind.set_name is not None}
         self._by_activity = {kind.activity_type: kind for kind in self._kinds}
         if len(self._by_name) != len(self._kinds) or len(self._by_input) != len(self._kinds):
             raise ValueError("two kinds share a name or an input model")
@@ -80,6 +80,7 @@ KINDS = Registry(
         sample.KIND,
         sprite.KIND,
         adaptive.KIND,
+        rules.KIND,
     ]
 )
 
