@@ -172,7 +172,7 @@ class MediaProcessTaskResult(WireModel):
     ImageSpriteTask: ImageSpriteResult | None = None
     AdaptiveDynamicStreamingTask: AdaptiveDynamicStreamingResult | None = None
     #: Ours, for the rule activities of orchestrations; never sent in a workflow task's results.
-    ExecRuleTask: ScheduleExecRuleTaskResult | None = None
+    ExecRuleTask: ScheduleExecRuleTaskResult | None = Field(default=None, exclude=True)
 
     @property
     def result(self) -> SubtaskResult:

@@ -214,6 +214,9 @@ class AdaptiveDynamicStreamingTaskInput(SubtaskInput):
     ``{subStreamNumber}``/``{segmentNumber}`` for sub-streams and segments.
     """
 
+    #: Refused by name before anything else is looked at (they need DRM, subtitles, ...).
+    unsupported_fields: ClassVar[UnsupportedFields] = dict.fromkeys(_UNSUPPORTED_ADAPTIVE_FIELDS, ())
+
     Definition: int = Field(ge=1)
     WatermarkSet: list[WatermarkInput] = Field(default_factory=list, max_length=10)
     OutputStorage: TaskOutputStorage | None = None

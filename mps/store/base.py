@@ -17,8 +17,8 @@ Guarantees every implementation keeps (design.md, "State and delivery guarantees
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -28,11 +28,13 @@ JsonDict = dict[str, Any]
 #: The source of "now" a store uses; tests pass a settable one instead of patching.
 Clock = Callable[[], datetime]
 TaskStatus = Literal["WAITING", "PROCESSING", "FINISH"]
-SubtaskStatus = Literal["WAITING", "PROCESSING", "SUCCESS", "FAIL"]
+#: ``PENDING`` and ``SKIPPED`` are activities of orchestrations: not ready yet (a predecessor has
+#: not finished; shown as WAITING on the wire), and never to run (a rule chose another branch).
+SubtaskStatus = Literal["PENDING", "WAITING", "PROCESSING", "SUCCESS", "FAIL", "SKIPPED"]
 WorkflowStatus = Literal["Enabled", "Disabled"]
 
 #: Sub-task states after which nothing about the sub-task changes any more.
-FINAL_SUBTASK_STATUSES: frozenset[str] = frozenset({"SUCCESS", "FAIL"})
+FINAL_SUBTASK_STATUSES: frozenset[str] = frozenset({"SUCCESS", "FAIL", "SKIPPED"})
 #: How long a SessionId stays taken (mps-api.md §5: "a repeat within 3 days is rejected").
 SESSION_TTL = timedelta(days=3)
 #: First Definition the store hands out in every family. Tencent's presets stop at 100800 (and
@@ -87,10 +89,12 @@ class BucketTrigger:
 
 @dataclass(frozen=True)
 class NewSubtask:
-    """A sub-task to create: its kind (``Transcode``, ``SnapshotByTimeOffset``...) and input echo."""
+    """A sub-task to create: its kind (``Transcode``, ``SnapshotByTimeOffset``...), input echo, and
+    first status (an orchestration's activities start ``PENDING`` until their predecessors finish)."""
 
     kind: str
     input: JsonDict
+    status: SubtaskStatus = "WAITING"
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,20 @@ class Completion:
     workflow_task: JsonDict
     events: Sequence[tuple[EventTarget, JsonDict]] = ()
 
+
+@dataclass(frozen=True)
+class Followup:
+    """What finishing one sub-task changes besides it, in the same transaction: other sub-tasks'
+    statuses (only ``PENDING`` ones change: they become ready or skipped) and outbox rows (the work
+    messages of the activities that became ready)."""
+
+    updates: Mapping[int, SubtaskStatus] = field(default_factory=dict)
+    events: Sequence[tuple[EventTarget, JsonDict]] = ()
+
+
+#: Decides the Followup of a finish from the task and all its sub-tasks as committed (the finished
+#: one included), under the task's lock, so two activities finishing at once both see each other.
+Advance = Callable[["TaskRecord", list["SubtaskRecord"]], Followup]
 
 #: Builds the Completion from the task and its final sub-tasks. ``try_finish_task`` calls it inside
 #: its transaction, after every sub-task is final, so the merge can never miss a late result.
@@ -445,10 +463,17 @@ class Tasks(Protocol):
         ...
 
     def finish_subtask(
-        self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus, token: str | None = None
+        self,
+        task_id: str,
+        index: int,
+        result: JsonDict,
+        status: SubtaskStatus,
+        token: str | None = None,
+        then: Advance | None = None,
     ) -> bool:
         """Commit the result once: True for the first commit, False (no change) afterwards, or when
-        ``token`` is given and is not the attempt that holds the sub-task (a fenced attempt)."""
+        ``token`` is given and is not the attempt that holds the sub-task (a fenced attempt). With
+        ``then``, its :class:`Followup` is applied in the same transaction as the commit."""
         ...
 
     def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:

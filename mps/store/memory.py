@@ -24,10 +24,12 @@ from mps.store.base import (
     DEFAULT_OUTBOX_LEASE,
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
+    Advance,
     Clock,
     Completion,
     ConflictError,
     EventTarget,
+    Followup,
     JsonDict,
     Merger,
     NewSubtask,
@@ -146,7 +148,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                     task_id=task_id,
                     index=first + i,
                     kind=spec.kind,
-                    status="WAITING",
+                    status=spec.status,
                     input=_copy(spec.input),
                     result=None,
                     progress=0,
@@ -376,7 +378,13 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             return True
 
     def finish_subtask(
-        self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus, token: str | None = None
+        self,
+        task_id: str,
+        index: int,
+        result: JsonDict,
+        status: SubtaskStatus,
+        token: str | None = None,
+        then: Advance | None = None,
     ) -> bool:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.finish_subtask`."""
         check_subtask_status(status)
@@ -393,7 +401,21 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 finish_time=self._now(),
                 **lease_fields(None, None, self._now()),
             )
+            if then is not None:
+                self._follow(task_id, then(_copy(self._task(task_id)), _copy(self._subtasks[task_id])))
             return True
+
+    def _follow(self, task_id: str, followup: Followup) -> None:
+        """See :meth:`mps.store.sql_subtasks.SubtasksMixin._follow`."""
+        subs = self._subtasks[task_id]
+        for other, new_status in followup.updates.items():
+            if subs[other].status == "PENDING":
+                final = new_status in FINAL_SUBTASK_STATUSES
+                subs[other] = replace(
+                    subs[other], status=new_status, finish_time=self._now() if final else None
+                )
+        for target, payload in followup.events:
+            self._insert_event(task_id, target, payload)
 
     def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.try_finish_task`."""

@@ -8,15 +8,19 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from mps.store._rules import check_subtask_status, subtask_not_found
 from mps.store.base import (
+    Advance,
     Completion,
+    Followup,
     JsonDict,
     Merger,
     NewSubtask,
     SubtaskRecord,
     SubtaskStatus,
+    TaskRecord,
 )
 from mps.store.schema import UtcDateTime, subtasks, tasks
 from mps.store.sql_outbox import insert_event
@@ -69,12 +73,13 @@ class SubtasksMixin(TasksMixin):
             subtasks.c.lease_until.is_(None),
             subtasks.c.lease_until <= sa.literal(now, UtcDateTime),
         )
+        ready = subtasks.c.status != "PENDING"
         with self._write() as conn:
             if self._fetch_task(conn, task_id).status == "FINISH":
                 return None
             started = conn.execute(
                 sa.update(subtasks)
-                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL), free)
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL), free, ready)
                 .values(
                     status="PROCESSING",
                     attempts=subtasks.c.attempts + 1,
@@ -139,7 +144,13 @@ class SubtasksMixin(TasksMixin):
             return result.rowcount == 1
 
     def finish_subtask(
-        self, task_id: str, index: int, result: JsonDict, status: SubtaskStatus, token: str | None = None
+        self,
+        task_id: str,
+        index: int,
+        result: JsonDict,
+        status: SubtaskStatus,
+        token: str | None = None,
+        then: Advance | None = None,
     ) -> bool:
         """Commit a sub-task's result, once.
 
@@ -147,6 +158,8 @@ class SubtasksMixin(TasksMixin):
             result: the MediaProcessTaskResult wire dict.
             status: ``SUCCESS`` or ``FAIL``.
             token: the attempt committing; when given, only the attempt holding the sub-task can.
+            then: what the commit changes besides this sub-task (an orchestration's successors),
+                decided under the task's lock and applied in the same transaction.
 
         Returns:
             True for the commit that stored it; False when it was already final (a redelivery) or
@@ -163,16 +176,35 @@ class SubtasksMixin(TasksMixin):
             values["progress"] = 100
         held = subtasks.c.lease_token == token if token is not None else sa.true()
         with self._write() as conn:
+            # The task row lock orders concurrent finishes of one task, so each Advance sees the others.
+            task = self._fetch_task(conn, task_id, lock=self._postgres and then is not None)
             stored = conn.execute(
                 sa.update(subtasks)
                 .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL), held)
                 .values(**values)
             )
             if stored.rowcount == 1:
+                if then is not None:
+                    self._follow(conn, task, then(task, self._fetch_subtasks(conn, task_id)))
                 return True
             if conn.execute(sa.select(subtasks.c.status).where(subtask_key(task_id, index))).first() is None:
                 raise subtask_not_found(task_id, index)
             return False
+
+    def _follow(self, conn: Connection, task: TaskRecord, followup: Followup) -> None:
+        """Apply a finish's Followup: only PENDING sub-tasks change; then its outbox rows."""
+        now = self._now()
+        for other, new_status in followup.updates.items():
+            values: dict[str, Any] = {"status": new_status}
+            if new_status in FINAL:
+                values["finish_time"] = now
+            conn.execute(
+                sa.update(subtasks)
+                .where(subtask_key(task.task_id, other), subtasks.c.status == "PENDING")
+                .values(**values)
+            )
+        for target, payload in followup.events:
+            insert_event(conn, task.task_id, target, payload, now)
 
     def try_finish_task(self, task_id: str, completion: Completion | Merger) -> bool:
         """Finish the task if every sub-task is final, exactly once however many workers race.

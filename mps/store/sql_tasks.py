@@ -115,7 +115,7 @@ class TasksMixin(SqlBase):
                         "task_id": task_id,
                         "subtask_index": first + i,
                         "kind": s.kind,
-                        "status": "WAITING",
+                        "status": s.status,
                         "input": s.input,
                         "progress": 0,
                         "attempts": 0,

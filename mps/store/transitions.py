@@ -27,9 +27,10 @@ OwedEvent = tuple[EventTarget, JsonDict]
 
 
 def can_start(sub: SubtaskRecord, now: datetime) -> bool:
-    """A sub-task starts (again) unless it is final or a live attempt holds it: a lease that has
-    not run out fences every other attempt off; one that ran out means its holder died."""
-    if sub.status in FINAL_SUBTASK_STATUSES:
+    """A sub-task starts (again) unless it is final, not ready yet (an activity whose predecessors
+    have not finished), or a live attempt holds it: a lease that has not run out fences every other
+    attempt off; one that ran out means its holder died."""
+    if sub.status in FINAL_SUBTASK_STATUSES or sub.status == "PENDING":
         return False
     return sub.status != "PROCESSING" or sub.lease_until is None or sub.lease_until <= now
 

@@ -58,6 +58,8 @@ class Kind:
         activity_type: the orchestration's ``Activity.ActivityType`` (``action-trans``).
         activity_para: the ``ActivityPara`` member of its parameters (``""``: the result member's
             name, which is the same for every media kind).
+        choose: for an activity that picks which of its successors run (a rule), the successors
+            its committed result chose; None for the others (every successor is taken).
         resolve: input -> runnable spec.
         run: the operation.
         raw_parameter: ``Definition`` 0 means an inline ``RawParameter`` instead of a template.
@@ -82,6 +84,7 @@ class Kind:
     watermarks: Literal["any", "image", "none"] = "none"
     message_group: Callable[[JsonDict], str | None] = travels_alone
     activity_para: str = ""
+    choose: Callable[[JsonDict], list[int]] | None = None
 
     @property
     def para_member(self) -> str:

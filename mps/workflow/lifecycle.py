@@ -43,8 +43,9 @@ from mps.store.base import (
     Tasks,
     TaskStore,
 )
-from mps.workflow.merge import merge_workflow_task, notification
+from mps.workflow.merge import is_orchestration, merge_task, notification
 from mps.workflow.notify import FINISH_KEY, PROCESSING_KEY, events_target, notify_target, wants_changes
+from mps.workflow.orchestration import SCHEDULE_TASK, advance
 
 log = logging.getLogger("mps.workflow.lifecycle")
 
@@ -71,7 +72,13 @@ class Lifecycle:
         self.store, self.events_exchange = store, events_exchange
 
     def targets(self, task: TaskRecord, routing_key: str) -> list[EventTarget]:
-        """Where an event of ``task`` goes: the events exchange, and its notify target if it has one."""
+        """Where an event of ``task`` goes: the events exchange, and its notify target if it has one.
+
+        ``routing_key`` is a workflow task's (``WorkflowTask.FINISH``); an orchestration's events
+        go out as ``ScheduleTask.FINISH`` (and ``.PROCESSING``), after their ``EventType``.
+        """
+        if is_orchestration(task):
+            routing_key = routing_key.replace("WorkflowTask.", f"{SCHEDULE_TASK}.", 1)
         notify = notify_target(task.notify, routing_key, task.task_id)
         return [events_target(self.events_exchange, routing_key), *([notify] if notify else [])]
 
@@ -111,7 +118,7 @@ class Lifecycle:
         fresh = self.store.get_task(task.task_id)
         if fresh.status == "FINISH":
             return
-        event = notification(merge_workflow_task(fresh, self.store.get_subtasks(task.task_id)), fresh)
+        event = notification(merge_task(fresh, self.store.get_subtasks(task.task_id)), fresh)
         targets = self.targets(fresh, PROCESSING_KEY)
         self.store.add_events(task.task_id, [(target, event) for target in targets])
 
@@ -137,7 +144,8 @@ class Lifecycle:
             True when this call finished the task.
         """
         status = entry.result.Status
-        committed = self.store.finish_subtask(task.task_id, index, entry.to_wire(), status, token)
+        then = advance if is_orchestration(task) else None  # an activity may release its successors
+        committed = self.store.finish_subtask(task.task_id, index, entry.to_wire(), status, token, then)
         if committed:
             log.info("task %s sub-task %d %s", task.task_id, index, status)
         if self.try_finish(task.task_id, source_error):
@@ -151,7 +159,7 @@ class Lifecycle:
         one transaction. True for the one call (of all workers racing) that did."""
 
         def merger(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Completion:
-            workflow_task = merge_workflow_task(task, subtasks, finished=True)
+            workflow_task = merge_task(task, subtasks, finished=True)
             if source_error is not None:
                 message = f"{source_error.code}: {source_error.message}"
                 workflow_task = workflow_task.model_copy(
@@ -185,7 +193,7 @@ class Lifecycle:
             s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL")
             for s in self.store.get_subtasks(task_id)
         ]
-        event = notification(merge_workflow_task(aborted, subtasks, finished=True), aborted)
+        event = notification(merge_task(aborted, subtasks, finished=True), aborted)
         record = self.store.abort_task(
             task_id, [(target, event) for target in self.targets(task, FINISH_KEY)]
         )

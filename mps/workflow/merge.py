@@ -1,4 +1,9 @@
-"""Merging stored sub-task results into one WorkflowTask, and the completion event built from it."""
+"""Merging stored sub-task results into one task record, and the completion event built from it.
+
+A workflow task merges into a ``WorkflowTask`` (``MediaProcessResultSet``), an orchestration into a
+``ScheduleTask`` (``ActivityResultSet``: the activities in index order, ``input``, ``output`` and
+the activities a rule skipped left out, as Tencent has no skipped status).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ import time
 from typing import Any
 
 from mps.models import MediaProcessTaskResult, WorkflowTask
+from mps.models.schedules import ActivityResItem, ActivityResult, ScheduleTask
 from mps.store.base import SubtaskRecord, TaskRecord
 from mps.workflow.execute import pending_result
 from mps.workflow.kinds import KINDS
 
+#: What a task merges into: a workflow task's record, or an orchestration's.
+MergedTask = WorkflowTask | ScheduleTask
 #: How long an event stays valid for its receiver (Tencent: about 10 minutes).
 EVENT_TTL_SECONDS = 600
 
@@ -20,7 +28,8 @@ def subtask_entry(record: SubtaskRecord) -> MediaProcessTaskResult:
     if record.result is not None:
         return MediaProcessTaskResult.model_validate(record.result)
     request = KINDS.named(record.kind).input_model.model_validate(record.input)
-    entry = pending_result(record.kind, request, record.status)
+    # An activity not ready yet is, on the wire, waiting like any other.
+    entry = pending_result(record.kind, request, "WAITING" if record.status == "PENDING" else record.status)
     if hasattr(entry.result, "Progress"):  # the kinds whose results report progress
         entry.result.Progress = record.progress
     return entry
@@ -51,20 +60,58 @@ def merge_workflow_task(
     )
 
 
-def notification(
-    workflow_task: WorkflowTask, task: TaskRecord, *, now: float | None = None
-) -> dict[str, Any]:
-    """The ParseNotification object for ``workflow_task``: no ``Response`` wrapper, signed.
+def is_orchestration(task: TaskRecord) -> bool:
+    """Whether ``task`` runs an orchestration (its request holds the resolved ``Activities``)."""
+    return "Activities" in task.request
+
+
+def merge_task(task: TaskRecord, subtasks: list[SubtaskRecord], *, finished: bool = False) -> MergedTask:
+    """The record of ``task``: a ScheduleTask for an orchestration, else a WorkflowTask."""
+    if is_orchestration(task):
+        return merge_schedule_task(task, subtasks, finished=finished)
+    return merge_workflow_task(task, subtasks, finished=finished)
+
+
+def merge_schedule_task(
+    task: TaskRecord, subtasks: list[SubtaskRecord], *, finished: bool = False
+) -> ScheduleTask:
+    """The ScheduleTask of an orchestration ``task`` as DescribeTaskDetail and events show it."""
+    results = []
+    for record in sorted(subtasks, key=lambda r: r.index):
+        if record.status == "SKIPPED" or record.kind in ("input", "output"):
+            continue
+        kind = KINDS.named(record.kind)
+        entry = subtask_entry(record)
+        member = entry.result.model_dump(mode="json")  # each result class says what it sends
+        item = ActivityResItem.model_validate({kind.result_field: member})
+        results.append(ActivityResult(ActivityType=kind.name, ActivityResItem=item))
+    status = "FINISH" if finished else task.status
+    return ScheduleTask.model_validate(
+        {
+            "TaskId": task.task_id,
+            "Status": status,
+            "ErrCode": task.err_code,
+            "Message": task.message or ("SUCCESS" if status == "FINISH" else ""),
+            "InputInfo": task.request.get("InputInfo"),
+            "MetaData": task.metadata,
+            "ActivityResultSet": results,
+        }
+    )
+
+
+def notification(record: MergedTask, task: TaskRecord, *, now: float | None = None) -> dict[str, Any]:
+    """The ParseNotification object for a task's ``record``: no ``Response`` wrapper, signed.
 
     ``Timestamp`` is when the event expires; ``Sign = md5(str(Timestamp) + NotifyKey)`` in lowercase hex.
     """
     expires = int((now if now is not None else time.time()) + EVENT_TTL_SECONDS)
     key = (task.notify or {}).get("NotifyKey") or ""
+    schedule = isinstance(record, ScheduleTask)
     return {
-        "EventType": "WorkflowTask",
-        "WorkflowTaskEvent": workflow_task.to_wire(),
+        "EventType": "ScheduleTask" if schedule else "WorkflowTask",
+        "WorkflowTaskEvent": None if schedule else record.to_wire(),
         "EditMediaTaskEvent": None,
-        "ScheduleTaskEvent": None,
+        "ScheduleTaskEvent": record.to_wire() if schedule else None,
         "BatchTaskEvent": None,
         "ExtractBlindWatermarkTask": None,
         "SessionId": task.session_id or "",

@@ -39,6 +39,9 @@ FINISH_KEY = "WorkflowTask.FINISH"
 PROCESSING_KEY = "WorkflowTask.PROCESSING"
 #: Outbox target kinds the relay knows how to deliver.
 EXCHANGE, QUEUE, TOPIC, URL = "exchange", "queue", "topic", "url"
+#: Outbox rows that are work messages (an orchestration's activities released when they became
+#: ready, in the transaction that made them so): the relay publishes them to the work queue.
+WORK = "work"
 #: NotifyType values delivered through RabbitMQ (empty means Tencent's default, TDMQ-CMQ).
 _QUEUE_TYPES = frozenset({"", "TDMQ-CMQ", "CMQ"})
 #: Seconds a callback may take (connect, each read and write).

@@ -33,7 +33,7 @@ from mps.broker.base import Broker, BrokerConnectionError
 from mps.errors import InvalidParameterError, MpsError
 from mps.store.base import OutboxRecord, TaskStore, UnstartedSubtask, utc_now
 from mps.workflow.messages import WorkMessage
-from mps.workflow.notify import EXCHANGE, QUEUE, TOPIC, URL, post_callback
+from mps.workflow.notify import EXCHANGE, QUEUE, TOPIC, URL, WORK, post_callback
 
 log = logging.getLogger("mps.workflow.relay")
 
@@ -148,6 +148,12 @@ class OutboxRelay:
             self.broker.publish_to_topic(target.name, payload, target.key)
         elif target.kind == URL:
             post_callback(self.http, target.name, payload, allow_private=self.allow_private)
+        elif target.kind == WORK:
+            self.broker.publish_work(
+                payload["message"],
+                priority=int(payload.get("priority") or 0),
+                message_id=payload["message_id"],
+            )
         else:
             raise MpsError(f"unknown outbox target kind {target.kind!r}")
 

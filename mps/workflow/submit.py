@@ -13,24 +13,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from mps.broker.base import Broker
-from mps.errors import InvalidParameterError, MpsError
-from mps.models import MediaInputInfo, MediaProcessTaskInput, parse_wire
+from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
+from mps.models import MediaInputInfo, MediaProcessTaskInput, TaskOutputStorage, parse_wire
 from mps.models import TaskNotifyConfig as _NotifyConfig
+from mps.models.schedules import MAX_ACTIVITIES, Activity
 from mps.models.tasks import TaskWorkRequest
 from mps.storage.locations import input_location, output_location
 from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id
+from mps.workflow.dag import Dag, build_dag
 from mps.workflow.kinds import KINDS
 from mps.workflow.lifecycle import create_task
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import check_notify_url
-from mps.workflow.resolve import TemplateLookup, check_request
+from mps.workflow.orchestration import new_activities, new_schedule_task_id, ready_indexes, stored_activities
+from mps.workflow.resolve import TemplateLookup, check_request, check_subtask
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 #: Request members of Tencent's API that this server does not run (AI, orchestrations...).
 UNSUPPORTED_FIELDS = (
@@ -41,8 +45,6 @@ UNSUPPORTED_FIELDS = (
     "SmartSubtitlesTask",
     "SmartEraseTask",
     "AIDubbingTask",
-    "Activities",
-    "ScheduleId",
 )
 #: NotifyType values with a delivery here: CMQ-style queues/topics on RabbitMQ, and URL callbacks.
 NOTIFY_TYPES = frozenset({"", "TDMQ-CMQ", "CMQ", "URL"})
@@ -72,8 +74,9 @@ class ProcessMediaRequest(TaskWorkRequest):
     SmartSubtitlesTask: Any = None
     SmartEraseTask: Any = None
     AIDubbingTask: Any = None
-    Activities: Any = None
-    ScheduleId: Any = None
+    #: An orchestration: a stored schedule, or an inline DAG (which wins over ``ScheduleId``).
+    Activities: list[Activity] | None = Field(default=None, max_length=MAX_ACTIVITIES)
+    ScheduleId: int | None = None
 
 
 def submit_task(
@@ -114,6 +117,11 @@ def submit_task(
     """
     if not isinstance(request, ProcessMediaRequest):
         request = parse_wire(ProcessMediaRequest, dict(request))
+    if request.Activities or request.ScheduleId is not None:
+        request = with_schedule(request, store)
+        return _submit_orchestration(
+            request, store, broker, templates, account_id, workflow_id, trigger, allow_private_urls
+        )
     task = validate_request(request, templates, allow_private_urls=allow_private_urls)
     new = NewTask(
         task_id=new_task_id(account_id),
@@ -137,6 +145,101 @@ def submit_task(
             "task %s already exists for this SessionId or trigger: not dispatched again", record.task_id
         )
     return record.task_id, created
+
+
+def _submit_orchestration(
+    request: ProcessMediaRequest,
+    store: TaskStore,
+    broker: Broker,
+    templates: TemplateLookup,
+    account_id: str,
+    workflow_id: int | None,
+    trigger: BucketTrigger | None,
+    allow_private_urls: bool,
+) -> tuple[str, bool]:
+    """:func:`submit_task` for an orchestration: the DAG checked, every activity a sub-task at its
+    index, the activities ``input`` leads to published (the others wait for their predecessors)."""
+    dag = validate_orchestration(request, templates, allow_private_urls=allow_private_urls)
+    wire = request.to_wire()
+    wire["Activities"] = stored_activities(request.Activities or [])
+    new = NewTask(
+        task_id=new_schedule_task_id(account_id),
+        request=wire,
+        session_id=request.SessionId or None,
+        session_context=request.SessionContext,
+        notify=_notify(request.TaskNotifyConfig),
+        priority=request.TasksPriority,
+        workflow_id=workflow_id,
+        subtasks=new_activities(dag),
+        trigger=trigger,
+    )
+    record, created = create_task(store, new)
+    if created:
+        ready = ready_indexes(new.subtasks)
+        dispatch(broker, record.task_id, len(ready), record.priority, groups=[(index,) for index in ready])
+    return record.task_id, created
+
+
+def validate_orchestration(
+    request: ProcessMediaRequest, templates: TemplateLookup, *, allow_private_urls: bool = False
+) -> Dag:
+    """Every check of an orchestration request that needs no media: the DAG, each activity's
+    templates and output names, the locations and the notification.
+
+    Raises:
+        InvalidParameterError, ResourceNotFoundError: as :func:`submit_task` documents.
+    """
+    _refuse_unsupported(request)
+    if request.MediaProcessTask is not None:
+        raise InvalidParameterError.field(
+            "MediaProcessTask", "give MediaProcessTask or an orchestration (Activities, ScheduleId), not both"
+        )
+    dag = build_dag(request.Activities or [])
+    check_input(request.InputInfo)
+    output_location(request.InputInfo, request.OutputStorage, None, request.OutputDir)
+    for node in dag.work():
+        assert node.kind is not None and node.para is not None  # work nodes have both
+        output_location(request.InputInfo, request.OutputStorage, node.para.OutputStorage, request.OutputDir)
+        check_subtask(node.kind, node.para, templates)
+    _check_notify(request.TaskNotifyConfig, allow_private_urls)
+    return dag
+
+
+def with_schedule(request: ProcessMediaRequest, store: TaskStore) -> ProcessMediaRequest:
+    """The request with a stored schedule's parts filled in: its ``Activities`` unless the request
+    has its own (they win), its output location unless the request names one, its
+    ``TaskNotifyConfig`` unless the request has one (the request's replaces it).
+
+    Raises:
+        ResourceNotFoundError: ``ResourceNotFound.Schedule`` for a ScheduleId that names no schedule.
+    """
+    if request.Activities or request.ScheduleId is None:
+        return request
+    try:
+        record = store.get_workflow(request.ScheduleId)
+    except ResourceNotFoundError:
+        record = None
+    if record is None or getattr(record, "kind", "workflow") != "schedule":
+        raise ResourceNotFoundError(
+            f"schedule {request.ScheduleId} does not exist", code="ResourceNotFound.Schedule"
+        )
+    schedule = record.body
+    own_location = request.OutputStorage is not None or request.OutputDir is not None
+    return request.model_copy(
+        update={
+            "Activities": [Activity.model_validate(item) for item in schedule.get("Activities") or []],
+            "OutputStorage": request.OutputStorage
+            if own_location
+            else _parsed(TaskOutputStorage, schedule.get("OutputStorage")),
+            "OutputDir": request.OutputDir if own_location else (schedule.get("OutputDir") or None),
+            "TaskNotifyConfig": request.TaskNotifyConfig
+            or _parsed(_NotifyConfig, schedule.get("TaskNotifyConfig")),
+        }
+    )
+
+
+def _parsed(model: type[M], value: Any) -> M | None:
+    return model.model_validate(value) if value else None
 
 
 def validate_request(

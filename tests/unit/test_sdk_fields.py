@@ -49,7 +49,13 @@ _ADAPTIVE = {"Format", "StreamInfos", "Name", "Comment", "DisableHigherVideoBitr
 HONOURED: dict[str, set[str]] = {
     "ProcessMediaRequest": {"InputInfo", "OutputStorage", "OutputDir", "MediaProcessTask", "TaskNotifyConfig",
                             "TasksPriority", "SessionId", "SessionContext", "TaskType", "ResourceId",
-                            "SkipMateData"},
+                            "SkipMateData", "Activities", "ScheduleId"},
+    "Activity": {"ActivityType", "ReardriveIndex", "PredriveIndex", "ActivityPara"},
+    "ActivityPara": {"TranscodeTask", "AnimatedGraphicTask", "SnapshotByTimeOffsetTask", "SampleSnapshotTask",
+                     "ImageSpriteTask", "AdaptiveDynamicStreamingTask", "ExecRulesTask"},
+    "ExecRulesTask": {"Rules"},
+    "Rules": {"Id", "Conditions", "Linker", "RearDriveIndexs"},
+    "RuleConditionItem": {"Key", "Value"},
     "MediaInputInfo": {"Type", "CosInputInfo", "UrlInputInfo", "S3InputInfo"},
     "CosInputInfo": {"Bucket", "Region", "Object"},
     "UrlInputInfo": {"Url"},
@@ -234,6 +240,26 @@ def merged(base: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dic
     return request
 
 
+#: ProcessMedia running an orchestration: the fields under ``Activities`` are merged into this one
+#: (a valid DAG: input -> transcode -> output) instead of a MediaProcessTask request.
+ORCHESTRATION: dict[str, Any] = {
+    "InputInfo": COS_INPUT,
+    "Activities": [
+        {"ActivityType": "input", "ReardriveIndex": [1]},
+        {
+            "ActivityType": "action-trans",
+            "ReardriveIndex": [2],
+            "ActivityPara": {"TranscodeTask": {"Definition": 100010}},
+        },
+        {"ActivityType": "output"},
+    ],
+}
+
+
+def _base(action: str, path: tuple[str | int, ...]) -> dict[str, Any]:
+    return ORCHESTRATION if action == "ProcessMedia" and path[:1] == ("Activities",) else BASE[action]
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Api:
     api = Api(Path(tmp_path_factory.mktemp("sdk-fields")))
@@ -266,7 +292,7 @@ def test_the_base_request_is_not_refused_for_a_field(api: Api, action: str) -> N
 def test_every_sdk_field_is_honoured_or_refused_by_name(api: Api, action: str) -> None:
     silently_accepted, refused_but_honoured = [], []
     for path, class_name, name, value in paths(action):
-        code, message = _answer(api, action, merged(BASE[action], path, value))
+        code, message = _answer(api, action, merged(_base(action, path), path, value))
         where = ".".join(map(str, path))
         if name in HONOURED.get(class_name, set()):
             # A value of an honoured field may be refused ("NotifyType 'on' is not supported"),
@@ -287,7 +313,7 @@ def test_a_field_tencent_does_not_have_is_unknown_parameter_at_every_level(api: 
         if sdk_fields(class_name)[name][0] is not None and name in HONOURED.get(class_name, set())
     ]
     for where, _ in objects:
-        request = merged(BASE[action], (*where, "NotATencentField"), "x")
+        request = merged(_base(action, where), (*where, "NotATencentField"), "x")
         code, message = _answer(api, action, request)
         assert code == "UnknownParameter", f"{'.'.join(map(str, where))}: {code} {message}"
         assert "NotATencentField" in message

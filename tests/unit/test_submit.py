@@ -172,7 +172,7 @@ def test_a_url_input_with_output_storage_is_accepted(
         ({"SessionId": "x" * 51}, "InvalidParameterValue.SessionId"),
         ({"SessionContext": "x" * 1001}, "InvalidParameterValue.SessionContext"),
         ({"AiAnalysisTask": {"Definition": 10}}, "UnsupportedOperation"),
-        ({"ScheduleId": 3}, "UnsupportedOperation"),
+        ({"ScheduleId": 3}, "ResourceNotFound.Schedule"),  # no schedule 3 (and a MediaProcessTask too)
         ({"MediaProcessTask": None}, "MissingParameter"),
         (
             {

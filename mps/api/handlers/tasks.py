@@ -10,12 +10,14 @@ from pydantic import Field, field_validator
 from mps.api.actions import Handler, RequestContext
 from mps.api.handlers import ApiServices, parse_params
 from mps.models import WireModel
+from mps.models.schedules import ScheduleTask
 from mps.store.base import (
     TaskRecord,
     TaskStatus,
 )
 from mps.workflow.kinds import KINDS
-from mps.workflow.merge import merge_workflow_task
+from mps.workflow.merge import is_orchestration, merge_task
+from mps.workflow.orchestration import SCHEDULE_TASK
 from mps.workflow.submit import ProcessMediaRequest, submit_task
 from mps.workflow.templates import iso_time
 
@@ -26,8 +28,7 @@ WORKFLOW_TASK = "WorkflowTask"
 #: How far back DescribeTasks lists (mps-api.md §8: "only the last 7 days are listed").
 LISTED_PERIOD = timedelta(days=7)
 #: Members of DescribeTaskDetail for task types this server never runs.
-_OTHER_TASKS = ("EditMediaTask", "LiveStreamProcessTask", "ScheduleTask", "LiveScheduleTask",
-                "ExtractBlindWatermarkTask")  # fmt: skip
+_OTHER_TASKS = ("EditMediaTask", "LiveStreamProcessTask", "LiveScheduleTask", "ExtractBlindWatermarkTask")
 
 
 class TaskIdRequest(WireModel):
@@ -107,15 +108,17 @@ class TaskActions:
         """
         request = parse_params(TaskIdRequest, params)
         task = self.services.store.get_task(request.TaskId)
-        workflow = merge_workflow_task(task, self.services.store.get_subtasks(task.task_id))
+        record = merge_task(task, self.services.store.get_subtasks(task.task_id))
+        schedule = isinstance(record, ScheduleTask)
         return {
-            "TaskType": WORKFLOW_TASK,
+            "TaskType": SCHEDULE_TASK if schedule else WORKFLOW_TASK,
             "Status": task.status,
             "CreateTime": wire_time(task.create_time),
             "BeginProcessTime": wire_time(task.begin_time),
             "FinishTime": wire_time(task.finish_time),
-            "WorkflowTask": workflow.to_wire(),
+            "WorkflowTask": None if schedule else record.to_wire(),
             **dict.fromkeys(_OTHER_TASKS),
+            "ScheduleTask": record.to_wire() if schedule else None,
             "TaskNotifyConfig": task.notify,
             "TasksPriority": task.priority,
             "SessionId": task.session_id or "",
@@ -161,15 +164,22 @@ class TaskActions:
 
 def simple_info(task: TaskRecord) -> dict[str, Any]:
     """The TaskSimpleInfo of a task (DescribeTasks)."""
-    sets = task.request.get("MediaProcessTask") or {}
+    if is_orchestration(task):
+        types = [item.get("ActivityType") for item in task.request["Activities"]]
+        kinds = [kind.activity_type for kind in KINDS if kind.activity_type in types]
+        task_type = SCHEDULE_TASK
+    else:
+        sets = task.request.get("MediaProcessTask") or {}
+        kinds = [kind.activity_type for kind in KINDS if kind.set_name and sets.get(kind.set_name)]
+        task_type = WORKFLOW_TASK
     return {
         "TaskId": task.task_id,
-        "TaskType": WORKFLOW_TASK,
+        "TaskType": task_type,
         "CreateTime": wire_time(task.create_time),
         "BeginProcessTime": wire_time(task.begin_time),
         "FinishTime": wire_time(task.finish_time),
         # Tencent names sub-task types as its orchestration names activities (mps-api.md §8).
-        "SubTaskTypes": [kind.activity_type for kind in KINDS if sets.get(kind.set_name)],
+        "SubTaskTypes": kinds,
     }
 
 

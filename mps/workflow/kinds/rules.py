@@ -36,6 +36,12 @@ def run(subtask: Subtask, ctx: OperationContext) -> ExecRuleTaskData:
     return ExecRuleTaskData(RearDriveIndex=choose(subtask.spec.task.Rules, ctx.meta))
 
 
+def chosen(result: JsonDict) -> list[int]:
+    """The successors a committed rule result chose."""
+    output = (result.get("ExecRuleTask") or {}).get("Output") or {}
+    return [int(index) for index in output.get("RearDriveIndex") or []]
+
+
 def summary(output: JsonDict) -> tuple[list[str], str]:
     return [], f"chose {output.get('RearDriveIndex') or 'nothing'}"
 
@@ -52,4 +58,5 @@ KIND = Kind(
     resolve=resolve,
     run=run,
     summary=summary,
+    choose=chosen,
 )

@@ -1,0 +1,106 @@
+"""Running an orchestration: its activities as stored sub-tasks, and what finishing one releases.
+
+An orchestration task stores every activity as a sub-task at its own index (``input`` and
+``output`` included, as kinds of their own that never run): ``input`` is done at creation, the
+activities it leads to are ``WAITING`` (their work messages go out with the task), every other
+one ``PENDING``. When an activity finishes, :func:`advance` decides, under the task's lock and in
+the transaction that commits the result (:class:`~mps.store.base.Followup`), which ``PENDING``
+activities became ready (their work messages are outbox rows of that same transaction: a crash
+cannot lose a release) and which can never run (``SKIPPED``: a rule chose another branch, or a
+predecessor failed). The task finishes when every activity is final, as a workflow task does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+
+from mps.models.schedules import Activity
+from mps.store.base import EventTarget, Followup, JsonDict, NewSubtask, SubtaskRecord, TaskRecord
+from mps.workflow.dag import INPUT, OUTPUT, PENDING, Dag, build_dag, predrive_indexes
+from mps.workflow.kinds import KINDS
+from mps.workflow.messages import WorkMessage
+from mps.workflow.notify import WORK
+
+#: The ``TaskType`` of orchestration tasks, and the middle of their TaskIds.
+SCHEDULE_TASK = "ScheduleTask"
+
+
+def new_schedule_task_id(account_id: str = "0") -> str:
+    """A fresh TaskId in Tencent's shape for orchestrations: ``<accountId>-ScheduleTask-<32hex>t0``."""
+    return f"{account_id}-{SCHEDULE_TASK}-{uuid.uuid4().hex}t0"
+
+
+def stored_activities(activities: Sequence[Activity]) -> list[JsonDict]:
+    """The activities as the task stores them: as given, with ``PredriveIndex`` computed."""
+    predecessors = predrive_indexes(activities)
+    return [
+        {**activity.to_wire(), "PredriveIndex": before}
+        for activity, before in zip(activities, predecessors, strict=True)
+    ]
+
+
+def task_dag(task: TaskRecord) -> Dag:
+    """The DAG of a stored orchestration task (checked again: it was valid when stored)."""
+    return build_dag([Activity.model_validate(item) for item in task.request["Activities"]])
+
+
+def new_activities(dag: Dag) -> list[NewSubtask]:
+    """The sub-tasks of a new orchestration task: one per activity, in index order, with the first
+    states (:meth:`Dag.initial`)."""
+    states = dag.initial()
+    return [
+        NewSubtask(
+            kind=node.kind.name if node.kind is not None else node.type,
+            input=node.para.to_wire() if node.para is not None else {},
+            status=states[node.index],  # type: ignore[arg-type]  # the DAG's states are statuses
+        )
+        for node in dag.nodes
+    ]
+
+
+def advance(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Followup:
+    """What the activities' states now call for (see the module docstring)."""
+    dag = task_dag(task)
+    states = {record.index: record.status for record in subtasks}
+    chosen = {
+        record.index: choose(record.result or {})
+        for record in subtasks
+        if record.status == "SUCCESS" and (choose := _chooser(record.kind)) is not None
+    }
+    changes = dag.advance(states, chosen)
+    ready = sorted(index for index, state in changes.items() if state == "WAITING")
+    events = [work_row(task.task_id, (index,), task.priority) for index in ready]
+    return Followup(updates=changes, events=events)  # type: ignore[arg-type]  # DAG states are statuses
+
+
+def work_row(task_id: str, indexes: tuple[int, ...], priority: int) -> tuple[EventTarget, JsonDict]:
+    """The outbox row that publishes the work message of ``indexes`` (the relay sends it)."""
+    message = WorkMessage(task_id=task_id, indexes=indexes).model_dump(mode="json")
+    message_id = f"{task_id}:{'+'.join(map(str, indexes))}"
+    return EventTarget(WORK, "work"), {"message": message, "priority": priority, "message_id": message_id}
+
+
+def ready_indexes(subtasks: Sequence[NewSubtask]) -> list[int]:
+    """The activities of a new task that can run at once."""
+    return [index for index, sub in enumerate(subtasks) if sub.status == "WAITING"]
+
+
+def _chooser(kind_name: str) -> Callable[[JsonDict], list[int]] | None:
+    """The kind's way of reading which successors an activity chose (rules), or None."""
+    if kind_name in (INPUT, OUTPUT):
+        return None
+    return KINDS.named(kind_name).choose
+
+
+__all__ = [
+    "PENDING",
+    "SCHEDULE_TASK",
+    "advance",
+    "new_activities",
+    "new_schedule_task_id",
+    "ready_indexes",
+    "stored_activities",
+    "task_dag",
+    "work_row",
+]
