@@ -152,7 +152,8 @@ def serve(code: Path | None, database_url: str, workers: int, work: Path) -> Ite
     env = {**os.environ, "MPS_DATABASE_URL": database_url, "MPS_SECRET_ID": SECRET_ID,
            "MPS_SECRET_KEY": SECRET_KEY, "MPS_QUEUE_PREFIX": prefix, "MPS_LOG_LEVEL": "WARNING",
            "MPS_EVENTS_EXCHANGE": "mps-bench.events"}  # fmt: skip
-    if code is None:
+    if code is None:  # this checkout's mps, whatever the interpreter has installed
+        env["PYTHONPATH"] = str(ROOT)
         argv = [sys.executable, "-m", "mps", "api", "--port", str(port)]
         if workers > 1:
             argv += ["--workers", str(workers)]

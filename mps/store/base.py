@@ -253,6 +253,11 @@ class Tasks(Protocol):
         """The task's sub-tasks by index ([] for an unknown task)."""
         ...
 
+    def get_task_detail(self, task_id: str) -> tuple[TaskRecord, list[SubtaskRecord]]:
+        """The task and its sub-tasks by index, as one read (DescribeTaskDetail);
+        ``ResourceNotFound.TaskNotFound`` if unknown."""
+        ...
+
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """WAITING sub-tasks with no attempt yet, of WAITING or PROCESSING tasks created before
         ``created_before``, oldest task first, at most ``limit``: one query, for the redispatch sweep."""

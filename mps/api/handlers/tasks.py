@@ -106,8 +106,8 @@ class TaskActions:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
         """
         request = parse_params(TaskIdRequest, params)
-        task = self.services.store.get_task(request.TaskId)
-        workflow = merge_workflow_task(task, self.services.store.get_subtasks(task.task_id))
+        task, subtasks = self.services.store.get_task_detail(request.TaskId)
+        workflow = merge_workflow_task(task, subtasks)
         return {
             "TaskType": WORKFLOW_TASK,
             "Status": task.status,
