@@ -37,13 +37,13 @@ def run_api(host: str, port: int, settings: Settings | None = None, *, workers: 
     import uvicorn
 
     # httptools and uvloop when installed (uvicorn[standard]); the access log costs a line per call.
-    options = {"host": host, "port": port, "log_level": "info", "access_log": False}
     if workers > 1:
         if settings is not None:
             raise ValueError("several API workers read their settings from the MPS_* environment")
         _migrate(Settings())
         log.info("mps api listening on %s:%d with %d processes", host, port, workers)
-        uvicorn.run(APP_FACTORY, factory=True, workers=workers, lifespan="on", **options)
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, lifespan="on", host=host, port=port,
+                    log_level="info", access_log=False)  # fmt: skip
         return 0
     from mps.app import build_api_app
 
@@ -52,7 +52,7 @@ def run_api(host: str, port: int, settings: Settings | None = None, *, workers: 
     services = app.state.services
     log.info("mps api listening on %s:%d", host, port)
     try:
-        uvicorn.run(app, lifespan="off", **options)
+        uvicorn.run(app, lifespan="off", host=host, port=port, log_level="info", access_log=False)
     finally:
         services.broker.close()
         services.store.close()

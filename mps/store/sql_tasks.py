@@ -44,7 +44,9 @@ _INSERT_TASK = sa.insert(tasks)
 _INSERT_SUBTASKS = sa.insert(subtasks)
 _TASK_BY_ID = sa.select(tasks).where(tasks.c.task_id == sa.bindparam("task_id"))
 _SUBTASKS_OF = (
-    sa.select(subtasks).where(subtasks.c.task_id == sa.bindparam("task_id")).order_by(subtasks.c.subtask_index)
+    sa.select(subtasks)
+    .where(subtasks.c.task_id == sa.bindparam("task_id"))
+    .order_by(subtasks.c.subtask_index)
 )
 
 

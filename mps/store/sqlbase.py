@@ -3,12 +3,11 @@ translation of SQLAlchemy errors and the row-to-record converters."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import threading
-import time
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
