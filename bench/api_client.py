@@ -27,7 +27,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from mps.api.auth import canonical_request, tc3_signature
 from mps.api.wire import RawRequest
@@ -75,7 +74,7 @@ class Signer:
                 f"TC3-HMAC-SHA256 Credential={self.secret_id}/{date}/mps/tc3_request, "
                 f"SignedHeaders=content-type;host, Signature={signature}"
             )
-        lines = [f"POST / HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+        lines = ["POST / HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
         lines.append(f"content-length: {len(body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -138,7 +137,7 @@ async def _one(pool: Pool, signer: Signer, body: bytes, due: float, index: int, 
         conn = await pool.take()
         out.lags.append((time.perf_counter() - due) * 1000)
         status, answer = await asyncio.wait_for(_exchange(conn, signer.request(body)), REQUEST_TIMEOUT)
-    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
         out.codes[f"client:{type(exc).__name__}"] += 1
         if conn is not None:
             conn[1].close()

@@ -343,11 +343,11 @@ def render(args: argparse.Namespace, phases: list[Phase], started: str, commit: 
         groups.setdefault((phase.code, phase.database, phase.action), []).append(phase)
     for (code, database, action), group in groups.items():
         errors = sum(sum(p.errors.values()) for p in group)
-        lines.append(
-            f"| {code} | {database} | {action} | {group[0].rate:g} | {len(group)} | {median(group, 'p50'):.1f} "
-            f"| {median(group, 'p99'):.1f} | {median(group, 'max'):.1f} | {median(group, 'api_cpu_ms'):.2f} "
-            f"| {errors} | {spread(group, 'p99')} | {spread(group, 'api_cpu_ms', 2)} | {spread(group, 'load')} |"
-        )  # fmt: skip
+        cells = [code, database, action, f"{group[0].rate:g}", str(len(group)), f"{median(group, 'p50'):.1f}",
+                 f"{median(group, 'p99'):.1f}", f"{median(group, 'max'):.1f}",
+                 f"{median(group, 'api_cpu_ms'):.2f}", str(errors), spread(group, "p99"),
+                 spread(group, "api_cpu_ms", 2), spread(group, "load")]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *ratios(groups), *goals(groups, args)]
     lines.append(END_MARK)
     return "\n".join(lines) + "\n"
