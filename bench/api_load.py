@@ -324,6 +324,11 @@ def render(args: argparse.Namespace, phases: list[Phase], started: str, commit: 
     """The Markdown section."""
     flags = f"--runs {args.runs} --duration {args.duration:g}" + (" --quick" if args.quick else "")
     flags += f" --workers {args.workers}" if args.workers > 1 else ""
+    baseline = ""
+    if args.baseline is not None:
+        flags += f" --baseline {args.baseline}"
+        baseline = (f" The baseline is the mps of `{args.baseline}` at `{git_head(args.baseline)}`, "
+                    "served by h11 and asyncio as it was installed.")  # fmt: skip
     lines = [
         START_MARK,
         "# API load: `mps api` at fixed request rates",
@@ -332,7 +337,8 @@ def render(args: argparse.Namespace, phases: list[Phase], started: str, commit: 
         f"One `mps api` process (`--workers {args.workers}`), auth on (TC3), no worker running; the load "
         "from `bench/api_client.py` in its own process, open loop (latency from the scheduled send). "
         f"Machine: {os.cpu_count()} cores shared with other work (the load column is the 1-minute "
-        "load average after each phase); medians of the runs, every run's value in the spread columns.",
+        "load average after each phase); medians of the runs, every run's value in the spread columns."
+        + baseline,
         "",
         "| code | database | action | rate (/s) | runs | p50 (ms) | p99 (ms) | max (ms) | "
         "API CPU per call (ms) | errors | p99 of runs | CPU of runs | load |",
@@ -400,9 +406,9 @@ def update_report(path: Path, section: str) -> None:
     path.write_text(text)
 
 
-def git_head() -> str:
-    """The short commit of the work tree, marked when mps/ has uncommitted changes."""
-    git = ["git", "-C", str(ROOT)]
+def git_head(root: Path = ROOT) -> str:
+    """The short commit of a work tree, marked when its mps/ has uncommitted changes."""
+    git = ["git", "-C", str(root)]
     head = subprocess.run([*git, "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run([*git, "status", "--porcelain", "--", "mps"], capture_output=True, text=True)
     commit = head.stdout.strip() or "unknown"
