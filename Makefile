@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := sample
 
-.PHONY: install system-deps player-deps sample services run run-local test test-fast lint bench clean
+.PHONY: install system-deps player-deps sample services run run-local test test-fast lint bench bench-api clean
 
 install: system-deps $(STAMP)
 
@@ -79,10 +79,17 @@ lint: install
 	$(BIN)/ruff format --check mps tests
 	$(BIN)/mypy
 
-# mps process vs the naive and the best hand-written ffmpeg pipelines; writes bench/RESULTS.md.
-# BENCH_ARGS="--runs 5" for more runs, "--quick" for a smoke run on tiny inputs.
-bench: install
+# mps process vs the naive and the best hand-written ffmpeg pipelines, then `mps api` under fixed
+# request rates on SQLite and PostgreSQL; writes bench/RESULTS.md (the API part is its own section).
+# BENCH_ARGS="--runs 5" for more runs, "--quick" for a smoke run on tiny inputs (both parts);
+# API_BENCH_ARGS for the API part only ("--workers 2", "--baseline DIR" to compare older code).
+bench: install services
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/api_load.py $(BENCH_ARGS) $(API_BENCH_ARGS)
+
+# The API part alone (a few minutes).
+bench-api: install services
+	$(BIN)/python bench/api_load.py $(BENCH_ARGS) $(API_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAMPLE) .pytest_cache .ruff_cache

@@ -18,8 +18,8 @@ import shutil
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -62,8 +62,11 @@ class Components:
     broker: Broker
 
 
-def build_components(settings: Settings, name: str) -> Components:
+def build_components(settings: Settings, name: str, *, upgrade: bool = True) -> Components:
     """The production adapters: SQL store, S3 storage, RabbitMQ (reached lazily, at first use).
+
+    Parameters:
+        upgrade: migrate the database schema first (False when another process already did).
 
     Raises:
         StorageUnavailableError: the database cannot be reached.
@@ -73,7 +76,8 @@ def build_components(settings: Settings, name: str) -> Components:
     from mps.store.sql import SqlTaskStore
 
     broker = RabbitmqBroker(settings.amqp_url, prefix=settings.queue_prefix, name=name)
-    return Components(SqlTaskStore(settings.database_url), S3Storage.from_settings(settings), broker)
+    store = SqlTaskStore(settings.database_url, upgrade=upgrade)
+    return Components(store, S3Storage.from_settings(settings), broker)
 
 
 def build_broker(settings: Settings, name: str) -> Broker:
@@ -174,6 +178,33 @@ def metrics_endpoint(settings: Settings, metrics: Metrics) -> Iterator[MetricsSe
         yield server
     finally:
         server.close()
+
+
+def build_api_app_from_env() -> FastAPI:
+    """The application of one process of ``mps api --workers N``, from the ``MPS_*`` environment.
+
+    uvicorn imports this factory by name in each worker process (``mps.app:build_api_app_from_env``,
+    ``factory=True``): the processes share nothing but the listening socket. The parent migrated
+    the schema before starting them, so each only opens the store; each closes its broker and
+    store when uvicorn shuts it down (the ASGI lifespan).
+
+    Raises:
+        MpsError: the presets are invalid, or the database cannot be opened.
+    """
+    settings = Settings()
+    parts = build_components(settings, f"mps-api-{os.getpid()}", upgrade=False)
+    app = build_api_app(settings, parts)
+
+    @asynccontextmanager
+    async def lifespan(_app: object) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            parts.broker.close()
+            parts.store.close()
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 @contextmanager
@@ -343,6 +374,7 @@ def _guarded(name: str, job: Callable[[], None], stop: threading.Event) -> Calla
 __all__ = [
     "Components",
     "build_api_app",
+    "build_api_app_from_env",
     "build_api_services",
     "build_broker",
     "build_catalog",

@@ -78,6 +78,8 @@ PUBLISH_ATTEMPTS = 3
 RECONNECT_DELAY = 0.25
 #: Cap on the delay between reconnects, in seconds.
 MAX_RECONNECT_DELAY = 30.0
+#: Seconds a publisher connection may go unused and still publish without pumping its I/O first.
+PUMP_AFTER_IDLE = 1.0
 #: How long the consumer's I/O loop blocks at a time; bounds how fast ``stop`` is noticed.
 IO_POLL_SECONDS = 0.2
 #: RabbitMQ's default heartbeat in seconds, used when none is configured.
@@ -169,9 +171,16 @@ class _PublisherState:
 
         Nobody pumps an idle publisher's I/O, so it sends no heartbeats and RabbitMQ drops it
         after about two intervals: past ``idle_limit`` seconds it is replaced without trying.
+        A connection used within :data:`PUMP_AFTER_IDLE` seconds is not pumped first: its last
+        confirmed publish just did that, and a publish on a socket closed since fails and is retried
+        on a new connection (:meth:`RabbitmqBroker._publish`).
         """
-        if not self.channel.is_open or time.monotonic() - self.last_used > idle_limit:
+        idle = time.monotonic() - self.last_used
+        if not self.channel.is_open or idle > idle_limit:
             return False
+        if idle < PUMP_AFTER_IDLE:
+            self.last_used += idle
+            return True
         try:
             self.connection.process_data_events(0)  # answer heartbeats, notice a closed socket
         except pe.AMQPError:

@@ -58,11 +58,13 @@ def process(
 
 @app.command()
 def api(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="TCP port.")] = 8080) -> None:  # fmt: skip
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+        workers: Annotated[int, typer.Option(min=1, help="API processes sharing the port.")] = 1,
+        ) -> None:  # fmt: skip
     """Serve the MPS API 3.0 (ProcessMedia, DescribeTaskDetail, templates...) on HOST:PORT."""
     from mps.cli.api_command import run_api
 
-    raise typer.Exit(run_api(host, port))
+    raise typer.Exit(run_api(host, port, workers=workers))
 
 
 @app.command()

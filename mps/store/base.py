@@ -373,6 +373,11 @@ class Tasks(Protocol):
         """The task's sub-tasks by index ([] for an unknown task)."""
         ...
 
+    def get_task_detail(self, task_id: str) -> tuple[TaskRecord, list[SubtaskRecord]]:
+        """The task and its sub-tasks by index, as one read (DescribeTaskDetail);
+        ``ResourceNotFound.TaskNotFound`` if unknown."""
+        ...
+
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """Sub-tasks no live attempt holds, of WAITING or PROCESSING tasks: WAITING ones with no
         attempt yet of tasks created before ``created_before``, and PROCESSING ones whose lease ran

@@ -175,6 +175,11 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         with self._lock:
             return _copy(self._subtasks.get(task_id, []))
 
+    def get_task_detail(self, task_id: str) -> tuple[TaskRecord, list[SubtaskRecord]]:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.get_task_detail`."""
+        with self._lock:
+            return _copy(self._task(task_id)), _copy(self._subtasks.get(task_id, []))
+
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""
         now = self._now()

@@ -20,6 +20,12 @@ NAMING_CONVENTION = {
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC instant, as a :class:`UtcDateTime` column reads it back (naive
+    values count as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """A UTC instant. Stored naive (SQLite has no time zones, and one rule for both backends keeps
     comparisons right); naive values passed in count as UTC, values read back are aware UTC."""

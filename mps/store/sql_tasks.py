@@ -28,7 +28,7 @@ from mps.store.base import (
     UnstartedSubtask,
     input_name,
 )
-from mps.store.schema import UtcDateTime, bucket_events, outbox, subtasks, tasks
+from mps.store.schema import UtcDateTime, as_utc, bucket_events, outbox, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sqlbase import SqlBase, subtask_record, task_record
 from mps.store.transitions import OwedEvent, aborted_fields, check_abortable
@@ -37,6 +37,18 @@ from mps.store.transitions import OwedEvent, aborted_fields, check_abortable
 FINAL = sorted(FINAL_SUBTASK_STATUSES)
 #: Attempts at create_task: a conflict on an expired SessionId frees it and tries once more.
 _CREATE_ATTEMPTS = 3
+
+
+# Statements of the API's hot paths, built once: building one per call (and its cache key from
+# the values in it) cost more than running it. Values are bound at execution.
+_INSERT_TASK = sa.insert(tasks)
+_INSERT_SUBTASKS = sa.insert(subtasks)
+_TASK_BY_ID = sa.select(tasks).where(tasks.c.task_id == sa.bindparam("task_id"))
+_SUBTASKS_OF = (
+    sa.select(subtasks)
+    .where(subtasks.c.task_id == sa.bindparam("task_id"))
+    .order_by(subtasks.c.subtask_index)
+)
 
 
 def subtask_key(task_id: str, index: int) -> sa.ColumnElement[bool]:
@@ -71,24 +83,21 @@ class TasksMixin(SqlBase):
         raise ConflictError(f"could not create task {new.task_id!r}: its keys stay taken")
 
     def _insert_task(self, conn: Connection, new: NewTask) -> TaskRecord:
-        now = self._now()
-        conn.execute(
-            sa.insert(tasks).values(
-                task_id=new.task_id,
-                status="WAITING",
-                request=new.request,
-                workflow_task=new.workflow_task,
-                err_code=0,
-                message="",
-                session_id=new.session_id,
-                session_context=new.session_context,
-                notify=new.notify,
-                priority=new.priority,
-                workflow_id=new.workflow_id,
-                create_time=now,
-                input_name=input_name(new.request),
-            )
-        )
+        now = as_utc(self._now())
+        record = TaskRecord(
+            task_id=new.task_id, status="WAITING", request=new.request, workflow_task=new.workflow_task,
+            metadata=None, err_code=0, message="", session_id=new.session_id,
+            session_context=new.session_context, notify=new.notify, priority=new.priority,
+            workflow_id=new.workflow_id, create_time=now, begin_time=None, finish_time=None,
+        )  # fmt: skip
+        # The record is what the row holds (JSON columns hold what they were given): not read back.
+        conn.execute(_INSERT_TASK, {
+            "task_id": new.task_id, "status": "WAITING", "request": new.request,
+            "workflow_task": new.workflow_task, "err_code": 0, "message": "", "session_id": new.session_id,
+            "session_context": new.session_context, "notify": new.notify, "priority": new.priority,
+            "workflow_id": new.workflow_id, "create_time": now,
+            "input_name": input_name(new.request),
+        })  # fmt: skip
         self._insert_subtasks(conn, new.task_id, 0, new.subtasks)
         if new.trigger is not None:
             t = new.trigger
@@ -102,14 +111,13 @@ class TasksMixin(SqlBase):
                     create_time=now,
                 )
             )
-        row = conn.execute(sa.select(tasks).where(tasks.c.task_id == new.task_id)).one()
-        return task_record(row)
+        return record
 
     @staticmethod
     def _insert_subtasks(conn: Connection, task_id: str, first: int, new: Sequence[NewSubtask]) -> None:
         if new:
             conn.execute(
-                sa.insert(subtasks),
+                _INSERT_SUBTASKS,
                 [
                     {
                         "task_id": task_id,
@@ -117,8 +125,11 @@ class TasksMixin(SqlBase):
                         "kind": s.kind,
                         "status": s.status,
                         "input": s.input,
+                        "result": None,
                         "progress": 0,
                         "attempts": 0,
+                        "begin_time": None,
+                        "finish_time": None,
                     }
                     for i, s in enumerate(new)
                 ],
@@ -157,8 +168,10 @@ class TasksMixin(SqlBase):
 
     @staticmethod
     def _fetch_task(conn: Connection, task_id: str, lock: bool = False) -> TaskRecord:
-        query = sa.select(tasks).where(tasks.c.task_id == task_id)
-        row = conn.execute(query.with_for_update() if lock else query).first()
+        if lock:
+            row = conn.execute(sa.select(tasks).where(tasks.c.task_id == task_id).with_for_update()).first()
+        else:
+            row = conn.execute(_TASK_BY_ID, {"task_id": task_id}).first()
         if row is None:
             raise task_not_found(task_id)
         return task_record(row)
@@ -176,6 +189,15 @@ class TasksMixin(SqlBase):
         """The task's sub-tasks ordered by index ([] for an unknown task)."""
         with self._read() as conn:
             return self._fetch_subtasks(conn, task_id)
+
+    def get_task_detail(self, task_id: str) -> tuple[TaskRecord, list[SubtaskRecord]]:
+        """The task and its sub-tasks by index, read in one transaction (one snapshot).
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        with self._read() as conn:
+            return self._fetch_task(conn, task_id), self._fetch_subtasks(conn, task_id)
 
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""
@@ -206,10 +228,7 @@ class TasksMixin(SqlBase):
 
     @staticmethod
     def _fetch_subtasks(conn: Connection, task_id: str) -> list[SubtaskRecord]:
-        rows = conn.execute(
-            sa.select(subtasks).where(subtasks.c.task_id == task_id).order_by(subtasks.c.subtask_index)
-        )
-        return [subtask_record(row) for row in rows]
+        return [subtask_record(row) for row in conn.execute(_SUBTASKS_OF, {"task_id": task_id})]
 
     def list_tasks(
         self,

@@ -3,6 +3,8 @@ translation of SQLAlchemy errors and the row-to-record converters."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +30,14 @@ from mps.store.base import (
 #: Milliseconds a SQLite connection waits for the write lock before failing (several worker threads
 #: and processes share one file; a write transaction here lasts milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: Connections kept open per store (per process), and how many more may be opened under load:
+#: enough for the API's handler threads and a worker's, few enough for several processes to share
+#: PostgreSQL's default of 100 connections.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+#: Seconds a pooled connection may sit idle before it is pinged at checkout.
+PING_AFTER_IDLE = 10.0
 
 #: Errors that mean "the database did not answer" (down, locked past the busy timeout, connection
 #: dropped, pool exhausted) rather than "the statement is wrong".
@@ -61,14 +71,45 @@ def map_db_errors() -> Iterator[None]:
 
 def create_store_engine(url: str) -> Engine:
     """One Engine for a store URL; for SQLite: shared across threads, WAL, a busy timeout, foreign
-    keys on, and transactions we begin ourselves (see :func:`_sqlite_begin`)."""
+    keys on, and transactions we begin ourselves (see :func:`_sqlite_begin`).
+
+    Connections are checked for life only when they sat idle in the pool past
+    :data:`PING_AFTER_IDLE` seconds (:func:`_ping_if_idle`), not on every checkout: a ping per
+    transaction is a network round trip per call on PostgreSQL.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+        event.listen(engine, "checkin", _mark_idle)
+        event.listen(engine, "checkout", _ping_if_idle)
+        return engine
+    engine = sa.create_engine(
+        parsed, connect_args={"check_same_thread": False}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+    )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["mps_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A pooled connection idle for a while may have been dropped (server restart, a firewall):
+    ping it before use and let the pool replace it if it is dead (SQLAlchemy's documented
+    pessimistic recipe, raising ``DisconnectionError``), so no caller sees the stale socket."""
+    since = record.info.get("mps_idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:  # whatever the driver raises for a dead socket: replace the connection
+        raise sa_exc.DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -98,6 +139,10 @@ class SqlBase:
         self._engine = engine
         self._now = clock
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time. Threads of this process queue for it here, woken as soon
+        # as it is free, instead of in SQLite's busy handler, which sleeps 1, 2, 5... 100 ms between
+        # tries (tens of ms of latency under load); other processes still meet the busy timeout.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -106,7 +151,13 @@ class SqlBase:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A short write transaction: committed on success, rolled back on any exception."""
-        with map_db_errors(), self._engine.connect() as conn:
+        if self._write_lock is None:
+            with map_db_errors(), self._engine.connect() as conn:
+                conn.execution_options(mps_write=True)
+                with conn.begin():
+                    yield conn
+            return
+        with self._write_lock, map_db_errors(), self._engine.connect() as conn:
             conn.execution_options(mps_write=True)
             with conn.begin():
                 yield conn

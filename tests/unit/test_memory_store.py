@@ -133,6 +133,18 @@ class StoreContract:
         assert err.value.code == "ResourceNotFound.TaskNotFound"
         assert store.get_subtasks("nope") == []
 
+    def test_task_detail_is_the_task_and_its_subtasks_in_one_read(self, store: TaskStore) -> None:
+        task, _ = store.create_task(new(3))
+        store.finish_subtask(task.task_id, 1, {"n": 1}, "SUCCESS")
+
+        got, subs = store.get_task_detail(task.task_id)
+
+        assert got == store.get_task(task.task_id)
+        assert subs == store.get_subtasks(task.task_id) and [s.index for s in subs] == [0, 1, 2]
+        with pytest.raises(ResourceNotFoundError) as err:
+            store.get_task_detail("nope")
+        assert err.value.code == "ResourceNotFound.TaskNotFound"
+
     def test_a_reused_task_id_is_a_conflict(self, store: TaskStore) -> None:
         spec = new()
         store.create_task(spec)

@@ -107,8 +107,8 @@ class TaskActions:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
         """
         request = parse_params(TaskIdRequest, params)
-        task = self.services.store.get_task(request.TaskId)
-        record = merge_task(task, self.services.store.get_subtasks(task.task_id))
+        task, subtasks = self.services.store.get_task_detail(request.TaskId)
+        record = merge_task(task, subtasks)
         schedule = isinstance(record, ScheduleTask)
         return {
             "TaskType": SCHEDULE_TASK if schedule else WORKFLOW_TASK,
