@@ -22,12 +22,17 @@ def subtask_not_found(task_id: str, index: int) -> ResourceNotFoundError:
     )
 
 
-def not_abortable(task_id: str, status: str) -> InvalidParameterError:
-    """Abort of a task that is not WAITING. Tencent has no status-specific code for ManageTask, so
-    this is ``InvalidParameterValue.TaskId``: the TaskId is not one that can be aborted now."""
-    return InvalidParameterError.field(
-        "TaskId", f"task {task_id!r} is {status}; only WAITING tasks can be aborted"
+def not_abortable(task_id: str, status: str) -> MpsError:
+    """Abort of a task that has finished: ``FailedOperation`` (the operation cannot apply now)."""
+    return MpsError(
+        f"task {task_id!r} is {status}; only WAITING and PROCESSING tasks can be aborted",
+        code="FailedOperation",
     )
+
+
+def not_redoable(task_id: str, why: str) -> MpsError:
+    """Redo of a task that is not finished, or that has nothing to redo: ``FailedOperation``."""
+    return MpsError(f"task {task_id!r} cannot be redone: {why}", code="FailedOperation")
 
 
 def template_not_found(family: str, definition: int) -> ResourceNotFoundError:

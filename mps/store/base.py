@@ -169,6 +169,8 @@ class Completion:
 
     workflow_task: JsonDict
     events: Sequence[tuple[EventTarget, JsonDict]] = ()
+    #: For an abort: the results of the sub-tasks it ends (they become FAIL with these).
+    results: Mapping[int, JsonDict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -433,10 +435,22 @@ class Tasks(Protocol):
         """Store the probe's MediaMetaData of the source."""
         ...
 
-    def abort_task(self, task_id: str, events: Sequence[tuple[EventTarget, JsonDict]] = ()) -> TaskRecord:
-        """WAITING -> FINISH with :data:`ABORTED_ERR_CODE`, its waiting sub-tasks FAIL, plus every
-        outbox row of ``events`` (target, payload) in the same transaction; any other state raises
-        ``InvalidParameterValue.TaskId``."""
+    def abort_task(self, task_id: str, completion: Completion | Merger) -> TaskRecord:
+        """WAITING or PROCESSING -> FINISH with :data:`ABORTED_ERR_CODE`: every sub-task not final
+        becomes FAIL (with the completion's result for it, when given; its holder's lease is gone,
+        so a running attempt is fenced off and stops), the merged record is stored and the
+        completion's outbox rows written, in one transaction. A :data:`Merger` runs under the
+        task's lock. A FINISH task raises ``FailedOperation``."""
+        ...
+
+    def redo_task(
+        self, task_id: str, planner: Callable[[TaskRecord, list[SubtaskRecord]], Followup]
+    ) -> TaskRecord:
+        """FINISH -> PROCESSING again under the same TaskId: the sub-tasks the ``planner``'s
+        :class:`Followup` names go back to the status it gives (``WAITING`` or ``PENDING``) with
+        no result, the task's ErrCode and finish time are cleared, and the Followup's outbox rows
+        (their work messages) are written, in one transaction. What succeeded is kept.
+        ``FailedOperation`` when the task is not FINISH or the planner names nothing."""
         ...
 
     def add_subtasks(self, task_id: str, subtasks: Sequence[NewSubtask]) -> int:

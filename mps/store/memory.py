@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,11 +49,13 @@ from mps.store.console_rules import matches_query, summarize
 from mps.store.memory_catalog import MemoryCatalog
 from mps.store.memory_leases import MemoryLeases
 from mps.store.transitions import (
+    REDONE_FIELDS,
     OwedEvent,
     aborted_fields,
     can_finish,
     can_start,
     check_abortable,
+    check_redoable,
     finished_fields,
     lease_fields,
 )
@@ -304,18 +306,47 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         with self._lock:
             self._tasks[task_id] = replace(self._task(task_id), metadata=_copy(metadata))
 
-    def abort_task(self, task_id: str, events: Sequence[OwedEvent] = ()) -> TaskRecord:
+    def abort_task(self, task_id: str, completion: Completion | Merger) -> TaskRecord:
         """See :meth:`mps.store.sql_tasks.TasksMixin.abort_task`."""
         with self._lock:
             task = self._task(task_id)
             check_abortable(task)
             now = self._now()
-            self._tasks[task_id] = replace(task, **aborted_fields(task, now))
+            subs = self._subtasks[task_id]
+            done = completion if isinstance(completion, Completion) else completion(_copy(task), _copy(subs))
             self._subtasks[task_id] = [
-                s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL", finish_time=now)
-                for s in self._subtasks[task_id]
+                s
+                if s.status in FINAL_SUBTASK_STATUSES
+                else replace(
+                    s,
+                    status="FAIL",
+                    result=_copy(done.results.get(s.index)),
+                    finish_time=now,
+                    **lease_fields(None, None, now),
+                )  # fmt: skip
+                for s in subs
             ]
-            for target, payload in events:
+            self._tasks[task_id] = replace(task, **aborted_fields(task, now, _copy(done.workflow_task)))
+            for target, payload in done.events:
+                self._insert_event(task_id, target, payload)
+            return _copy(self._tasks[task_id])
+
+    def redo_task(
+        self, task_id: str, planner: Callable[[TaskRecord, list[SubtaskRecord]], Followup]
+    ) -> TaskRecord:
+        """See :meth:`mps.store.sql_tasks.TasksMixin.redo_task`."""
+        with self._lock:
+            task = self._task(task_id)
+            followup = planner(_copy(task), _copy(self._subtasks[task_id]))
+            check_redoable(task, followup)
+            subs = self._subtasks[task_id]
+            for index, status in followup.updates.items():
+                subs[index] = replace(
+                    subs[index], status=status, result=None, progress=0, finish_time=None,
+                    **lease_fields(None, None, self._now()),
+                )  # fmt: skip
+            self._tasks[task_id] = replace(task, **REDONE_FIELDS)
+            for target, payload in followup.events:
                 self._insert_event(task_id, target, payload)
             return _copy(self._tasks[task_id])
 

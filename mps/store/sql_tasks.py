@@ -3,7 +3,7 @@ keyset listing, start, abort (sub-task writes are in ``sql_subtasks``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -18,8 +18,11 @@ from mps.store._rules import (
 from mps.store.base import (
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
+    Completion,
     ConflictError,
+    Followup,
     JsonDict,
+    Merger,
     NewSubtask,
     NewTask,
     SubtaskRecord,
@@ -31,7 +34,7 @@ from mps.store.base import (
 from mps.store.schema import UtcDateTime, as_utc, bucket_events, outbox, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sqlbase import SqlBase, subtask_record, task_record
-from mps.store.transitions import OwedEvent, aborted_fields, check_abortable
+from mps.store.transitions import REDONE_FIELDS, aborted_fields, check_abortable, check_redoable
 
 #: The final sub-task states, as a list for ``IN``.
 FINAL = sorted(FINAL_SUBTASK_STATUSES)
@@ -326,27 +329,67 @@ class TasksMixin(SqlBase):
             ):
                 raise task_not_found(task_id)
 
-    def abort_task(self, task_id: str, events: Sequence[OwedEvent] = ()) -> TaskRecord:
-        """End a WAITING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks FAIL, and every
-        outbox row of ``events`` (target, payload), all in one transaction.
+    def abort_task(self, task_id: str, completion: Completion | Merger) -> TaskRecord:
+        """End a WAITING or PROCESSING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks that
+        are not final FAIL (with the completion's results), its merged record and outbox rows, all
+        in one transaction; a Merger runs under the task's lock (see
+        :meth:`mps.store.base.Tasks.abort_task`).
 
         Raises:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
-            InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING.
+            MpsError: ``FailedOperation`` when the task is already FINISH.
         """
         now = self._now()
         with self._write() as conn:
             task = self._fetch_task(conn, task_id, lock=self._postgres)
             check_abortable(task)
+            subs = self._fetch_subtasks(conn, task_id)
+            done = completion if isinstance(completion, Completion) else completion(task, subs)
+            for sub in subs:
+                if sub.status in FINAL_SUBTASK_STATUSES:
+                    continue
+                conn.execute(
+                    sa.update(subtasks)
+                    .where(subtask_key(task_id, sub.index), subtasks.c.status.not_in(FINAL))
+                    .values(
+                        status="FAIL", result=done.results.get(sub.index), finish_time=now,
+                        lease_token=None, lease_until=None,
+                    )
+                )  # fmt: skip
             conn.execute(
-                sa.update(tasks).where(tasks.c.task_id == task_id).values(**aborted_fields(task, now))
+                sa.update(tasks)
+                .where(tasks.c.task_id == task_id)
+                .values(**aborted_fields(task, now, done.workflow_task))
             )
-            conn.execute(
-                sa.update(subtasks)
-                .where(subtasks.c.task_id == task_id, subtasks.c.status.not_in(FINAL))
-                .values(status="FAIL", finish_time=now)
-            )
-            for target, payload in events:
+            for target, payload in done.events:
+                insert_event(conn, task_id, target, payload, now)
+            return self._fetch_task(conn, task_id)
+
+    def redo_task(
+        self, task_id: str, planner: Callable[[TaskRecord, list[SubtaskRecord]], Followup]
+    ) -> TaskRecord:
+        """See :meth:`mps.store.base.Tasks.redo_task`.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+            MpsError: ``FailedOperation`` when the task is not FINISH or nothing failed.
+        """
+        now = self._now()
+        with self._write() as conn:
+            task = self._fetch_task(conn, task_id, lock=self._postgres)
+            followup = planner(task, self._fetch_subtasks(conn, task_id))
+            check_redoable(task, followup)
+            for index, status in followup.updates.items():
+                conn.execute(
+                    sa.update(subtasks)
+                    .where(subtask_key(task_id, index))
+                    .values(
+                        status=status, result=None, progress=0, finish_time=None,
+                        lease_token=None, lease_until=None,
+                    )
+                )  # fmt: skip
+            conn.execute(sa.update(tasks).where(tasks.c.task_id == task_id).values(**REDONE_FIELDS))
+            for target, payload in followup.events:
                 insert_event(conn, task_id, target, payload, now)
             return self._fetch_task(conn, task_id)
 

@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from mps.store._rules import not_abortable
+from mps.store._rules import not_abortable, not_redoable
 from mps.store.base import (
     ABORTED_ERR_CODE,
     ABORTED_MESSAGE,
     FINAL_SUBTASK_STATUSES,
     Completion,
     EventTarget,
+    Followup,
     JsonDict,
     SubtaskRecord,
     TaskRecord,
@@ -59,33 +60,57 @@ def finished_fields(task: TaskRecord, completion: Completion, now: datetime) -> 
 
 
 def check_abortable(task: TaskRecord) -> None:
-    """Only a WAITING task can be aborted.
+    """A WAITING or PROCESSING task can be aborted; a finished one cannot.
 
     Raises:
-        InvalidParameterError: ``InvalidParameterValue.TaskId`` otherwise.
+        MpsError: ``FailedOperation`` for a FINISH task.
     """
-    if task.status != "WAITING":
+    if task.status == "FINISH":
         raise not_abortable(task.task_id, task.status)
 
 
-def aborted_fields(task: TaskRecord, now: datetime) -> dict[str, Any]:
-    """The task's columns once aborted: FINISH with the aborted ErrCode and Message."""
-    merged = task.workflow_task
-    if merged is not None:
-        merged = {**merged, "Status": "FINISH", "ErrCode": ABORTED_ERR_CODE, "Message": ABORTED_MESSAGE}
+def aborted_fields(task: TaskRecord, now: datetime, merged: JsonDict | None = None) -> dict[str, Any]:
+    """The task's columns once aborted: FINISH with the aborted ErrCode and Message, and the merged
+    record (built by the lifecycle; else the stored one, marked aborted)."""
+    if merged is None and task.workflow_task is not None:
+        merged = {
+            **task.workflow_task,
+            "Status": "FINISH",
+            "ErrCode": ABORTED_ERR_CODE,
+            "Message": ABORTED_MESSAGE,
+        }
     return {
         "status": "FINISH",
         "finish_time": now,
+        "begin_time": task.begin_time or now,
         "err_code": ABORTED_ERR_CODE,
         "message": ABORTED_MESSAGE,
         "workflow_task": merged,
     }
 
 
+def check_redoable(task: TaskRecord, followup: Followup) -> None:
+    """A task is redone once it has finished, and only when something is to run again.
+
+    Raises:
+        MpsError: ``FailedOperation`` otherwise.
+    """
+    if task.status != "FINISH":
+        raise not_redoable(task.task_id, f"it is {task.status}; wait for it to finish, or abort it")
+    if not followup.updates:
+        raise not_redoable(task.task_id, "none of its sub-tasks failed")
+
+
+#: The task's columns when it runs again (Redo): its ErrCode, Message and finish time cleared.
+REDONE_FIELDS: dict[str, Any] = {"status": "PROCESSING", "finish_time": None, "err_code": 0, "message": ""}
+
+
 __all__ = [
     "OwedEvent",
     "aborted_fields",
+    "REDONE_FIELDS",
     "can_finish",
+    "check_redoable",
     "can_start",
     "lease_fields",
     "check_abortable",

@@ -34,6 +34,9 @@ from mps.workflow.lifecycle import Lifecycle
 
 log = logging.getLogger("mps.worker.fence")
 
+#: Seconds between two renewals at most, whatever the lease.
+RENEW_AT_MOST_EVERY = 2.0
+
 
 class AttemptFencedError(MpsError):
     """This attempt no longer holds its sub-task: it stops, and uploads and commits nothing."""
@@ -115,13 +118,35 @@ class Fence:
         if not self.holds():
             raise AttemptFencedError(f"task {self.task_id}: this attempt was fenced off ({self._lost})")
 
+    def confirm(self) -> None:
+        """Renew now, and raise :class:`AttemptFencedError` unless this attempt still holds every
+        sub-task: called right before an upload, so that nothing is written for a sub-task another
+        attempt took over or an abort ended since the last periodic renewal.
+
+        Raises:
+            AttemptFencedError: fenced off.
+            MpsError: the store did not answer (retryable: the upload is tried again).
+        """
+        self.check()
+        with self._lock:
+            held = sorted(self._held)
+        renewed = all(self.lifecycle.renew(self.task_id, index, self.token, self.lease) for index in held)
+        with self._lock:
+            if renewed:
+                self._renewed_at = self.clock()
+            else:
+                self._fenced("another attempt holds the sub-task, or it ended (aborted, or final)")
+        self.check()
+
     def release(self, index: int) -> None:
         """Stop renewing sub-task ``index`` (its result is committed; the commit cleared its lease)."""
         with self._lock:
             self._held.discard(index)
 
     def _keep(self) -> None:
-        interval = self.lease.total_seconds() / 3
+        # Renewing often (at most every 2 s) also makes an abort felt fast: the renewal it refuses
+        # stops this attempt's ffmpeg.
+        interval = min(self.lease.total_seconds() / 3, RENEW_AT_MOST_EVERY)
         while not self._stop.wait(interval):
             with self._lock:
                 held = sorted(self._held)

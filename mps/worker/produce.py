@@ -203,7 +203,7 @@ class _UploadWorkspace:
         def upload() -> None:
             # Only the attempt that holds the sub-task writes to its keys (mps.worker.fence).
             if self.fence is not None:
-                self.fence.check()
+                self.fence.confirm()
             upload_outputs(self.producer.storage, bucket, placement.out_root, task_id)
 
         try:

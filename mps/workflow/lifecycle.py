@@ -14,8 +14,10 @@ transition                     state change                                  out
 :meth:`Lifecycle.finish`       a sub-task SUCCESS or FAIL, once; when it     the FINISH event to the
                                was the last, the task FINISH with the        events exchange and the
                                merged record                                 notify target
-:meth:`Lifecycle.abort`        a WAITING task FINISH with the abort code,    the FINISH event to both
-                               its waiting sub-tasks FAIL                    targets
+:meth:`Lifecycle.abort`        a WAITING or PROCESSING task FINISH with the  the FINISH event to both
+                               abort code, its unfinished sub-tasks FAIL     targets
+:meth:`Lifecycle.redo`         a FINISH task PROCESSING again, its failed    the work messages of the
+                               sub-tasks WAITING (or PENDING, in a DAG)      ones that can run
 =============================  ============================================  ==========================
 
 Each row is one transaction of the store: a transition and the events it owes are committed
@@ -33,9 +35,12 @@ from datetime import timedelta
 from mps.errors import MpsError
 from mps.models import MediaProcessTaskResult
 from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
     FINAL_SUBTASK_STATUSES,
     Completion,
     EventTarget,
+    Followup,
     JsonDict,
     NewTask,
     SubtaskRecord,
@@ -43,9 +48,11 @@ from mps.store.base import (
     Tasks,
     TaskStore,
 )
+from mps.workflow.execute import failed_result
+from mps.workflow.kinds import KINDS
 from mps.workflow.merge import is_orchestration, merge_task, notification
 from mps.workflow.notify import FINISH_KEY, PROCESSING_KEY, events_target, notify_target, wants_changes
-from mps.workflow.orchestration import SCHEDULE_TASK, advance
+from mps.workflow.orchestration import SCHEDULE_TASK, advance, redo_activities, work_row
 
 log = logging.getLogger("mps.workflow.lifecycle")
 
@@ -175,29 +182,70 @@ class Lifecycle:
         return finished
 
     def abort(self, task_id: str) -> TaskRecord:
-        """End a WAITING task (``ManageTask`` ``Abort``) with its FINISH event to every target.
+        """End a WAITING or PROCESSING task (``ManageTask`` ``Abort``), with one FINISH event.
 
-        The event is built before the abort from what the abort will store (FINISH, the abort
-        ErrCode, waiting sub-tasks FAIL): a WAITING task has no running sub-task that could change
-        it meanwhile, and if one started, the abort is refused and the event discarded with it.
+        In one transaction: every sub-task (or activity) not final fails with
+        ``FailedOperation.Aborted``, the outputs of finished ones are kept, the task is FINISH with
+        the abort's ErrCode, and its FINISH event goes to every target. Queued work is dropped when
+        it arrives (its task is FINISH); running work stops within a lease renewal: its holder's
+        renewal is refused, which kills its ffmpeg and forbids its upload and commit.
 
         Raises:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
-            InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING.
+            MpsError: ``FailedOperation`` when the task has already finished.
         """
-        from mps.store.base import ABORTED_ERR_CODE, ABORTED_MESSAGE
 
-        task = self.store.get_task(task_id)
-        aborted = replace(task, status="FINISH", err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE)
-        subtasks = [
-            s if s.status in FINAL_SUBTASK_STATUSES else replace(s, status="FAIL")
-            for s in self.store.get_subtasks(task_id)
-        ]
-        event = notification(merge_task(aborted, subtasks, finished=True), aborted)
-        record = self.store.abort_task(
-            task_id, [(target, event) for target in self.targets(task, FINISH_KEY)]
-        )
+        def merger(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Completion:
+            error = MpsError("the task was aborted (ManageTask Abort)", code="FailedOperation.Aborted")
+            aborted = replace(task, status="FINISH", err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE)
+            results = {
+                s.index: failed_result(
+                    s.kind, KINDS.named(s.kind).input_model.model_validate(s.input), error
+                ).to_wire()
+                for s in subtasks
+                if s.status not in FINAL_SUBTASK_STATUSES and s.kind not in ("input", "output")
+            }
+            ended = [
+                replace(s, status="FAIL", result=results.get(s.index))
+                if s.status not in FINAL_SUBTASK_STATUSES
+                else s
+                for s in subtasks
+            ]
+            record = merge_task(aborted, ended, finished=True)
+            event = notification(record, aborted)
+            owed = [(target, event) for target in self.targets(task, FINISH_KEY)]
+            return Completion(workflow_task=record.to_wire(), events=owed, results=results)
+
+        record = self.store.abort_task(task_id, merger)
         log.info("task %s aborted", task_id)
+        return record
+
+    def redo(self, task_id: str) -> TaskRecord:
+        """Run a FINISH task's failed (or aborted) sub-tasks or activities again, under the same
+        TaskId (``ManageTask`` ``Redo``, our extension); what succeeded is kept. A new completion
+        event follows when it finishes again.
+
+        For an orchestration, failed activities and those skipped because of a failure wait again
+        for their predecessors (rules still choose the same branches); the ones whose
+        predecessors are done go out at once. Their work messages are outbox rows of the same
+        transaction.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+            MpsError: ``FailedOperation`` when the task has not finished or nothing failed.
+        """
+
+        def planner(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Followup:
+            if is_orchestration(task):
+                updates = redo_activities(task, subtasks)
+            else:
+                updates = {s.index: "WAITING" for s in subtasks if s.status == "FAIL"}
+            ready = sorted(index for index, status in updates.items() if status == "WAITING")
+            events = [work_row(task.task_id, (index,), task.priority) for index in ready]
+            return Followup(updates=updates, events=events)  # type: ignore[arg-type]
+
+        record = self.store.redo_task(task_id, planner)
+        log.info("task %s redone", task_id)
         return record
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from mps.models.schedules import Activity
 from mps.store.base import EventTarget, Followup, JsonDict, NewSubtask, SubtaskRecord, TaskRecord
-from mps.workflow.dag import INPUT, OUTPUT, PENDING, Dag, build_dag, predrive_indexes
+from mps.workflow.dag import INPUT, OUTPUT, PENDING, SKIPPED, Dag, build_dag, predrive_indexes
 from mps.workflow.kinds import KINDS
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import WORK
@@ -72,6 +72,26 @@ def advance(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Followup:
     ready = sorted(index for index, state in changes.items() if state == "WAITING")
     events = [work_row(task.task_id, (index,), task.priority) for index in ready]
     return Followup(updates=changes, events=events)  # type: ignore[arg-type]  # DAG states are statuses
+
+
+def redo_activities(task: TaskRecord, subtasks: list[SubtaskRecord]) -> dict[int, str]:
+    """The activities a Redo runs again, and their new states: every failed activity and every one
+    skipped (a rule skips the same ones again) go back to PENDING; then the DAG says which of
+    them can run at once (WAITING) and which a rule skips again (left as they were)."""
+    dag = task_dag(task)
+    states: dict[int, str] = {record.index: record.status for record in subtasks}
+    reset = [i for i, state in states.items() if state in ("FAIL", SKIPPED)]
+    if not any(states[i] == "FAIL" for i in reset):
+        return {}
+    states.update(dict.fromkeys(reset, PENDING))
+    chosen = {
+        record.index: choose(record.result or {})
+        for record in subtasks
+        if record.status == "SUCCESS" and (choose := _chooser(record.kind)) is not None
+    }
+    changes = dag.advance(states, chosen)
+    states.update(changes)
+    return {i: states[i] for i in reset if states[i] != SKIPPED}
 
 
 def work_row(task_id: str, indexes: tuple[int, ...], priority: int) -> tuple[EventTarget, JsonDict]:

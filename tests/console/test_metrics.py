@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from mps.metrics import Metrics, serve_metrics
-from mps.store.base import EventTarget
+from mps.store.base import Completion, EventTarget
 from tests.console.harness import add_task, console_app, store_of
 
 
@@ -26,7 +26,7 @@ def test_the_api_metrics_match_the_store(tmp_path: Path) -> None:
     store = store_of(app)
     ids = [add_task(app) for _ in range(4)]
     store.start_subtask(ids[0], 0)
-    store.abort_task(ids[1], [(EventTarget("exchange", "mps.events", "k"), {"e": 1})])
+    store.abort_task(ids[1], Completion({}, [(EventTarget("exchange", "mps.events", "k"), {"e": 1})]))
     app.state.services.broker.publish_work({"task_id": ids[2], "indexes": [0]})
     app.state.services.broker.publish_work({"task_id": ids[3], "indexes": [0]})
 

@@ -65,7 +65,7 @@ def test_the_admin_aborts_a_waiting_task_through_manage_task(client: TestClient,
     assert task.status == "FINISH" and task.err_code == 70000
     # The same handler's rules: a finished task cannot be aborted again, and the page says why.
     again = client.post(f"/console/tasks/{task_id}/abort", data={"csrf": csrf})
-    assert "ManageTask refused: InvalidParameterValue.TaskId" in again.text
+    assert "ManageTask refused: FailedOperation" in again.text
 
 
 def test_a_post_without_the_csrf_token_is_refused(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]

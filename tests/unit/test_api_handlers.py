@@ -233,7 +233,7 @@ def test_manage_task_aborts_a_waiting_task_and_refuses_it_afterwards(api: Api) -
     assert {r["TranscodeTask"]["Status"] for r in detail["WorkflowTask"]["MediaProcessResultSet"][:1]} == {
         "FAIL"
     }
-    assert api.error("ManageTask", OperationType="Abort", TaskId=task_id) == "InvalidParameterValue.TaskId"
+    assert api.error("ManageTask", OperationType="Abort", TaskId=task_id) == "FailedOperation"
 
 
 def test_an_aborted_task_sends_its_finish_event_to_the_exchange_and_the_notify_target(api: Api) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from mps.store.base import EventTarget, NewSubtask, NewTask, TaskQuery, TaskStore, new_task_id
+from mps.store.base import Completion, EventTarget, NewSubtask, NewTask, TaskQuery, TaskStore, new_task_id
 from mps.store.memory import MemoryTaskStore
 from tests.unit.test_memory_store import FakeClock, merge
 
@@ -73,7 +73,7 @@ class ConsoleStoreContract:
         store.finish_subtask(done, 0, {"n": 0}, "SUCCESS")
         store.try_finish_task(done, merge)
         aborted = _task(store, "c.mp4")
-        store.abort_task(aborted, [(EventTarget("exchange", "x", "k"), {"e": 1})])
+        store.abort_task(aborted, Completion({}, [(EventTarget("exchange", "x", "k"), {"e": 1})]))
         stats = store.task_stats()
         assert stats.by_status == {"WAITING": 1, "PROCESSING": 0, "FINISH": 2}
         assert stats.by_err_code == {70000: 1}

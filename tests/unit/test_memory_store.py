@@ -21,6 +21,7 @@ from mps.store import (
     Completion,
     ConflictError,
     EventTarget,
+    Followup,
     MemoryTaskStore,
     NewSubtask,
     NewTask,
@@ -211,26 +212,61 @@ class StoreContract:
     def test_abort_ends_a_waiting_task(self, store: TaskStore) -> None:
         task, _ = store.create_task(new(2, workflow_task={"TaskId": "x", "Status": "WAITING"}))
 
-        aborted = store.abort_task(task.task_id, [(TARGET, {"EventType": "WorkflowTask"})])
+        aborted = store.abort_task(
+            task.task_id,
+            Completion({"Status": "FINISH"}, [(TARGET, {"EventType": "WorkflowTask"})], {0: {"aborted": 0}}),
+        )
 
         assert (aborted.status, aborted.err_code) == ("FINISH", ABORTED_ERR_CODE)
-        assert aborted.workflow_task is not None and aborted.workflow_task["Status"] == "FINISH"
-        assert {s.status for s in store.get_subtasks(task.task_id)} == {"FAIL"}
+        assert aborted.workflow_task == {"Status": "FINISH"}
+        subtasks = store.get_subtasks(task.task_id)
+        assert [(s.status, s.result) for s in subtasks] == [("FAIL", {"aborted": 0}), ("FAIL", None)]
         assert [e.payload for e in store.list_events(task.task_id)] == [{"EventType": "WorkflowTask"}]
         assert store.start_subtask(task.task_id, 0) is None
 
-    @pytest.mark.parametrize("finish", [False, True])
-    def test_abort_refuses_a_task_that_started(self, store: TaskStore, finish: bool) -> None:
+    def test_abort_ends_a_running_task_keeping_what_finished_and_fencing_the_holder(
+        self, store: TaskStore
+    ) -> None:
+        task, _ = store.create_task(new(2))
+        store.start_subtask(task.task_id, 0, "holder", timedelta(seconds=30))
+        store.start_subtask(task.task_id, 1, "other", timedelta(seconds=30))
+        store.finish_subtask(task.task_id, 1, {"done": 1}, "SUCCESS", "other")
+
+        store.abort_task(task.task_id, Completion({"Status": "FINISH"}))
+
+        assert [s.status for s in store.get_subtasks(task.task_id)] == ["FAIL", "SUCCESS"]
+        assert store.get_subtasks(task.task_id)[1].result == {"done": 1}
+        assert store.renew_subtask_lease(task.task_id, 0, "holder", timedelta(seconds=30)) is False
+        assert store.finish_subtask(task.task_id, 0, {"late": 1}, "SUCCESS", "holder") is False
+
+    def test_abort_refuses_a_finished_task(self, store: TaskStore) -> None:
         task, _ = store.create_task(new())
-        store.start_task(task.task_id)
-        if finish:
+        assert store.try_finish_task(task.task_id, Completion({"ErrCode": 0}))
+
+        with pytest.raises(MpsError) as err:
+            store.abort_task(task.task_id, Completion({}))
+
+        assert err.value.code == "FailedOperation"
+        assert store.get_task(task.task_id).err_code == 0
+
+    def test_redo_runs_the_failed_subtasks_again_keeping_the_rest(self, store: TaskStore) -> None:
+        task, _ = store.create_task(new(2))
+        store.finish_subtask(task.task_id, 0, {"ok": 0}, "SUCCESS")
+        store.finish_subtask(task.task_id, 1, {"bad": 1}, "FAIL")
+        with pytest.raises(MpsError):  # not finished yet
+            store.redo_task(task.task_id, lambda t, s: Followup({1: "WAITING"}))
+        store.try_finish_task(task.task_id, Completion({"ErrCode": 0}))
+
+        redone = store.redo_task(task.task_id, lambda t, s: Followup({1: "WAITING"}, [(TARGET, {"work": 1})]))
+
+        assert (redone.status, redone.finish_time) == ("PROCESSING", None)
+        subtasks = store.get_subtasks(task.task_id)
+        assert [(s.status, s.result) for s in subtasks] == [("SUCCESS", {"ok": 0}), ("WAITING", None)]
+        assert [e.payload for e in store.list_events(task.task_id)] == [{"work": 1}]
+        with pytest.raises(MpsError):  # nothing to redo: refused, nothing changed
+            store.finish_subtask(task.task_id, 1, {"ok": 1}, "SUCCESS")
             store.try_finish_task(task.task_id, Completion({"ErrCode": 0}))
-
-        with pytest.raises(InvalidParameterError) as err:
-            store.abort_task(task.task_id)
-
-        assert err.value.code == "InvalidParameterValue.TaskId"
-        assert store.get_task(task.task_id).status == ("FINISH" if finish else "PROCESSING")
+            store.redo_task(task.task_id, lambda t, s: Followup({}))
 
     # -- sub-tasks -----------------------------------------------------------------------------
 
@@ -303,7 +339,7 @@ class StoreContract:
         store.start_subtask(older.task_id, 0)  # started: not lost
         clock.advance(timedelta(seconds=10))
         aborted, _ = store.create_task(new(1))
-        store.abort_task(aborted.task_id)  # finished tasks are never redispatched
+        store.abort_task(aborted.task_id, Completion({}))  # finished tasks are never redispatched
 
         lost = store.list_unstarted_subtasks(clock.now)
         assert [(x.task_id, x.index, x.priority) for x in lost] == [

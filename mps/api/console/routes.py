@@ -71,6 +71,7 @@ class Console:
             ("/login", self.login_page, get), ("/login", self.login, post), ("/logout", self.logout, post),
             ("/tasks", self.task_list, get), ("/tasks/{task_id}", self.task_page, get),
             ("/tasks/{task_id}/abort", self.abort, post),
+            ("/tasks/{task_id}/redo", self.redo, post),
             ("/api/tasks", self.task_list_json, get), ("/api/tasks/{task_id}", self.task_json, get),
             ("/workflows", self.workflow_list, get), ("/workflows/{workflow_id}", self.workflow_page, get),
             ("/workflows/{workflow_id}/{verb}", self.workflow_action, post),
@@ -236,6 +237,15 @@ class Console:
             request, session, "ManageTask", {"TaskId": task_id, "OperationType": "Abort"}
         )
         return _back(f"{PREFIX}/tasks/{task_id}", notice or "Task aborted.")
+
+    async def redo(self, request: Request, task_id: str) -> Response:
+        """The Redo button: ``ManageTask`` ``Redo`` (ours) through the API's own handler."""
+        session, refused = await self._allowed(request)
+        if refused is not None:
+            return refused
+        assert session is not None
+        notice = await self._act(request, session, "ManageTask", {"TaskId": task_id, "OperationType": "Redo"})
+        return _back(f"{PREFIX}/tasks/{task_id}", notice or "The failed parts run again.")
 
     async def _act(self, request: Request, session: Session, action: str, params: dict[str, Any]) -> str:
         """Run an API action as the session's user; "" on success, else the error to show."""

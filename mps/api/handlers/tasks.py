@@ -40,7 +40,8 @@ class TaskIdRequest(WireModel):
 class ManageTaskRequest(TaskIdRequest):
     """ManageTask: only ``Abort`` exists for non-live tasks."""
 
-    OperationType: Literal["Abort"]
+    #: ``Abort`` is Tencent's (here for WAITING and PROCESSING tasks alike); ``Redo`` is ours.
+    OperationType: Literal["Abort", "Redo"]
 
 
 class DescribeTasksRequest(WireModel):
@@ -150,15 +151,20 @@ class TaskActions:
         return {"TaskSet": [simple_info(task) for task in tasks], "ScrollToken": token, "TotalCount": total}
 
     def manage_task(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-        """``ManageTask`` ``Abort``: end a WAITING task; its waiting sub-tasks fail.
+        """``ManageTask``: ``Abort`` ends a WAITING or PROCESSING task at once (running ffmpeg is
+        stopped within seconds, finished outputs are kept); ``Redo`` (ours) runs a FINISH task's
+        failed sub-tasks again under the same TaskId.
 
         Raises:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
-            InvalidParameterError: ``InvalidParameterValue.TaskId`` when the task is not WAITING,
-                ``InvalidParameterValue.OperationType`` for anything but ``Abort``.
+            MpsError: ``FailedOperation`` for an Abort of a finished task, or a Redo of a task that
+                is running or has nothing that failed; ``InvalidParameterValue.OperationType``.
         """
         request = parse_params(ManageTaskRequest, params)
-        self.services.lifecycle.abort(request.TaskId)
+        if request.OperationType == "Redo":
+            self.services.lifecycle.redo(request.TaskId)
+        else:
+            self.services.lifecycle.abort(request.TaskId)
         return {}
 
 
