@@ -13,14 +13,18 @@ TRIGGER: dict[str, Any] = {
 #: The README's example: input -> a rule on the height choosing the 720p (2) or the 360p (3)
 #: transcode, a parallel sprite (4), a snapshot (5) after whichever transcode ran, all joining at
 #: output (6).
+_RULES: list[dict[str, Any]] = [
+    {"Id": "hd", "Conditions": [{"Key": "Height", "Value": ">=720"}], "Linker": "&&", "RearDriveIndexs": [2]},
+    {"Id": "sd", "Conditions": [{"Key": "Height", "Value": "<720"}], "Linker": "&&", "RearDriveIndexs": [3]},
+]
 EXAMPLE: list[dict[str, Any]] = [
     {"ActivityType": "input", "ReardriveIndex": [1, 4]},
-    {"ActivityType": "action-exec-rules", "ReardriveIndex": [2, 3], "ActivityPara": {"ExecRulesTask": {"Rules": [
-        {"Id": "hd", "Conditions": [{"Key": "Height", "Value": ">=720"}], "Linker": "&&", "RearDriveIndexs": [2]},
-        {"Id": "sd", "Conditions": [{"Key": "Height", "Value": "<720"}], "Linker": "&&", "RearDriveIndexs": [3]},
-    ]}}},
-    {"ActivityType": "action-trans", "ReardriveIndex": [5], "ActivityPara": {"TranscodeTask": {"Definition": 100030}}},
-    {"ActivityType": "action-trans", "ReardriveIndex": [5], "ActivityPara": {"TranscodeTask": {"Definition": 100010}}},
+    {"ActivityType": "action-exec-rules", "ReardriveIndex": [2, 3],
+     "ActivityPara": {"ExecRulesTask": {"Rules": _RULES}}},
+    {"ActivityType": "action-trans", "ReardriveIndex": [5],
+     "ActivityPara": {"TranscodeTask": {"Definition": 100030}}},
+    {"ActivityType": "action-trans", "ReardriveIndex": [5],
+     "ActivityPara": {"TranscodeTask": {"Definition": 100010}}},
     {"ActivityType": "action-image-sprite", "ReardriveIndex": [6],
      "ActivityPara": {"ImageSpriteTask": {"Definition": 10}}},
     {"ActivityType": "action-snapshotByTimeOffset", "ReardriveIndex": [6],
@@ -30,7 +34,10 @@ EXAMPLE: list[dict[str, Any]] = [
 #: The PredriveIndex the server computes for :data:`EXAMPLE`.
 EXAMPLE_PREDRIVE = [[], [0], [1], [1], [0], [2, 3], [4, 5]]
 
-_TRANS = {"TranscodeTask": {"Definition": 100010}}
+#: Rules choosing activity 0, which does not follow their activity.
+_NOT_NEXT: dict[str, Any] = {
+    "Rules": [{"Conditions": [{"Key": "Height", "Value": ">=720"}], "RearDriveIndexs": [0]}]
+}
 
 
 def example() -> list[dict[str, Any]]:
@@ -101,8 +108,7 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], str, str]] = {
         "",
     ),
     "rule choosing a non-successor": (
-        chain({"ActivityType": "action-exec-rules", "ActivityPara": {"ExecRulesTask": {"Rules": [
-            {"Conditions": [{"Key": "Height", "Value": ">=720"}], "RearDriveIndexs": [0]}]}}}),
+        chain({"ActivityType": "action-exec-rules", "ActivityPara": {"ExecRulesTask": _NOT_NEXT}}),
         "InvalidParameterValue.Activities",
         "activity 1",
     ),

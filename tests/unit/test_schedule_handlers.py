@@ -132,7 +132,10 @@ def test_describe_answers_schedules_info(api: Api) -> None:
         "s", "Custom", "Disabled", "",
     )  # fmt: skip
     assert [a["PredriveIndex"] for a in info["Activities"]] == EXAMPLE_PREDRIVE
-    assert info["Activities"][1]["ActivityPara"]["ExecRulesTask"] == example()[1]["ActivityPara"]["ExecRulesTask"]
+    assert (
+        info["Activities"][1]["ActivityPara"]["ExecRulesTask"]
+        == example()[1]["ActivityPara"]["ExecRulesTask"]
+    )
     assert info["OutputStorage"]["CosOutputStorage"]["Bucket"] == "out"
     assert info["CreateTime"].endswith("Z") and info["UpdateTime"] == info["CreateTime"]
 
