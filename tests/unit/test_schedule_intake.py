@@ -162,3 +162,17 @@ def test_a_timed_schedule_ticks_and_run_once_backfills(env: ScheduleEnv) -> None
 
     assert run_once(job, env.store, env.storage) == 0  # every object has its task
     assert run_once(job, env.store, env.storage, reprocess=True) == 2
+
+
+def test_with_the_real_submit_an_upload_starts_a_schedule_task(env: ScheduleEnv) -> None:
+    schedule_id = env.schedule()
+
+    [task_id] = handle_object_created(
+        created("in/clip.mp4"), store=env.store, broker=env.broker, templates=env.templates,
+        storage=env.storage,
+    )  # fmt: skip
+
+    task = env.store.get_task(task_id)
+    assert "-ScheduleTask-" in task_id
+    assert (task.workflow_id, task.request["ScheduleId"]) == (schedule_id, schedule_id)
+    assert env.handle(created("in/clip.mp4")) == []  # the same object and ETag: no second task
