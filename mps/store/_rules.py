@@ -61,9 +61,11 @@ def workflow_not_found(workflow_id: int) -> ResourceNotFoundError:
     return ResourceNotFoundError(f"workflow {workflow_id} does not exist", code="ResourceNotFound.Workflow")
 
 
-def duplicate_workflow_name(name: str) -> InvalidParameterError:
-    """WorkflowName is unique per account (mps-api.md §9)."""
-    return InvalidParameterError.field("WorkflowName", f"a workflow named {name!r} already exists")
+def duplicate_workflow_name(name: str, kind: str = "workflow") -> InvalidParameterError:
+    """WorkflowName is unique per account (mps-api.md §9), ScheduleName likewise (orchestration.md
+    §1); a workflow and a schedule may share a name."""
+    field = "ScheduleName" if kind == "schedule" else "WorkflowName"
+    return InvalidParameterError.field(field, f"a {kind} named {name!r} already exists")
 
 
 def trigger_taken(trigger: BucketTrigger) -> ConflictError:

@@ -32,6 +32,9 @@ TaskStatus = Literal["WAITING", "PROCESSING", "FINISH"]
 #: not finished; shown as WAITING on the wire), and never to run (a rule chose another branch).
 SubtaskStatus = Literal["PENDING", "WAITING", "PROCESSING", "SUCCESS", "FAIL", "SKIPPED"]
 WorkflowStatus = Literal["Enabled", "Disabled"]
+#: What a row of ``workflows`` is: a workflow (``CreateWorkflow``) or an orchestration
+#: (``CreateSchedule``). Both share one id sequence and one bucket-event intake.
+WorkflowKind = Literal["workflow", "schedule"]
 
 #: Sub-task states after which nothing about the sub-task changes any more.
 FINAL_SUBTASK_STATUSES: frozenset[str] = frozenset({"SUCCESS", "FAIL", "SKIPPED"})
@@ -221,7 +224,9 @@ class TemplateRecord:
 
 @dataclass(frozen=True)
 class WorkflowRecord:
-    """A workflow: ``body`` is the whole CreateWorkflow/ResetWorkflow request."""
+    """A workflow or a schedule (``kind``): ``body`` is the whole CreateWorkflow/ResetWorkflow
+    request, or for a schedule the CreateSchedule request (``PredriveIndex`` computed). A
+    schedule's ``workflow_id`` is its ScheduleId: the two kinds share one sequence."""
 
     workflow_id: int
     name: str
@@ -231,6 +236,7 @@ class WorkflowRecord:
     trigger_dir: str
     create_time: datetime
     update_time: datetime
+    kind: WorkflowKind = "workflow"
 
 
 @dataclass(frozen=True)
@@ -569,16 +575,24 @@ class TemplateStore(Protocol):
 
 
 class WorkflowStore(Protocol):
-    """Workflows and the bucket events that fired them."""
+    """Workflows and schedules (one table, told apart by ``kind``), and the bucket events that
+    fired them. Names are unique per kind; ids are unique across both."""
 
     def create_workflow(
-        self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
+        self,
+        name: str,
+        body: JsonDict,
+        trigger_bucket: str,
+        trigger_dir: str = "/",
+        *,
+        kind: WorkflowKind = "workflow",
     ) -> WorkflowRecord:
-        """Store a Disabled workflow; ``InvalidParameterValue.WorkflowName`` if the name is taken."""
+        """Store a Disabled workflow (or schedule); ``InvalidParameterValue.WorkflowName``
+        (``.ScheduleName``) if the name is taken by another of the same kind."""
         ...
 
     def get_workflow(self, workflow_id: int) -> WorkflowRecord:
-        """The workflow; ``ResourceNotFound.Workflow`` if unknown."""
+        """The workflow or schedule (see ``kind``); ``ResourceNotFound.Workflow`` if unknown."""
         ...
 
     def list_workflows(
@@ -588,8 +602,10 @@ class WorkflowStore(Protocol):
         trigger_bucket: str | None = None,
         offset: int = 0,
         limit: int = 10,
+        *,
+        kind: WorkflowKind | None = "workflow",
     ) -> tuple[int, list[WorkflowRecord]]:
-        """The total matching and one page of them by WorkflowId."""
+        """The total matching and one page of them by id; ``kind`` None lists both kinds."""
         ...
 
     def update_workflow(
@@ -602,17 +618,26 @@ class WorkflowStore(Protocol):
         trigger_bucket: str | None = None,
         trigger_dir: str | None = None,
         if_status: WorkflowStatus | None = None,
+        kind: WorkflowKind | None = None,
     ) -> WorkflowRecord:
         """Change the given fields; bumps the update time.
 
         ``if_status``: only while the workflow is in that status, checked in the same atomic step
         (a concurrent Enable cannot slip between the check and the change); otherwise
-        :class:`WorkflowStatusError`.
+        :class:`WorkflowStatusError`. ``kind``: only a record of that kind; one of the other kind
+        is ``ResourceNotFound.Workflow`` (None: either).
         """
         ...
 
-    def delete_workflow(self, workflow_id: int, *, if_status: WorkflowStatus | None = None) -> None:
-        """Delete it; ``if_status`` as for :meth:`update_workflow` (the API deletes only Disabled ones)."""
+    def delete_workflow(
+        self,
+        workflow_id: int,
+        *,
+        if_status: WorkflowStatus | None = None,
+        kind: WorkflowKind | None = None,
+    ) -> None:
+        """Delete it; ``if_status`` and ``kind`` as for :meth:`update_workflow` (the API deletes
+        only Disabled ones)."""
         ...
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:

@@ -1,4 +1,4 @@
-"""Custom templates and workflows of :class:`mps.store.memory.MemoryTaskStore`."""
+"""Custom templates, workflows and schedules of :class:`mps.store.memory.MemoryTaskStore`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from mps.store.base import (
     Clock,
     JsonDict,
     TemplateRecord,
+    WorkflowKind,
     WorkflowRecord,
     WorkflowStatus,
     WorkflowStatusError,
@@ -115,12 +116,18 @@ class MemoryCatalog:
     # -- workflows -----------------------------------------------------------------------------
 
     def create_workflow(
-        self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
+        self,
+        name: str,
+        body: JsonDict,
+        trigger_bucket: str,
+        trigger_dir: str = "/",
+        *,
+        kind: WorkflowKind = "workflow",
     ) -> WorkflowRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.create_workflow`."""
         with self._lock:
-            if any(w.name == name for w in self._workflows.values()):
-                raise duplicate_workflow_name(name)
+            if any(w.name == name and w.kind == kind for w in self._workflows.values()):
+                raise duplicate_workflow_name(name, kind)
             now = self._now()
             record = WorkflowRecord(
                 next(self._workflow_ids),
@@ -131,16 +138,18 @@ class MemoryCatalog:
                 trigger_dir,
                 now,
                 now,
+                kind,
             )
             self._workflows[record.workflow_id] = record
             return copy.deepcopy(record)
 
-    def _workflow(self, workflow_id: int, if_status: WorkflowStatus | None = None) -> WorkflowRecord:
-        """The stored workflow (the caller holds the lock), which must be in ``if_status`` when given."""
-        try:
-            record = self._workflows[workflow_id]
-        except KeyError:
-            raise workflow_not_found(workflow_id) from None
+    def _workflow(
+        self, workflow_id: int, if_status: WorkflowStatus | None = None, kind: WorkflowKind | None = None
+    ) -> WorkflowRecord:
+        """The stored workflow (the caller holds the lock), of ``kind`` and in ``if_status`` when given."""
+        record = self._workflows.get(workflow_id)
+        if record is None or (kind is not None and record.kind != kind):
+            raise workflow_not_found(workflow_id)
         if if_status is not None and record.status != if_status:
             raise WorkflowStatusError(workflow_id, record.status)
         return record
@@ -157,6 +166,8 @@ class MemoryCatalog:
         trigger_bucket: str | None = None,
         offset: int = 0,
         limit: int = 10,
+        *,
+        kind: WorkflowKind | None = "workflow",
     ) -> tuple[int, list[WorkflowRecord]]:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.list_workflows`."""
         with self._lock:
@@ -166,6 +177,7 @@ class MemoryCatalog:
                 if (workflow_ids is None or w.workflow_id in workflow_ids)
                 and (status is None or w.status == status)
                 and (trigger_bucket is None or w.trigger_bucket == trigger_bucket)
+                and (kind is None or w.kind == kind)
             ]
             return len(found), copy.deepcopy(found[max(offset, 0) : max(offset, 0) + max(limit, 0)])
 
@@ -179,6 +191,7 @@ class MemoryCatalog:
         trigger_bucket: str | None = None,
         trigger_dir: str | None = None,
         if_status: WorkflowStatus | None = None,
+        kind: WorkflowKind | None = None,
     ) -> WorkflowRecord:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.update_workflow`."""
         given = {
@@ -189,18 +202,26 @@ class MemoryCatalog:
             "trigger_dir": trigger_dir,
         }
         with self._lock:
-            old = self._workflow(workflow_id, if_status)
-            if name is not None and any(w.name == name and w is not old for w in self._workflows.values()):
-                raise duplicate_workflow_name(name)
+            old = self._workflow(workflow_id, if_status, kind)
+            if name is not None and any(
+                w.name == name and w.kind == old.kind and w is not old for w in self._workflows.values()
+            ):
+                raise duplicate_workflow_name(name, old.kind)
             changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
             new = replace(old, **changes, update_time=self._now())
             self._workflows[workflow_id] = new
             return copy.deepcopy(new)
 
-    def delete_workflow(self, workflow_id: int, *, if_status: WorkflowStatus | None = None) -> None:
+    def delete_workflow(
+        self,
+        workflow_id: int,
+        *,
+        if_status: WorkflowStatus | None = None,
+        kind: WorkflowKind | None = None,
+    ) -> None:
         """See :meth:`mps.store.sql_catalog.CatalogMixin.delete_workflow`."""
         with self._lock:
-            self._workflow(workflow_id, if_status)
+            self._workflow(workflow_id, if_status, kind)
             del self._workflows[workflow_id]
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:

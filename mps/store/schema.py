@@ -137,7 +137,9 @@ workflows = sa.Table(
     "workflows",
     metadata,
     sa.Column("workflow_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    #: ``workflow`` or ``schedule`` (an orchestration): one id sequence, one bucket-event intake.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="workflow"),
+    sa.Column("name", sa.String(128), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("body", sa.JSON, nullable=False),
     sa.Column("trigger_bucket", sa.String(255), nullable=False),
@@ -145,6 +147,7 @@ workflows = sa.Table(
     sa.Column("create_time", UtcDateTime, nullable=False),
     sa.Column("update_time", UtcDateTime, nullable=False),
     sa.Index(None, "trigger_bucket", "status"),
+    sa.UniqueConstraint("kind", "name"),
 )
 
 #: One row per bucket event that fired a workflow: the key makes redelivered events harmless.

@@ -1,4 +1,4 @@
-"""Custom templates and workflows of :class:`mps.store.sql.SqlTaskStore`."""
+"""Custom templates, workflows and schedules of :class:`mps.store.sql.SqlTaskStore`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from mps.store.base import (
     ConflictError,
     JsonDict,
     TemplateRecord,
+    WorkflowKind,
     WorkflowRecord,
     WorkflowStatus,
     WorkflowStatusError,
@@ -37,6 +38,11 @@ def _page(query: sa.Select[Any], offset: int, limit: int) -> sa.Select[Any]:
 def _in_status(status: WorkflowStatus | None) -> list[sa.ColumnElement[bool]]:
     """The WHERE clause of a change allowed only in ``status`` (none when None)."""
     return [] if status is None else [workflows.c.status == status]
+
+
+def _of_kind(kind: WorkflowKind | None) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clause of a change allowed only on a record of ``kind`` (none when None)."""
+    return [] if kind is None else [workflows.c.kind == kind]
 
 
 class CatalogMixin(SqlBase):
@@ -171,18 +177,29 @@ class CatalogMixin(SqlBase):
                 raise template_not_found(family, definition)
 
     def create_workflow(
-        self, name: str, body: JsonDict, trigger_bucket: str, trigger_dir: str = "/"
+        self,
+        name: str,
+        body: JsonDict,
+        trigger_bucket: str,
+        trigger_dir: str = "/",
+        *,
+        kind: WorkflowKind = "workflow",
     ) -> WorkflowRecord:
-        """Store a new workflow, Disabled (mps-api.md §9).
+        """Store a new workflow (or schedule, with ``kind="schedule"``), Disabled (mps-api.md §9).
+
+        Workflows and schedules share the table and its id sequence, so a ScheduleId is never
+        also a WorkflowId and the bucket-event keys (by id) stay apart.
 
         Raises:
-            InvalidParameterError: ``InvalidParameterValue.WorkflowName`` when the name is taken.
+            InvalidParameterError: ``InvalidParameterValue.WorkflowName`` (``.ScheduleName``) when
+                another of the same kind has the name.
         """
         now = self._now()
         try:
             with self._write() as conn:
                 result = conn.execute(
                     sa.insert(workflows).values(
+                        kind=kind,
                         name=name,
                         status="Disabled",
                         body=body,
@@ -195,20 +212,22 @@ class CatalogMixin(SqlBase):
                 assert result.inserted_primary_key is not None
                 return self._fetch_workflow(conn, int(result.inserted_primary_key[0]))
         except ConflictError as exc:
-            raise duplicate_workflow_name(name) from exc
+            raise duplicate_workflow_name(name, kind) from exc
 
     @staticmethod
-    def _fetch_workflow(conn: Connection, workflow_id: int) -> WorkflowRecord:
+    def _fetch_workflow(
+        conn: Connection, workflow_id: int, kind: WorkflowKind | None = None
+    ) -> WorkflowRecord:
         row = conn.execute(sa.select(workflows).where(workflows.c.workflow_id == workflow_id)).first()
-        if row is None:
+        if row is None or (kind is not None and row._mapping["kind"] != kind):
             raise workflow_not_found(workflow_id)
         return workflow_record(row)
 
     def get_workflow(self, workflow_id: int) -> WorkflowRecord:
-        """The workflow.
+        """The workflow or schedule (its ``kind`` says which).
 
         Raises:
-            ResourceNotFoundError: unknown WorkflowId.
+            ResourceNotFoundError: unknown id.
         """
         with self._read() as conn:
             return self._fetch_workflow(conn, workflow_id)
@@ -220,8 +239,11 @@ class CatalogMixin(SqlBase):
         trigger_bucket: str | None = None,
         offset: int = 0,
         limit: int = 10,
+        *,
+        kind: WorkflowKind | None = "workflow",
     ) -> tuple[int, list[WorkflowRecord]]:
-        """The number of matching workflows and one page of them ordered by WorkflowId."""
+        """The number of matching workflows (of ``kind``; None: both kinds) and one page of them
+        ordered by id."""
         where: list[sa.ColumnElement[bool]] = []
         if workflow_ids is not None:
             where.append(workflows.c.workflow_id.in_(list(workflow_ids)))
@@ -229,6 +251,8 @@ class CatalogMixin(SqlBase):
             where.append(workflows.c.status == status)
         if trigger_bucket is not None:
             where.append(workflows.c.trigger_bucket == trigger_bucket)
+        if kind is not None:
+            where.append(workflows.c.kind == kind)
         with self._read() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(workflows).where(*where)).scalar_one()
             query = sa.select(workflows).where(*where).order_by(workflows.c.workflow_id)
@@ -245,13 +269,16 @@ class CatalogMixin(SqlBase):
         trigger_bucket: str | None = None,
         trigger_dir: str | None = None,
         if_status: WorkflowStatus | None = None,
+        kind: WorkflowKind | None = None,
     ) -> WorkflowRecord:
-        """Change the given fields (only while in ``if_status``, when given: one conditional UPDATE).
+        """Change the given fields (only while in ``if_status``, and only a record of ``kind``,
+        when given: one conditional UPDATE).
 
         Raises:
-            ResourceNotFoundError: unknown WorkflowId.
+            ResourceNotFoundError: unknown id, or a record of the other kind.
             WorkflowStatusError: it is not in ``if_status``.
-            InvalidParameterError: ``InvalidParameterValue.WorkflowName`` when the new name is taken.
+            InvalidParameterError: ``InvalidParameterValue.WorkflowName`` (``.ScheduleName``) when
+                the new name is taken.
         """
         given = {
             "name": name,
@@ -265,28 +292,37 @@ class CatalogMixin(SqlBase):
             with self._write() as conn:
                 changed = conn.execute(
                     sa.update(workflows)
-                    .where(workflows.c.workflow_id == workflow_id, *_in_status(if_status))
+                    .where(workflows.c.workflow_id == workflow_id, *_in_status(if_status), *_of_kind(kind))
                     .values(**values, update_time=self._now())
                 ).rowcount
-                record = self._fetch_workflow(conn, workflow_id)
+                record = self._fetch_workflow(conn, workflow_id, kind)
                 if changed != 1:
                     raise WorkflowStatusError(workflow_id, record.status)
                 return record
         except ConflictError as exc:
-            raise duplicate_workflow_name(name or "") from exc
+            # Names are unique per kind: the clash is with one of this record's own kind.
+            raise duplicate_workflow_name(name or "", kind or self.get_workflow(workflow_id).kind) from exc
 
-    def delete_workflow(self, workflow_id: int, *, if_status: WorkflowStatus | None = None) -> None:
-        """Delete a workflow (its trigger keys stay, so old events stay deduplicated).
+    def delete_workflow(
+        self,
+        workflow_id: int,
+        *,
+        if_status: WorkflowStatus | None = None,
+        kind: WorkflowKind | None = None,
+    ) -> None:
+        """Delete a workflow or schedule (its trigger keys stay, so old events stay deduplicated).
 
         Raises:
-            ResourceNotFoundError: unknown WorkflowId.
+            ResourceNotFoundError: unknown id, or a record of the other kind than ``kind``.
             WorkflowStatusError: it is not in ``if_status`` (one conditional DELETE, so a concurrent
                 Enable either happens first and blocks this, or finds nothing to enable).
         """
         with self._write() as conn:
-            query = sa.delete(workflows).where(workflows.c.workflow_id == workflow_id, *_in_status(if_status))
+            query = sa.delete(workflows).where(
+                workflows.c.workflow_id == workflow_id, *_in_status(if_status), *_of_kind(kind)
+            )
             if conn.execute(query).rowcount != 1:
-                raise WorkflowStatusError(workflow_id, self._fetch_workflow(conn, workflow_id).status)
+                raise WorkflowStatusError(workflow_id, self._fetch_workflow(conn, workflow_id, kind).status)
 
     def claim_trigger(self, trigger: BucketTrigger, task_id: str | None = None) -> bool:
         """Record that a bucket event fired a workflow.

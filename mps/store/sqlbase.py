@@ -251,4 +251,5 @@ def workflow_record(row: sa.Row[Any]) -> WorkflowRecord:
         trigger_dir=m["trigger_dir"],
         create_time=m["create_time"],
         update_time=m["update_time"],
+        kind=m["kind"],
     )

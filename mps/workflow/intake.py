@@ -1,4 +1,4 @@
-"""Bucket-event intake: one new object in, the tasks of the workflows it fires out.
+"""Bucket-event intake: one new object in, the tasks of the workflows (and schedules) it fires out.
 
 Every source ends here: MinIO/Ceph/AWS notifications over AMQP, the ``POST /webhooks/bucket-events``
 webhook (MinIO or SeaweedFS bodies, queued in an :func:`bucket_event_envelope`), and the reconcile
@@ -12,6 +12,12 @@ and to :func:`handle_object_created`, so the guarantees hold whatever the path (
   metadata (AWS-format records, SeaweedFS entries without user metadata) cannot tell, so the
   object is asked with ``Storage.head`` before anything starts;
 - a workflow is read when the event is handled: edits apply to later uploads only.
+
+Schedules (orchestrations, :mod:`mps.workflow.schedules`) sit in the same table as workflows and
+fire the same way, under the same filters and deduplication (their ids never clash: one
+sequence). What differs is the task request: ``{"InputInfo": <the object>, "ScheduleId": <id>}``
+(:func:`schedule_task_request`), the rest (activities, outputs, notification) being read from the
+stored schedule when the task is submitted.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from mps.broker.base import Broker
 from mps.errors import InvalidParameterError, MpsError, ResourceNotFoundError
 from mps.metrics import Metrics
 from mps.models.common import CosOutputStorage, TaskOutputStorage
+from mps.models.schedules import CreateScheduleRequest
 from mps.models.validation import parse_wire
 from mps.models.workflows import CreateWorkflowRequest
 from mps.storage.base import Storage
@@ -51,6 +58,27 @@ ENVELOPE_VERSION = 1
 WORKFLOW_PAGE = 100
 #: What ``_submit`` answers when the event had started its task already (a repeated event).
 _REPEAT = "<repeat>"
+#: A stored workflow's request (CreateWorkflow, or CreateSchedule for a schedule) and its trigger.
+Parsed = tuple[CreateWorkflowRequest | CreateScheduleRequest, TriggerRule]
+
+
+class SubmitTask(Protocol):
+    """How the intake submits one task: :func:`~mps.workflow.submit.submit_task` (tests pass a
+    function that records the request)."""
+
+    def __call__(
+        self,
+        request: ProcessMediaRequest,
+        *,
+        store: TaskStore,
+        broker: Broker,
+        templates: TemplateLookup,
+        account_id: str,
+        workflow_id: int | None,
+        trigger: BucketTrigger | None,
+        plan: str,
+        allow_private_urls: bool,
+    ) -> tuple[str, bool]: ...
 
 
 def bucket_event_envelope(source: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,7 +153,7 @@ def parse_bucket_message(data: Any) -> list[ObjectCreated]:
 
 
 def enabled_workflows(store: TaskStore, bucket: str) -> list[WorkflowRecord]:
-    """Every Enabled workflow whose trigger watches ``bucket``, by WorkflowId (read now)."""
+    """Every Enabled workflow and schedule whose trigger watches ``bucket``, by id (read now)."""
     return list(_pages(store, bucket))
 
 
@@ -133,7 +161,7 @@ def _pages(store: TaskStore, bucket: str | None) -> Iterator[WorkflowRecord]:
     offset = 0
     while True:
         total, page = store.list_workflows(
-            status="Enabled", trigger_bucket=bucket, offset=offset, limit=WORKFLOW_PAGE
+            status="Enabled", trigger_bucket=bucket, offset=offset, limit=WORKFLOW_PAGE, kind=None
         )
         yield from page
         offset += len(page)
@@ -142,18 +170,24 @@ def _pages(store: TaskStore, bucket: str | None) -> Iterator[WorkflowRecord]:
 
 
 def all_enabled_workflows(store: TaskStore) -> list[WorkflowRecord]:
-    """Every Enabled workflow of every bucket, by WorkflowId."""
+    """Every Enabled workflow and schedule of every bucket, by id."""
     return list(_pages(store, None))
 
 
-def workflow_rule(record: WorkflowRecord) -> tuple[CreateWorkflowRequest, TriggerRule] | None:
-    """A stored workflow's request and trigger rule; None (logged) if it no longer parses."""
+def workflow_rule(record: WorkflowRecord) -> Parsed | None:
+    """A stored workflow's (or schedule's) request and trigger rule; None (logged) if it no longer
+    parses."""
+    model: type[CreateWorkflowRequest | CreateScheduleRequest] = (
+        CreateScheduleRequest if record.kind == "schedule" else CreateWorkflowRequest
+    )
     try:
-        request = parse_wire(CreateWorkflowRequest, record.body)
+        request = parse_wire(model, record.body)
         return request, trigger_rule(request.Trigger)
     except InvalidParameterError as exc:
         # Only a store edited by hand gets here: the API checks both when the workflow is saved.
-        logger.error("workflow %d is not valid any more (%s); it starts nothing", record.workflow_id, exc)
+        logger.error(
+            "%s %d is not valid any more (%s); it starts nothing", record.kind, record.workflow_id, exc
+        )
         return None
 
 
@@ -186,6 +220,29 @@ def task_request(
     )
 
 
+def schedule_task_request(schedule_id: int, rule: TriggerRule, event: ObjectCreated) -> ProcessMediaRequest:
+    """The ProcessMedia request an upload makes for a schedule: the object and the ScheduleId,
+    nothing else (the activities, ``OutputStorage``, ``OutputDir`` and ``TaskNotifyConfig`` are the
+    stored schedule's, read when the task is submitted; without them the outputs go next to the
+    object, as a workflow's).
+
+    Parameters:
+        schedule_id: the schedule.
+        rule: its trigger's rule (the region echoed into the input).
+        event: the upload.
+    """
+    return ProcessMediaRequest(InputInfo=input_info_for(event, rule.region), ScheduleId=schedule_id)
+
+
+def request_for(record: WorkflowRecord, parsed: Parsed, event: ObjectCreated) -> ProcessMediaRequest:
+    """The task request an upload makes for a stored workflow or schedule (:func:`task_request`,
+    :func:`schedule_task_request`)."""
+    source, rule = parsed
+    if isinstance(source, CreateScheduleRequest):
+        return schedule_task_request(record.workflow_id, rule, event)
+    return task_request(source, rule, event)
+
+
 def handle_object_created(
     event: ObjectCreated,
     *,
@@ -198,8 +255,9 @@ def handle_object_created(
     plan: str = "auto",
     metrics: Metrics | None = None,
     run: str | None = None,
+    submit: SubmitTask = submit_task,
 ) -> list[str]:
-    """Start the task of every Enabled workflow this new object fires, once.
+    """Start the task of every Enabled workflow (and schedule) this new object fires, once.
 
     Parameters:
         event: the new object, from any source.
@@ -216,6 +274,7 @@ def handle_object_created(
             already had its task (None: not counted).
         run: a reprocessing run's id (:func:`~mps.workflow.triggers.dedupe_key`): objects that
             already have a task get a new one, once per run.
+        submit: submits one task (:func:`~mps.workflow.submit.submit_task`).
 
     Returns:
         The TaskIds this call created; ``[]`` when nothing matched, mps wrote the object, or every
@@ -230,12 +289,12 @@ def handle_object_created(
     fired = [(record, parsed) for record in candidates if (parsed := _fires(record, event, on_upload_only))]
     confirmed = confirm_object(event, storage) if fired else None
     started, repeats = [], 0
-    for record, (workflow, rule) in fired:
+    for record, parsed in fired:
         if confirmed is None:
             break
-        request = task_request(workflow, rule, confirmed)
+        request = request_for(record, parsed, confirmed)
         trigger = dedupe_key(record.workflow_id, confirmed, run)
-        task_id = _submit(trigger, request, confirmed, store, broker, templates, account_id, plan)
+        task_id = _submit(trigger, request, confirmed, store, broker, templates, account_id, plan, submit)
         if task_id is _REPEAT:
             repeats += 1
         elif task_id is not None:
@@ -245,9 +304,7 @@ def handle_object_created(
     return started
 
 
-def _fires(
-    record: WorkflowRecord, event: ObjectCreated, on_upload_only: bool
-) -> tuple[CreateWorkflowRequest, TriggerRule] | None:
+def _fires(record: WorkflowRecord, event: ObjectCreated, on_upload_only: bool) -> Parsed | None:
     if record.status != "Enabled":
         return None
     parsed = workflow_rule(record)
@@ -296,12 +353,13 @@ def _submit(
     templates: TemplateLookup,
     account_id: str,
     plan: str,
+    submit: SubmitTask,
 ) -> str | None:
-    """Submit one workflow's task; the new TaskId, :data:`_REPEAT` when the event's task already
-    existed, or None for a permanent refusal."""
+    """Submit one workflow's (or schedule's) task; the new TaskId, :data:`_REPEAT` when the event's
+    task already existed, or None for a permanent refusal."""
     workflow_id = trigger.workflow_id
     try:
-        task_id, created = submit_task(
+        task_id, created = submit(
             request, store=store, broker=broker, templates=templates, account_id=account_id,
             workflow_id=workflow_id, trigger=trigger, plan=plan,
             allow_private_urls=True,  # judged when the workflow was saved, and again by the relay
@@ -335,6 +393,10 @@ __all__ = [
     "handle_object_created",
     "parse_bucket_body",
     "parse_bucket_message",
+    "Parsed",
+    "SubmitTask",
+    "request_for",
+    "schedule_task_request",
     "task_request",
     "workflow_rule",
 ]

@@ -5,16 +5,17 @@ A :class:`TimedJob` is a trigger plus what to submit: the location it watches (a
 function that starts the task of one object. A tick lists the location and hands every matching
 object to that function; the intake's deduplication on (workflow, bucket, key, ETag) makes
 objects that already have their task cost one lookup, and objects mps wrote (``mps-task``
-metadata) never start anything. Workflows are one kind of job (:func:`workflow_jobs`); anything
-else that starts tasks from a bucket (orchestrations) can make its own.
+metadata) never start anything. Every Enabled workflow and schedule (orchestration) with a
+trigger is a job (:class:`WorkflowStarter`): a schedule's tick starts tasks of
+``{"InputInfo", "ScheduleId"}`` through the same intake.
 
 At most one tick of a job runs at a time across every host: a tick holds the job's lease in the
 task store (``trigger_leases``). The time of the last tick is stored with the lease when a tick
 ends, and the next one is computed from it, so a listener that restarts (or another that takes
 over) neither skips a tick nor runs one twice; a tick that failed leaves it unchanged and is tried
-again at the next poll. ``RunWorkflow`` runs a tick now under the same lease without moving the
-schedule; with ``Reprocess`` it starts a new task for every matching object, under a run id of its
-own in the deduplication key.
+again at the next poll. ``RunWorkflow`` (and ``RunSchedule``) runs a tick now under the same lease
+without moving the schedule; with ``Reprocess`` it starts a new task for every matching object,
+under a run id of its own in the deduplication key.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from mps.errors import MpsError
 from mps.storage.base import Storage
 from mps.store.base import Clock, LeaseRecord, TaskStore, TriggerLeases, WorkflowRecord, utc_now
 from mps.workflow.events import ObjectCreated
-from mps.workflow.intake import all_enabled_workflows, handle_object_created, workflow_rule
+from mps.workflow.intake import SubmitTask, all_enabled_workflows, handle_object_created, workflow_rule
 from mps.workflow.reconcile import event_from_listing
 from mps.workflow.resolve import TemplateLookup
+from mps.workflow.submit import submit_task
 from mps.workflow.triggers import TriggerRule, matches
 
 logger = logging.getLogger(__name__)
@@ -182,7 +184,8 @@ def run_once(
 
 @dataclass(frozen=True)
 class WorkflowStarter:
-    """Starts workflow tasks through the bucket-event intake (the same checks and deduplication).
+    """Starts the tasks of workflows and schedules through the bucket-event intake (the same
+    checks and deduplication).
 
     Parameters:
         store: workflows and tasks.
@@ -191,6 +194,7 @@ class WorkflowStarter:
         templates: template lookup, for ProcessMedia's checks.
         account_id: first part of new TaskIds.
         plan: how sub-tasks are grouped into work messages (``MPS_PLAN``).
+        submit: submits one task (:func:`~mps.workflow.submit.submit_task`).
     """
 
     store: TaskStore
@@ -199,9 +203,10 @@ class WorkflowStarter:
     templates: TemplateLookup
     account_id: str = "0"
     plan: str = "auto"
+    submit: SubmitTask = submit_task
 
     def job(self, record: WorkflowRecord) -> TimedJob | None:
-        """The job of one workflow; None (logged) when it no longer parses."""
+        """The job of one workflow or schedule; None (logged) when it no longer parses."""
         parsed = workflow_rule(record)
         if parsed is None:
             return None
@@ -210,13 +215,14 @@ class WorkflowStarter:
             return handle_object_created(
                 event, store=self.store, broker=self.broker, templates=self.templates,
                 storage=self.storage, workflows=[record], account_id=self.account_id, plan=self.plan,
-                run=run,
+                run=run, submit=self.submit,
             )  # fmt: skip
 
-        return TimedJob(workflow_lease(record.workflow_id), parsed[1], record.update_time, start)
+        lease = schedule_lease if record.kind == "schedule" else workflow_lease
+        return TimedJob(lease(record.workflow_id), parsed[1], record.update_time, start)
 
     def timed_jobs(self) -> list[TimedJob]:
-        """The jobs of every Enabled workflow with a ``Schedule`` trigger, read now."""
+        """The jobs of every Enabled workflow and schedule with a ``Schedule`` trigger, read now."""
         jobs = (self.job(record) for record in all_enabled_workflows(self.store))
         return [job for job in jobs if job is not None and job.rule.schedule is not None]
 
@@ -224,6 +230,11 @@ class WorkflowStarter:
 def workflow_lease(workflow_id: int) -> str:
     """The lease name of a workflow's ticks."""
     return f"workflow:{workflow_id}"
+
+
+def schedule_lease(schedule_id: int) -> str:
+    """The lease name of a schedule's (orchestration's) ticks."""
+    return f"schedule:{schedule_id}"
 
 
 class TickScheduler:
@@ -293,6 +304,7 @@ __all__ = [
     "new_holder",
     "run_due_tick",
     "run_once",
+    "schedule_lease",
     "tick_loop",
     "workflow_lease",
 ]

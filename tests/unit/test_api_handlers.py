@@ -467,6 +467,8 @@ def test_every_action_is_registered(api: Api) -> None:
         expected |= {f"Create{kind}", f"Modify{kind}", f"Delete{kind}", f"Describe{kind}s"}
     expected |= {f"{verb}Workflow" for verb in ("Create", "Enable", "Disable", "Delete", "Reset")}
     expected |= {"DescribeWorkflows"}
-    expected |= {"RunWorkflow", "DescribeWorkflowTrigger"}  # ours (orchestration.md §4)
+    expected |= {f"{verb}Schedule" for verb in ("Create", "Modify", "Enable", "Disable", "Delete")}
+    expected |= {"DescribeSchedules"}
+    expected |= {"RunWorkflow", "DescribeWorkflowTrigger", "RunSchedule"}  # ours (orchestration.md §4)
 
     assert set(api.registry) == expected

@@ -693,6 +693,49 @@ class StoreContract:
         with pytest.raises(ResourceNotFoundError):
             store.update_workflow(workflow_id, name="y", if_status="Disabled")
 
+    def test_schedules_share_the_table_and_the_id_sequence_with_names_unique_per_kind(
+        self, store: TaskStore
+    ) -> None:
+        flow = store.create_workflow("same", {"WorkflowName": "same"}, "videos")
+        schedule = store.create_workflow("same", {"ScheduleName": "same"}, "videos", "/in/", kind="schedule")
+
+        assert (flow.kind, schedule.kind) == ("workflow", "schedule")
+        assert schedule.workflow_id > flow.workflow_id
+        assert store.get_workflow(schedule.workflow_id) == schedule
+        with pytest.raises(InvalidParameterError) as err:
+            store.create_workflow("same", {}, "videos", kind="schedule")
+        assert err.value.code == "InvalidParameterValue.ScheduleName"
+        other = store.create_workflow("other", {}, "videos", kind="schedule")
+        with pytest.raises(InvalidParameterError) as err:
+            store.update_workflow(other.workflow_id, name="same")
+        assert err.value.code == "InvalidParameterValue.ScheduleName"
+
+        assert [r.workflow_id for r in store.list_workflows()[1]] == [flow.workflow_id]
+        total, rows = store.list_workflows(kind="schedule")
+        assert total == 2 and [r.name for r in rows] == ["same", "other"]
+        assert store.list_workflows(trigger_bucket="videos", kind=None)[0] == 3
+
+    def test_a_change_scoped_to_a_kind_does_not_see_the_other_kind(self, store: TaskStore) -> None:
+        flow = store.create_workflow("w", {"v": 1}, "videos")
+        schedule = store.create_workflow("s", {"v": 1}, "videos", kind="schedule")
+
+        with pytest.raises(ResourceNotFoundError):
+            store.update_workflow(flow.workflow_id, status="Enabled", kind="schedule")
+        with pytest.raises(ResourceNotFoundError):
+            store.update_workflow(schedule.workflow_id, body={"v": 2}, if_status="Disabled", kind="workflow")
+        with pytest.raises(ResourceNotFoundError):
+            store.delete_workflow(flow.workflow_id, if_status="Disabled", kind="schedule")
+        assert store.get_workflow(flow.workflow_id) == flow
+        assert store.get_workflow(schedule.workflow_id) == schedule
+
+        enabled = store.update_workflow(schedule.workflow_id, status="Enabled", kind="schedule")
+        assert (enabled.status, enabled.kind) == ("Enabled", "schedule")
+        with pytest.raises(WorkflowStatusError):
+            store.delete_workflow(schedule.workflow_id, if_status="Disabled", kind="schedule")
+        store.delete_workflow(flow.workflow_id, if_status="Disabled", kind="workflow")
+        with pytest.raises(ResourceNotFoundError):
+            store.get_workflow(flow.workflow_id)
+
     def test_claim_trigger_dedupes_on_workflow_bucket_key_and_etag(self, store: TaskStore) -> None:
         trigger = BucketTrigger(1, "videos", "in/a.mp4", "etag-1")
 

@@ -25,6 +25,7 @@ from tencentcloud.mps.v20190612 import models as sdk
 
 from mps.api import register_builtin_actions
 from mps.api.errors import wire_error
+from mps.api.handlers.schedules import EXTENSION_ACTIONS as SCHEDULE_EXTENSIONS
 from mps.api.handlers.workflows import EXTENSION_ACTIONS as WORKFLOW_EXTENSIONS
 from mps.templates import FAMILIES
 from tests.unit.test_api_handlers import COS_INPUT, CREATE, Api
@@ -36,6 +37,8 @@ _VIDEO = {"Codec", "Fps", "Bitrate", "ResolutionAdaptive", "Width", "Height", "G
           "Mode"}  # fmt: skip
 _WORKFLOW = {"WorkflowName", "Trigger", "OutputStorage", "OutputDir", "MediaProcessTask", "TaskNotifyConfig",
              "TaskPriority"}  # fmt: skip
+_SCHEDULE = {"ScheduleName", "Trigger", "Activities", "OutputStorage", "OutputDir", "TaskNotifyConfig",
+             "ResourceId"}  # fmt: skip
 _WATERMARK = {"Name", "Comment", "CoordinateOrigin", "XPos", "YPos", "ImageTemplate", "TextTemplate"}
 _DESCRIBE = {"Definitions", "Offset", "Limit", "Type", "Name"}
 _ADAPTIVE = {"Format", "StreamInfos", "Name", "Comment", "DisableHigherVideoBitrate",
@@ -110,6 +113,12 @@ HONOURED: dict[str, set[str]] = {
     "EnableWorkflowRequest": {"WorkflowId"},
     "DisableWorkflowRequest": {"WorkflowId"},
     "DeleteWorkflowRequest": {"WorkflowId"},
+    "CreateScheduleRequest": _SCHEDULE,
+    "ModifyScheduleRequest": _SCHEDULE | {"ScheduleId"},
+    "DescribeSchedulesRequest": {"ScheduleIds", "TriggerType", "Status", "Offset", "Limit"},
+    "EnableScheduleRequest": {"ScheduleId"},
+    "DisableScheduleRequest": {"ScheduleId"},
+    "DeleteScheduleRequest": {"ScheduleId"},
     "CreateTranscodeTemplateRequest": _TRANSCODE,
     "ModifyTranscodeTemplateRequest": _TRANSCODE | {"Definition"},
     "CreateSnapshotByTimeOffsetTemplateRequest": _TEMPLATE_FIELDS,
@@ -142,6 +151,21 @@ _WORKFLOW_BODY: dict[str, Any] = {
         "AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}],
     },
 }
+#: Fields under test land on ``Activities[0]``; it carries an AdaptiveDynamicStreamingTask so that
+#: those of that member meet a complete object (the refusal of an unsupported member is the
+#: member's own check, which needs its Definition). The DAG check refuses that input activity
+#: later (``InvalidParameterValue.Activities``): every field is judged before it.
+_SCHEDULE_BODY: dict[str, Any] = {
+    "ScheduleName": "s",
+    "Trigger": {"Type": "CosFileUpload", "CosFileUploadTrigger": {"Bucket": "media", "Dir": "/in/"}},
+    "Activities": [
+        {"ActivityType": "input", "ReardriveIndex": [1],
+         "ActivityPara": {"AdaptiveDynamicStreamingTask": {"Definition": 10}}},
+        {"ActivityType": "action-trans", "ReardriveIndex": [2],
+         "ActivityPara": {"TranscodeTask": {"Definition": 100010}}},
+        {"ActivityType": "output"},
+    ],
+}  # fmt: skip
 #: A valid request per action: each field under test is merged into it, alone.
 BASE: dict[str, dict[str, Any]] = {
     "ProcessMedia": {"InputInfo": COS_INPUT, "MediaProcessTask": {
@@ -163,6 +187,12 @@ BASE: dict[str, dict[str, Any]] = {
     "EnableWorkflow": {"WorkflowId": 999},
     "DisableWorkflow": {"WorkflowId": 999},
     "DeleteWorkflow": {"WorkflowId": 999},
+    "CreateSchedule": _SCHEDULE_BODY,
+    "ModifySchedule": {"ScheduleId": 999, "Activities": _SCHEDULE_BODY["Activities"]},
+    "DescribeSchedules": {},
+    "EnableSchedule": {"ScheduleId": 999},
+    "DisableSchedule": {"ScheduleId": 999},
+    "DeleteSchedule": {"ScheduleId": 999},
     **{f"Create{kind}": body for kind, body in CREATE.items()},
     **{f"Modify{fam.kind}": {"Definition": 1_000_001} for fam in FAMILIES.values()},
     **{f"Delete{fam.kind}": {"Definition": 1_000_001} for fam in FAMILIES.values()},
@@ -279,7 +309,8 @@ def _answer(api: Api, action: str, params: dict[str, Any]) -> tuple[str | None, 
 
 def test_every_served_action_has_a_base_request() -> None:
     registered = set(register_builtin_actions(Api(Path("/nonexistent")).registry))
-    assert set(BASE) == registered - WORKFLOW_EXTENSIONS  # ours have no SDK class to compare with
+    ours = WORKFLOW_EXTENSIONS | SCHEDULE_EXTENSIONS  # no SDK class to compare with
+    assert set(BASE) == registered - ours
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -1,4 +1,5 @@
-"""The MPS actions of ``mps api``: tasks, templates and metadata, registered explicitly.
+"""The MPS actions of ``mps api``: tasks, templates, metadata, workflows and schedules, registered
+explicitly.
 
 Each handler module exposes a class built from :class:`ApiServices` and a table of the actions it
 answers; :func:`register_handlers` adds them all to an :class:`~mps.api.actions.ActionRegistry`.
@@ -105,6 +106,7 @@ def register_handlers(registry: ActionRegistry, services: ApiServices) -> Action
         ValueError: an action is already registered.
     """
     from mps.api.handlers.metadata import MetadataActions
+    from mps.api.handlers.schedules import register_schedule_handlers
     from mps.api.handlers.tasks import TaskActions
     from mps.api.handlers.templates import TemplateActions
     from mps.api.handlers.workflows import register_workflow_handlers
@@ -113,6 +115,7 @@ def register_handlers(registry: ActionRegistry, services: ApiServices) -> Action
         for name, handler in group.actions().items():
             registry.add(name, handler)
     register_workflow_handlers(registry, services)
+    register_schedule_handlers(registry, services)
     return registry
 
 

@@ -152,7 +152,7 @@ class WorkflowActions:
         record = self._get(workflow_id)
         self._checked_rule(CreateWorkflowRequest.model_validate(record.body))
         with _known(workflow_id):
-            self.services.store.update_workflow(workflow_id, status="Enabled")
+            self.services.store.update_workflow(workflow_id, status="Enabled", kind="workflow")
         return {}
 
     def disable_workflow(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -163,7 +163,7 @@ class WorkflowActions:
         """
         workflow_id = parse_params(WorkflowIdRequest, params).WorkflowId
         with _known(workflow_id):
-            self.services.store.update_workflow(workflow_id, status="Disabled")
+            self.services.store.update_workflow(workflow_id, status="Disabled", kind="workflow")
         return {}
 
     def delete_workflow(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -175,7 +175,7 @@ class WorkflowActions:
         """
         workflow_id = parse_params(WorkflowIdRequest, params).WorkflowId
         with _known(workflow_id), _disabled_only("deleted"):
-            self.services.store.delete_workflow(workflow_id, if_status="Disabled")
+            self.services.store.delete_workflow(workflow_id, if_status="Disabled", kind="workflow")
         return {}
 
     def reset_workflow(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -197,6 +197,7 @@ class WorkflowActions:
                 trigger_bucket=rule.bucket,
                 trigger_dir=rule.dir,
                 if_status="Disabled",
+                kind="workflow",
             )
         return {}
 
@@ -258,7 +259,10 @@ class WorkflowActions:
 
     def _get(self, workflow_id: int) -> WorkflowRecord:
         with _known(workflow_id):
-            return self.services.store.get_workflow(workflow_id)
+            record = self.services.store.get_workflow(workflow_id)
+        if record.kind != "workflow":  # a ScheduleId: the two kinds share one id sequence
+            raise ResourceNotFoundError(f"workflow {workflow_id} does not exist", code=WORKFLOW_NOT_FOUND)
+        return record
 
     def _checked_rule(self, request: CreateWorkflowRequest) -> TriggerRule:
         """The trigger's rule, once the work it would start has passed ProcessMedia's checks."""
