@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from mps.broker.base import Broker, QueueInspector, RetryPolicy
 from mps.metrics import Metrics, MetricsServer, StoreCollector, serve_metrics
+from mps.models.schedules import RetryPolicy as ActivityRetry
 from mps.runner import Runner
 from mps.runner.ffmpeg import FfmpegRunner
 from mps.settings import Settings
@@ -230,7 +231,9 @@ def work_handler(
     inputs = InputCache(directory, fetch)
     templates = templates if templates is not None else build_templates(settings, store)
     executor = Executor(runner or build_runner(settings), templates, settings)
-    lifecycle = Lifecycle(store, settings.events_exchange)
+    retries = settings.subtask_retries
+    default_retry = ActivityRetry(MaxAttempts=retries + 1) if retries else None
+    lifecycle = Lifecycle(store, settings.events_exchange, default_retry=default_retry)
     producer = SubtaskProducer(lifecycle, storage, executor, inputs)
     try:
         lease = timedelta(seconds=settings.subtask_lease)

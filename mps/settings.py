@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     task_retention_days: float = Field(
         0.0, ge=0, description="Days a finished task is kept before the relay deletes it (0: forever)"
     )
+    subtask_retries: int = Field(
+        0,
+        ge=0,
+        le=9,
+        description="Times a failed sub-task runs again when its error may pass (ffmpeg timeout, "
+        "stall, internal): 5 s, then 10 s... apart (0 = never)",
+    )
     subtask_lease: float = Field(
         30.0,
         gt=0,

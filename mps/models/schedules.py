@@ -110,16 +110,53 @@ class ActivityPara(WireModel):
 _Para = ActivityPara
 
 
+class RetryPolicy(WireModel):
+    """Ours (ASW's Retry): run a failed activity again, up to ``MaxAttempts`` runs in all, waiting
+    ``IntervalSeconds`` x ``BackoffRate`` ^ (retry - 1) between runs, when its error code is one of
+    ``ErrorCodes`` (prefixes: ``FailedOperation.Timeout`` matches exactly that code, ``InternalError``
+    every ``InternalError.*``); no ``ErrorCodes``: the retryable ones (store, object store, broker,
+    timeouts and stalls)."""
+
+    MaxAttempts: int = Field(default=3, ge=1, le=10)
+    IntervalSeconds: float = Field(default=5.0, ge=0, le=3600)
+    BackoffRate: float = Field(default=2.0, ge=1, le=10)
+    ErrorCodes: list[str] = Field(default_factory=list, max_length=32)
+
+
+_RetryPolicy = RetryPolicy
+
+
 class Activity(WireModel):
     """One node of the DAG; its id is its position in ``Activities``.
 
-    ``PredriveIndex`` is computed by the server (ignored on input, returned by Describe).
+    ``PredriveIndex`` is computed by the server (ignored on input, returned by Describe). The
+    members after ``ActivityPara`` are ours (orchestration.md §4), sent as raw JSON (the SDK's typed
+    models drop them) and never added to an answer.
     """
+
+    #: Members that are ours, not Tencent's: left out of every answer.
+    extension_fields: ClassVar[frozenset[str]] = frozenset(
+        {"OnFailureIndex", "RetryPolicy", "JoinMode", "Core", "TimeoutSeconds"}
+    )
 
     ActivityType: str = Field(min_length=1, max_length=64)
     ReardriveIndex: list[int] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
     PredriveIndex: list[int] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
     ActivityPara: _Para | None = None
+    #: Successors that run only when this activity fails (after its retries); its ReardriveIndex
+    #: successors are skipped then, and these are skipped when it succeeds.
+    OnFailureIndex: list[int] | None = Field(default=None, max_length=MAX_ACTIVITIES)
+    RetryPolicy: _RetryPolicy | None = None
+    #: ``All``: run when every predecessor that ran succeeded; ``Any``: run once, when the first does.
+    JoinMode: Literal["All", "Any"] | None = None
+    #: When any activity is core, the task's ErrCode is decided by the core activities alone.
+    Core: bool | None = None
+    #: The activity fails with ``FailedOperation.Timeout`` when it runs longer (ffmpeg killed).
+    TimeoutSeconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+
+    def described(self) -> dict[str, Any]:
+        """The activity in Tencent's shape: our members left out."""
+        return {k: v for k, v in self.to_wire().items() if k not in self.extension_fields}
 
 
 _Activities = list[Activity]

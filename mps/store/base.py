@@ -478,6 +478,19 @@ class Tasks(Protocol):
         stop, and upload nothing."""
         ...
 
+    def retry_subtask(
+        self,
+        task_id: str,
+        index: int,
+        token: str | None,
+        event: tuple[EventTarget, JsonDict],
+        delay: timedelta,
+    ) -> bool:
+        """Instead of committing a failure: attempt ``token``'s sub-task back to WAITING (its lease
+        gone) and its work message in the outbox, due after ``delay``, in one transaction. False
+        when the sub-task is final or another attempt holds it."""
+        ...
+
     def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
         """Give up attempt ``token``'s hold at once (it failed and its message will be retried), so
         the retry need not wait for the lease to run out; False when it held nothing."""

@@ -395,6 +395,25 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             self._subtasks[task_id][index] = replace(sub, lease_until=self._now() + lease)
             return True
 
+    def retry_subtask(
+        self,
+        task_id: str,
+        index: int,
+        token: str | None,
+        event: tuple[EventTarget, JsonDict],
+        delay: timedelta,
+    ) -> bool:
+        """See :meth:`mps.store.base.Tasks.retry_subtask`."""
+        with self._lock:
+            sub = self._subtask(task_id, index)
+            if sub.status in FINAL_SUBTASK_STATUSES or (token is not None and sub.lease_token != token):
+                return False
+            self._subtasks[task_id][index] = replace(
+                sub, status="WAITING", **lease_fields(None, None, self._now())
+            )
+            self._insert_event(task_id, event[0], event[1], due=self._now() + delay)
+            return True
+
     def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
         """See :meth:`mps.store.base.Tasks.release_subtask_lease`."""
         with self._lock:
@@ -468,7 +487,9 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
 
     # -- outbox --------------------------------------------------------------------------------
 
-    def _insert_event(self, task_id: str | None, target: EventTarget, payload: JsonDict) -> int:
+    def _insert_event(
+        self, task_id: str | None, target: EventTarget, payload: JsonDict, due: datetime | None = None
+    ) -> int:
         event_id = next(self._counter)
         now = self._now()
         self._outbox[event_id] = OutboxRecord(
@@ -478,7 +499,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             payload=_copy(payload),
             created_at=now,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due or now,
             sent_at=None,
             last_error="",
         )

@@ -16,9 +16,15 @@ from mps.store.transitions import OwedEvent
 
 
 def insert_event(
-    conn: Connection, task_id: str | None, target: EventTarget, payload: JsonDict, now: datetime
+    conn: Connection,
+    task_id: str | None,
+    target: EventTarget,
+    payload: JsonDict,
+    now: datetime,
+    due: datetime | None = None,
 ) -> int:
-    """Insert one outbox row, due at once, inside the caller's transaction; returns its id."""
+    """Insert one outbox row, due at ``due`` (default: at once), inside the caller's transaction;
+    returns its id."""
     result = conn.execute(
         sa.insert(outbox).values(
             task_id=task_id,
@@ -28,7 +34,7 @@ def insert_event(
             payload=payload,
             created_at=now,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due or now,
             last_error="",
         )
     )

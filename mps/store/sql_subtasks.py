@@ -14,6 +14,7 @@ from mps.store._rules import check_subtask_status, subtask_not_found
 from mps.store.base import (
     Advance,
     Completion,
+    EventTarget,
     Followup,
     JsonDict,
     Merger,
@@ -114,6 +115,28 @@ class SubtasksMixin(TasksMixin):
                 .values(lease_until=now + lease)
             )
             return renewed.rowcount == 1
+
+    def retry_subtask(
+        self,
+        task_id: str,
+        index: int,
+        token: str | None,
+        event: tuple[EventTarget, JsonDict],
+        delay: timedelta,
+    ) -> bool:
+        """See :meth:`mps.store.base.Tasks.retry_subtask`."""
+        now = self._now()
+        held = subtasks.c.lease_token == token if token is not None else sa.true()
+        with self._write() as conn:
+            retried = conn.execute(
+                sa.update(subtasks)
+                .where(subtask_key(task_id, index), subtasks.c.status.not_in(FINAL), held)
+                .values(status="WAITING", lease_token=None, lease_until=None)
+            )
+            if retried.rowcount != 1:
+                return False
+            insert_event(conn, task_id, event[0], event[1], now, due=now + delay)
+            return True
 
     def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
         """See :meth:`mps.store.base.Tasks.release_subtask_lease`."""

@@ -118,7 +118,7 @@ class WorkHandler:
                 return
             elapsed = time.monotonic() - started
             for record, result in zip(records, produced, strict=True):
-                if self._commit(task, record.index, result, token, fence):
+                if self._commit(task, record.index, result, token, fence, record.attempts):
                     self.inputs.discard(task_id)
         if self.metrics is not None:
             self._observe(task_id, records, produced, elapsed)
@@ -147,7 +147,9 @@ class WorkHandler:
         log.info("task %s sub-task %d (%s) started, attempt %d", task_id, index, record.kind, record.attempts)
         return record
 
-    def _commit(self, task: TaskRecord, index: int, produced: Produced, token: str, fence: Fence) -> bool:
+    def _commit(
+        self, task: TaskRecord, index: int, produced: Produced, token: str, fence: Fence, attempt: int
+    ) -> bool:
         """Commit one result as attempt ``token``, retrying a store that does not answer (bounded)
         with the result already made rather than redoing the work; True when it finished the task.
 
@@ -157,7 +159,7 @@ class WorkHandler:
 
         def commit() -> bool:
             fence.check()
-            return self.lifecycle.finish(task, index, produced.entry, produced.source_error, token)
+            return self.lifecycle.finish(task, index, produced.entry, produced.source_error, token, attempt)
 
         try:
             finished = self.retry.call(commit, what=f"task {task.task_id} sub-task {index}: commit")

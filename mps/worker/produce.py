@@ -36,6 +36,7 @@ from mps.workflow.execute import failed_result
 from mps.workflow.executor import Executor, Placement, Run
 from mps.workflow.kinds import KINDS
 from mps.workflow.lifecycle import Lifecycle
+from mps.workflow.orchestration import activity_timeouts
 from mps.workflow.outputs import upload_outputs
 
 log = logging.getLogger("mps.worker.SubtaskProducer")
@@ -125,6 +126,7 @@ class SubtaskProducer:
                 gop=lambda: self._keyframe_interval(cached),
                 cancel=fence.cancel if fence is not None else threading.Event(),
                 task_id=task.task_id,
+                timeouts=activity_timeouts(task),
             )
             entries = self.executor.run(run, workspace)
         return [Produced(entries[record.index]) for record in records]

@@ -36,7 +36,14 @@ SKIPPED = "SKIPPED"
 
 @dataclass(frozen=True)
 class Node:
-    """One activity: its type, its kind (None for ``input`` and ``output``), its parameters and edges."""
+    """One activity: its type, its kind (None for ``input`` and ``output``), its parameters and edges.
+
+    Attributes:
+        on_failure: successors that run only when this activity fails (ours: ``OnFailureIndex``).
+        failure_predecessors: the activities whose failure leads here.
+        join_any: ``JoinMode: Any``: run once, when the first predecessor's edge is taken.
+        core: ``Core``: the task's result is decided by the core activities alone.
+    """
 
     index: int
     type: str
@@ -44,6 +51,10 @@ class Node:
     para: SubtaskInput | None
     successors: tuple[int, ...]
     predecessors: tuple[int, ...]
+    on_failure: tuple[int, ...] = ()
+    failure_predecessors: tuple[int, ...] = ()
+    join_any: bool = False
+    core: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,27 +89,50 @@ class Dag:
             chosen: for each finished rule activity, the successors it chose (the others are
                 not taken).
         """
-        current, changes = dict(states), {}
+        current: dict[int, str] = dict(states)
+        changes: dict[int, str] = {}
         progress = True
         while progress:
             progress = False
             for node in self.nodes:
                 if current[node.index] != PENDING:
                     continue
-                edges = [(p, current[p]) for p in node.predecessors]
-                if any(state not in DONE for _, state in edges):
-                    continue
-                taken = [p for p, state in edges if state == "SUCCESS" and self._takes(p, node.index, chosen)]
-                failed = any(state == "FAIL" for _, state in edges)
-                if node.type == OUTPUT:
-                    new = "SUCCESS"
-                elif taken and not failed:
-                    new = "WAITING"
-                else:
-                    new = SKIPPED
-                current[node.index] = changes[node.index] = new
-                progress = True
+                new = self._decide(node, current, chosen)
+                if new is not None:
+                    current[node.index] = changes[node.index] = new
+                    progress = True
         return changes
+
+    def _decide(
+        self, node: Node, current: Mapping[int, str], chosen: Mapping[int, Sequence[int]]
+    ) -> str | None:
+        """A PENDING node's next state, or None while it must wait.
+
+        An edge is *taken* when its predecessor succeeded (and, for a rule, chose this node), or,
+        for a failure edge, when its predecessor failed. ``All`` (the default) waits for every
+        predecessor, then runs if an edge was taken and no ordinary predecessor failed; ``Any``
+        runs as soon as one edge is taken. Otherwise the node is skipped; ``output`` is done once
+        every predecessor is.
+        """
+        normal = [(p, current[p]) for p in node.predecessors]
+        failure = [(p, current[p]) for p in node.failure_predecessors]
+        taken = any(s == "SUCCESS" and self._takes(p, node.index, chosen) for p, s in normal) or any(
+            s == "FAIL" for _, s in failure
+        )
+        settled = all(s in DONE for _, s in normal + failure)
+        if node.type == OUTPUT:
+            return "SUCCESS" if settled else None
+        if node.join_any and taken:
+            return "WAITING"
+        if not settled:
+            return None
+        failed = any(s == "FAIL" for _, s in normal)
+        return "WAITING" if taken and (node.join_any or not failed) else SKIPPED
+
+    @property
+    def has_core(self) -> bool:
+        """Whether any activity is core: the task's result is then theirs alone."""
+        return any(node.core for node in self.nodes)
 
     def _takes(self, predecessor: int, successor: int, chosen: Mapping[int, Sequence[int]]) -> bool:
         """Whether the edge predecessor -> successor is taken: always, unless a rule chose others."""
@@ -120,13 +154,17 @@ def build_dag(activities: Sequence[Activity], kinds: Registry = KINDS) -> Dag:
     if activities[0].ActivityType != INPUT:
         raise _refuse("activity 0 must be the input activity")
     successors: list[tuple[int, ...]] = []
+    failures: list[tuple[int, ...]] = []
     nodes_kind: list[Kind | None] = []
     paras: list[SubtaskInput | None] = []
     for index, activity in enumerate(activities):
         kind, para = _check_activity(index, activity, kinds)
         nodes_kind.append(kind)
         paras.append(para)
-        successors.append(_checked_successors(index, activity, count))
+        successors.append(_checked_successors(index, activity.ReardriveIndex, count))
+        failures.append(_checked_successors(index, activity.OnFailureIndex or [], count))
+        if failures[-1] and kind is None:
+            raise _refuse(f"activity {index}: only activities that run can have an OnFailureIndex")
     outputs = [i for i, a in enumerate(activities) if a.ActivityType == OUTPUT]
     inputs = [i for i, a in enumerate(activities) if a.ActivityType == INPUT]
     if len(inputs) != 1:
@@ -138,13 +176,26 @@ def build_dag(activities: Sequence[Activity], kinds: Registry = KINDS) -> Dag:
     if successors[outputs[0]]:
         raise _refuse(f"activity {outputs[0]}: the output activity has no successors")
     predecessors = _predecessors(successors)
-    _check_acyclic(successors)
-    _check_connected(successors, predecessors, outputs[0])
+    failure_predecessors = _predecessors(failures)
+    every = [tuple(dict.fromkeys(s + f)) for s, f in zip(successors, failures, strict=True)]
+    _check_acyclic(every)
+    _check_connected(every, _predecessors(every), outputs[0])
     for index, para in enumerate(paras):
         if isinstance(para, ExecRulesTask):
             check_rules(para.Rules, successors[index], f"activity {index}")
     nodes = tuple(
-        Node(i, activities[i].ActivityType, nodes_kind[i], paras[i], successors[i], predecessors[i])
+        Node(
+            i,
+            activities[i].ActivityType,
+            nodes_kind[i],
+            paras[i],
+            successors[i],
+            predecessors[i],
+            on_failure=failures[i],
+            failure_predecessors=failure_predecessors[i],
+            join_any=activities[i].JoinMode == "Any",
+            core=bool(activities[i].Core),
+        )
         for i in range(count)
     )
     return Dag(nodes)
@@ -178,8 +229,8 @@ def _check_activity(
     return kind, members[kind.para_member]
 
 
-def _checked_successors(index: int, activity: Activity, count: int) -> tuple[int, ...]:
-    succ = tuple(activity.ReardriveIndex)
+def _checked_successors(index: int, targets: Sequence[int], count: int) -> tuple[int, ...]:
+    succ = tuple(targets)
     for target in succ:
         if not 0 <= target < count:
             raise _refuse(f"activity {index}: ReardriveIndex {target} is out of range 0-{count - 1}")

@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +103,8 @@ class Run:
         cancel: set from another thread to stop the run: its ffmpeg processes are killed and the
             sub-tasks still running fail with ``FailedOperation.Cancelled``.
         task_id: the task, for log lines.
+        timeouts: seconds each sub-task's ffmpeg may run, by index, when shorter than
+            ``MPS_FFMPEG_TIMEOUT`` (an activity's ``TimeoutSeconds``).
     """
 
     items: Sequence[tuple[int, SubtaskInput]]
@@ -115,6 +117,7 @@ class Run:
     parallel: int = 1
     cancel: threading.Event = field(default_factory=threading.Event)
     task_id: str = ""
+    timeouts: Mapping[int, float] = field(default_factory=dict)
 
 
 class Executor:
@@ -232,7 +235,9 @@ class Executor:
             namer=Namer(run.file_name, place.directory, subtask.spec.definition),
             workdir=workdir,
             on_progress=place.on_progress,
-            timeout=self.settings.ffmpeg_timeout,
+            timeout=min(
+                self.settings.ffmpeg_timeout, run.timeouts.get(subtask.index, self.settings.ffmpeg_timeout)
+            ),
             font_file=self.settings.font_file,
             seek_pictures=seek,
             parallel=max(1, run.parallel),

@@ -34,6 +34,7 @@ from datetime import timedelta
 
 from mps.errors import MpsError
 from mps.models import MediaProcessTaskResult
+from mps.models.schedules import RetryPolicy
 from mps.store.base import (
     ABORTED_ERR_CODE,
     ABORTED_MESSAGE,
@@ -52,7 +53,15 @@ from mps.workflow.execute import failed_result
 from mps.workflow.kinds import KINDS
 from mps.workflow.merge import is_orchestration, merge_task, notification
 from mps.workflow.notify import FINISH_KEY, PROCESSING_KEY, events_target, notify_target, wants_changes
-from mps.workflow.orchestration import SCHEDULE_TASK, advance, redo_activities, work_row
+from mps.workflow.orchestration import (
+    SCHEDULE_TASK,
+    activity_retry,
+    advance,
+    core_outcome,
+    redo_activities,
+    retryable,
+    work_row,
+)
 
 log = logging.getLogger("mps.workflow.lifecycle")
 
@@ -75,8 +84,12 @@ class Lifecycle:
             ``TaskNotifyConfig`` target.
     """
 
-    def __init__(self, store: TaskStore, events_exchange: str) -> None:
+    def __init__(
+        self, store: TaskStore, events_exchange: str, *, default_retry: RetryPolicy | None = None
+    ) -> None:
         self.store, self.events_exchange = store, events_exchange
+        #: The retries of workflow sub-tasks (``MPS_SUBTASK_RETRIES``); activities have their own.
+        self.default_retry = default_retry
 
     def targets(self, task: TaskRecord, routing_key: str) -> list[EventTarget]:
         """Where an event of ``task`` goes: the events exchange, and its notify target if it has one.
@@ -136,8 +149,13 @@ class Lifecycle:
         entry: MediaProcessTaskResult,
         source_error: MpsError | None = None,
         token: str | None = None,
+        attempt: int = 1,
     ) -> bool:
         """Commit sub-task ``index``'s result once, then finish the task if it was the last.
+
+        A failure its retry policy covers (the activity's ``RetryPolicy``, or the service default
+        for workflow sub-tasks) is not committed: the sub-task goes back to WAITING and its work
+        message is queued after the policy's delay (the *retried* transition).
 
         Parameters:
             task: the task.
@@ -146,11 +164,14 @@ class Lifecycle:
             source_error: the input's own failure, when the sub-task failed because of it: the
                 task's ErrCode says so (mps-api.md §7).
             token: the attempt committing: only the attempt that holds the sub-task can.
+            attempt: which run of the sub-task this was (1 for the first).
 
         Returns:
             True when this call finished the task.
         """
         status = entry.result.Status
+        if status == "FAIL" and source_error is None and self._retried(task, index, entry, token, attempt):
+            return False
         then = advance if is_orchestration(task) else None  # an activity may release its successors
         committed = self.store.finish_subtask(task.task_id, index, entry.to_wire(), status, token, then)
         if committed:
@@ -160,6 +181,24 @@ class Lifecycle:
         if committed:
             self.changed(task)
         return False
+
+    def _retried(
+        self, task: TaskRecord, index: int, entry: MediaProcessTaskResult, token: str | None, attempt: int
+    ) -> bool:
+        """Queue another run of a failed sub-task when its policy covers the failure; True if queued."""
+        policy = activity_retry(task, index) if is_orchestration(task) else self.default_retry
+        code = entry.result.ErrCodeExt
+        if policy is None or attempt >= policy.MaxAttempts or not retryable(policy, code):
+            return False
+        delay = timedelta(seconds=policy.IntervalSeconds * policy.BackoffRate ** (attempt - 1))
+        event = work_row(task.task_id, (index,), task.priority)
+        if not self.store.retry_subtask(task.task_id, index, token, event, delay):
+            return False
+        log.warning(
+            "task %s sub-task %d failed (%s), run %d of %d: runs again in %.0f s",
+            task.task_id, index, code, attempt, policy.MaxAttempts, delay.total_seconds(),
+        )  # fmt: skip
+        return True
 
     def try_finish(self, task_id: str, source_error: MpsError | None = None) -> bool:
         """Finish the task if every sub-task is final: the merged record, FINISH and its events in
@@ -172,6 +211,8 @@ class Lifecycle:
                 workflow_task = workflow_task.model_copy(
                     update={"ErrCode": source_error.err_code, "Message": message}
                 )
+            elif is_orchestration(task):
+                workflow_task = workflow_task.model_copy(update=core_outcome(task, subtasks))
             event = notification(workflow_task, task)
             owed = [(target, event) for target in self.targets(task, FINISH_KEY)]
             return Completion(workflow_task=workflow_task.to_wire(), events=owed)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 
-from mps.models.schedules import Activity
+from mps.errors import ERR_CODE_INTERNAL
+from mps.models.schedules import Activity, RetryPolicy
 from mps.store.base import EventTarget, Followup, JsonDict, NewSubtask, SubtaskRecord, TaskRecord
 from mps.workflow.dag import INPUT, OUTPUT, PENDING, SKIPPED, Dag, build_dag, predrive_indexes
 from mps.workflow.kinds import KINDS
@@ -92,6 +93,47 @@ def redo_activities(task: TaskRecord, subtasks: list[SubtaskRecord]) -> dict[int
     changes = dag.advance(states, chosen)
     states.update(changes)
     return {i: states[i] for i in reset if states[i] != SKIPPED}
+
+
+def core_outcome(task: TaskRecord, subtasks: list[SubtaskRecord]) -> dict[str, object]:
+    """The task's ErrCode and Message when some activities are ``Core`` (ours, TSF's core task):
+    the first core activity that failed decides them; when none failed the task succeeded, whatever
+    else failed. Without core activities: {} (the task's ErrCode says only the source failed, as
+    for workflow tasks)."""
+    dag = task_dag(task)
+    if not dag.has_core:
+        return {}
+    for record in sorted(subtasks, key=lambda r: r.index):
+        if dag.nodes[record.index].core and record.status == "FAIL":
+            members = (record.result or {}).items()
+            result: JsonDict = next((v for k, v in members if k != "Type" and isinstance(v, dict)), {})
+            code = int(result.get("ErrCode") or 0) or ERR_CODE_INTERNAL
+            why = result.get("Message") or result.get("ErrCodeExt") or ""
+            return {"ErrCode": code, "Message": f"core activity {record.index} failed: {why}"}
+    return {"ErrCode": 0, "Message": "SUCCESS"}
+
+
+#: The error classes a retry policy without ``ErrorCodes`` retries: the ones that may pass.
+RETRYABLE_CODES = ("FailedOperation.Timeout", "FailedOperation.Stalled", "InternalError")
+
+
+def retryable(policy: RetryPolicy, code: str) -> bool:
+    """Whether ``policy`` retries a failure with this ``ErrCodeExt`` (a listed code, or its family)."""
+    codes = policy.ErrorCodes or RETRYABLE_CODES
+    return any(code == c or code.startswith(c + ".") for c in codes)
+
+
+def activity_retry(task: TaskRecord, index: int) -> RetryPolicy | None:
+    """The ``RetryPolicy`` of activity ``index`` of an orchestration task, if it has one."""
+    activities = task.request.get("Activities") or []
+    policy = activities[index].get("RetryPolicy") if 0 <= index < len(activities) else None
+    return RetryPolicy.model_validate(policy) if policy else None
+
+
+def activity_timeouts(task: TaskRecord) -> dict[int, float]:
+    """The ``TimeoutSeconds`` of each activity of an orchestration task that has one."""
+    activities = task.request.get("Activities") or []
+    return {i: float(a["TimeoutSeconds"]) for i, a in enumerate(activities) if a.get("TimeoutSeconds")}
 
 
 def work_row(task_id: str, indexes: tuple[int, ...], priority: int) -> tuple[EventTarget, JsonDict]:

@@ -255,3 +255,104 @@ def test_a_dag_that_cannot_run_is_refused_naming_the_activity(
     assert caught.value.code == "InvalidParameterValue.Activities"
     assert needle in caught.value.message
     assert env.store.list_tasks("WAITING")[0] == []
+
+
+BAD_CODEC = {
+    "Definition": 0,
+    "RawParameter": {"Container": "mp4", "RemoveAudio": 1, "VideoTemplate": {"Codec": "h266", "Bitrate": 0}},
+}
+
+
+def test_a_failure_is_retried_then_caught_by_its_failure_branch_whose_core_result_decides(
+    rig: tuple[Rig, WorkHandler], clip: ClipFactory
+) -> None:
+    # Given: a transcode that cannot succeed, retried once, with a failure branch (a core sprite)
+    # beside its ordinary successor (a snapshot)
+    env, handler = rig
+    activities = [
+        {"ActivityType": "input", "ReardriveIndex": [1]},
+        {
+            "ActivityType": "action-trans",
+            "ReardriveIndex": [2],
+            "OnFailureIndex": [3],
+            "RetryPolicy": {"MaxAttempts": 2, "IntervalSeconds": 0, "ErrorCodes": ["InvalidParameterValue"]},
+            "ActivityPara": {"TranscodeTask": BAD_CODEC},
+        },
+        {
+            "ActivityType": "action-snapshotByTimeOffset",
+            "ReardriveIndex": [4],
+            "ActivityPara": {"SnapshotByTimeOffsetTask": {"Definition": 10, "TimeOffsetSet": [0.2]}},
+        },
+        {
+            "ActivityType": "action-image-sprite",
+            "ReardriveIndex": [4],
+            "Core": True,
+            "ActivityPara": {"ImageSpriteTask": {"Definition": 10}},
+        },
+        {"ActivityType": "output"},
+    ]
+
+    task_id = env.submit(clip(duration=1.0, width=160, height=120), Activities=activities)
+    env.run(handler, task_id)
+
+    # Then: two runs of the transcode, its ordinary successor skipped, the failure branch run, and
+    # the task successful because its core activity succeeded
+    subtasks = env.store.get_subtasks(task_id)
+    assert [(s.status, s.attempts) for s in subtasks[1:4]] == [("FAIL", 2), ("SKIPPED", 0), ("SUCCESS", 1)]
+    task = env.store.get_task(task_id)
+    assert (task.status, task.err_code, task.message) == ("FINISH", 0, "SUCCESS")
+
+
+def test_a_failed_core_activity_decides_the_task_error(
+    rig: tuple[Rig, WorkHandler], clip: ClipFactory
+) -> None:
+    env, handler = rig
+    activities = [
+        {"ActivityType": "input", "ReardriveIndex": [1, 2]},
+        {
+            "ActivityType": "action-trans",
+            "ReardriveIndex": [3],
+            "Core": True,
+            "ActivityPara": {"TranscodeTask": BAD_CODEC},
+        },
+        {
+            "ActivityType": "action-image-sprite",
+            "ReardriveIndex": [3],
+            "ActivityPara": {"ImageSpriteTask": {"Definition": 10}},
+        },
+        {"ActivityType": "output"},
+    ]
+    task_id = env.submit(clip(duration=1.0, width=160, height=120), Activities=activities)
+    env.run(handler, task_id)
+    task = env.store.get_task(task_id)
+    assert task.err_code != 0 and task.message.startswith("core activity 1 failed")
+
+
+def test_an_any_join_runs_once_when_its_first_predecessor_succeeds() -> None:
+    from mps.models.schedules import Activity
+    from mps.workflow.dag import build_dag
+
+    trans = {"TranscodeTask": _transcode(160)}
+    dag = build_dag(
+        [
+            Activity.model_validate(a)
+            for a in [
+                {"ActivityType": "input", "ReardriveIndex": [1, 2]},
+                {"ActivityType": "action-trans", "ReardriveIndex": [3], "ActivityPara": trans},
+                {"ActivityType": "action-trans", "ReardriveIndex": [3], "ActivityPara": trans},
+                {
+                    "ActivityType": "action-image-sprite",
+                    "ReardriveIndex": [4],
+                    "JoinMode": "Any",
+                    "ActivityPara": {"ImageSpriteTask": {"Definition": 10}},
+                },
+                {"ActivityType": "output"},
+            ]
+        ]
+    )
+    states = dag.initial()
+    assert (states[1], states[2], states[3]) == ("WAITING", "WAITING", "PENDING")
+    states[1] = "SUCCESS"
+    assert dag.advance(states, {}) == {3: "WAITING"}, "the first predecessor releases it"
+    states.update({3: "WAITING", 2: "FAIL"})
+    assert dag.advance(states, {}) == {}, "the other finishing changes nothing: it runs once"

@@ -299,7 +299,12 @@ def schedule_info(record: WorkflowRecord) -> dict[str, Any]:
         UpdateTime=iso_time(_utc(record.update_time)),
         ResourceId=request.ResourceId or "",
     )
-    return {**info.to_wire(), "Trigger": request.Trigger.described().to_wire()}
+    return {
+        **info.to_wire(),
+        "Trigger": request.Trigger.described().to_wire(),
+        # Our members of an activity (retries, failure branches...) are never in Tencent's answer.
+        "Activities": [activity.described() for activity in info.Activities],
+    }
 
 
 def _utc(value: datetime) -> datetime:
