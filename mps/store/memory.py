@@ -46,7 +46,18 @@ from mps.store.base import (
     utc_now,
 )
 from mps.store.console_rules import matches_query, summarize
+from mps.store.history import (
+    created_events,
+    delivered_detail,
+    finish_detail,
+    finished_detail,
+    followup_detail,
+    probed_detail,
+    started_detail,
+    status_event,
+)
 from mps.store.memory_catalog import MemoryCatalog
+from mps.store.memory_history import MemoryHistory
 from mps.store.memory_leases import MemoryLeases
 from mps.store.transitions import (
     OwedEvent,
@@ -63,7 +74,7 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class MemoryTaskStore(MemoryCatalog, MemoryLeases):
+class MemoryTaskStore(MemoryCatalog, MemoryLeases, MemoryHistory):
     """The :class:`mps.store.base.TaskStore` in dicts behind one lock.
 
     Parameters:
@@ -73,6 +84,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
     def __init__(self, clock: Clock = utc_now) -> None:
         super().__init__(threading.RLock(), clock)
         MemoryLeases.__init__(self, self._lock, clock)
+        MemoryHistory.__init__(self, self._lock, clock)
         self._tasks: dict[str, TaskRecord] = {}
         self._positions: dict[str, int] = {}
         self._sessions: dict[str, str] = {}
@@ -117,6 +129,8 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             self._positions[task.task_id] = next(self._counter)
             self._subtasks[task.task_id] = []
             self._append_subtasks(task.task_id, new.subtasks)
+            for event, index in created_events(new.subtasks):
+                self._history(task.task_id, event, index)
             if new.session_id is not None:
                 self._sessions[new.session_id] = task.task_id
             if new.trigger is not None:
@@ -283,6 +297,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 task = self._tasks.pop(task_id)
                 self._subtasks.pop(task_id, None)
                 self._positions.pop(task_id, None)
+                self._forget_history(task_id)
                 if task.session_id is not None and self._sessions.get(task.session_id) == task_id:
                     del self._sessions[task.session_id]
             for event_id, event in list(self._outbox.items()):
@@ -303,6 +318,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         """See :meth:`mps.store.sql_tasks.TasksMixin.set_metadata`."""
         with self._lock:
             self._tasks[task_id] = replace(self._task(task_id), metadata=_copy(metadata))
+            self._history(task_id, "probed", detail=probed_detail(metadata))
 
     def abort_task(self, task_id: str, events: Sequence[OwedEvent] = ()) -> TaskRecord:
         """See :meth:`mps.store.sql_tasks.TasksMixin.abort_task`."""
@@ -325,7 +341,10 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.add_subtasks`."""
         with self._lock:
             self._task(task_id)
-            return self._append_subtasks(task_id, new)
+            first = self._append_subtasks(task_id, new)
+            for event, at in created_events(new, first, created=False):
+                self._history(task_id, event, at)
+            return first
 
     def _subtask(self, task_id: str, index: int) -> SubtaskRecord:
         subs = self._subtasks.get(task_id, [])
@@ -334,7 +353,12 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         return subs[index]
 
     def start_subtask(
-        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+        self,
+        task_id: str,
+        index: int,
+        token: str | None = None,
+        lease: timedelta | None = None,
+        host: str = "",
     ) -> SubtaskRecord | None:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.start_subtask`."""
         with self._lock:
@@ -353,6 +377,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             )
             self._subtasks[task_id][index] = sub
             self.start_task(task_id)
+            self._history(task_id, "started", index, sub.attempts, started_detail(host))
             return _copy(sub)
 
     def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
@@ -406,11 +431,13 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 finish_time=self._now(),
                 **lease_fields(None, None, self._now()),
             )
+            self._history(task_id, status_event(status), index, sub.attempts, finish_detail(status, result))
             if then is not None:
-                self._follow(task_id, then(_copy(self._task(task_id)), _copy(self._subtasks[task_id])))
+                followup = then(_copy(self._task(task_id)), _copy(self._subtasks[task_id]))
+                self._follow(task_id, followup, (index, status))
             return True
 
-    def _follow(self, task_id: str, followup: Followup) -> None:
+    def _follow(self, task_id: str, followup: Followup, by: tuple[int, str] = (-1, "")) -> None:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin._follow`."""
         subs = self._subtasks[task_id]
         for other, new_status in followup.updates.items():
@@ -418,6 +445,9 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 final = new_status in FINAL_SUBTASK_STATUSES
                 subs[other] = replace(
                     subs[other], status=new_status, finish_time=self._now() if final else None
+                )
+                self._history(
+                    task_id, status_event(new_status), other, detail=followup_detail(new_status, *by)
                 )
         for target, payload in followup.events:
             self._insert_event(task_id, target, payload)
@@ -430,7 +460,9 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             if not can_finish(task, subs):
                 return False
             done = completion if isinstance(completion, Completion) else completion(_copy(task), _copy(subs))
-            self._tasks[task_id] = replace(task, **finished_fields(task, _copy(done), self._now()))
+            fields = finished_fields(task, _copy(done), self._now())
+            self._tasks[task_id] = replace(task, **fields)
+            self._history(task_id, "finished", detail=finished_detail(fields["err_code"], fields["message"]))
             for target, payload in done.events:
                 self._insert_event(task_id, target, payload)
             return True
@@ -481,6 +513,8 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             event = self._outbox.get(event_id)
             if event is not None and event.sent_at is None:
                 self._outbox[event_id] = replace(event, sent_at=self._now())
+                if event.task_id is not None and event.task_id in self._tasks:
+                    self._history(event.task_id, "delivered", detail=delivered_detail(event.target))
 
     def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:
         """See :meth:`mps.store.sql_outbox.OutboxMixin.mark_failed`."""

@@ -28,9 +28,11 @@ from mps.store.base import (
     UnstartedSubtask,
     input_name,
 )
-from mps.store.schema import UtcDateTime, as_utc, bucket_events, outbox, subtasks, tasks
+from mps.store.history import created_events, probed_detail
+from mps.store.schema import UtcDateTime, as_utc, bucket_events, outbox, subtasks, task_history, tasks
+from mps.store.sql_history import HistoryMixin, history_row
 from mps.store.sql_outbox import insert_event
-from mps.store.sqlbase import SqlBase, subtask_record, task_record
+from mps.store.sqlbase import subtask_record, task_record
 from mps.store.transitions import OwedEvent, aborted_fields, check_abortable
 
 #: The final sub-task states, as a list for ``IN``.
@@ -56,7 +58,7 @@ def subtask_key(task_id: str, index: int) -> sa.ColumnElement[bool]:
     return sa.and_(subtasks.c.task_id == task_id, subtasks.c.subtask_index == index)
 
 
-class TasksMixin(SqlBase):
+class TasksMixin(HistoryMixin):
     """Tasks (see :class:`mps.store.base.TaskStore` for the contract)."""
 
     def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
@@ -99,6 +101,7 @@ class TasksMixin(SqlBase):
             "input_name": input_name(new.request),
         })  # fmt: skip
         self._insert_subtasks(conn, new.task_id, 0, new.subtasks)
+        self._histories(conn, [history_row(new.task_id, e, now, i) for e, i in created_events(new.subtasks)])
         if new.trigger is not None:
             t = new.trigger
             conn.execute(
@@ -284,6 +287,7 @@ class TasksMixin(SqlBase):
             task_ids = list(conn.execute(expired).scalars())
             if task_ids:
                 conn.execute(sa.delete(subtasks).where(subtasks.c.task_id.in_(task_ids)))
+                conn.execute(sa.delete(task_history).where(task_history.c.task_id.in_(task_ids)))
                 conn.execute(sa.delete(tasks).where(tasks.c.task_id.in_(task_ids)))
             conn.execute(sa.delete(outbox).where(outbox.c.sent_at < finished_before))
         return len(task_ids)
@@ -325,6 +329,7 @@ class TasksMixin(SqlBase):
                 != 1
             ):
                 raise task_not_found(task_id)
+            self._history(conn, task_id, "probed", detail=probed_detail(metadata))
 
     def abort_task(self, task_id: str, events: Sequence[OwedEvent] = ()) -> TaskRecord:
         """End a WAITING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks FAIL, and every
