@@ -468,5 +468,6 @@ def test_every_action_is_registered(api: Api) -> None:
     expected |= {f"{verb}Workflow" for verb in ("Create", "Enable", "Disable", "Delete", "Reset")}
     expected |= {"DescribeWorkflows"}
     expected |= {"RunWorkflow", "DescribeWorkflowTrigger"}  # ours (orchestration.md §4)
+    expected |= {"DescribeTaskHistory"}  # ours (orchestration.md §5)
 
     assert set(api.registry) == expected
