@@ -35,6 +35,14 @@ WorkflowStatus = Literal["Enabled", "Disabled"]
 #: What a row of ``workflows`` is: a workflow (``CreateWorkflow``) or an orchestration
 #: (``CreateSchedule``). Both share one id sequence and one bucket-event intake.
 WorkflowKind = Literal["workflow", "schedule"]
+#: What a task's history records (orchestration.md §5), one row per transition, written in the
+#: transaction that makes it: ``created``, ``probed`` and ``finished`` are the task's; ``ready``,
+#: ``started``, ``succeeded``, ``failed``, ``skipped``, ``retried`` and ``aborted`` a sub-task's;
+#: ``delivered`` an outbox row's (an event or a work message sent).
+HistoryEvent = Literal[
+    "created", "ready", "probed", "started", "succeeded", "failed", "retried", "skipped", "aborted",
+    "finished", "delivered",
+]  # fmt: skip
 
 #: Sub-task states after which nothing about the sub-task changes any more.
 FINAL_SUBTASK_STATUSES: frozenset[str] = frozenset({"SUCCESS", "FAIL", "SKIPPED"})
@@ -193,6 +201,29 @@ Advance = Callable[["TaskRecord", list["SubtaskRecord"]], Followup]
 #: Builds the Completion from the task and its final sub-tasks. ``try_finish_task`` calls it inside
 #: its transaction, after every sub-task is final, so the merge can never miss a late result.
 Merger = Callable[[TaskRecord, list[SubtaskRecord]], Completion]
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One event of a task's history (``DescribeTaskHistory``).
+
+    Attributes:
+        task_id: the task.
+        seq: the event's position in the task's history, from 1, in the order the store wrote them.
+        time: when its transaction ran (UTC).
+        event: what happened (:data:`HistoryEvent`).
+        index: the sub-task (activity) it is about; None for the task's own events.
+        attempt: the sub-task's attempt (1 for its first run), when the event is about one.
+        detail: what else the event says (``Host``, ``ErrCode``, ``Message``, ``Target``...).
+    """
+
+    task_id: str
+    seq: int
+    time: datetime
+    event: str
+    index: int | None
+    attempt: int | None
+    detail: JsonDict
 
 
 @dataclass(frozen=True)
@@ -464,12 +495,18 @@ class Tasks(Protocol):
         ...
 
     def start_subtask(
-        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+        self,
+        task_id: str,
+        index: int,
+        token: str | None = None,
+        lease: timedelta | None = None,
+        host: str = "",
     ) -> SubtaskRecord | None:
         """Mark it PROCESSING (attempts + 1; task to PROCESSING too), held by attempt ``token``
-        until now + ``lease``. None when it or the task is already final, or when another attempt
-        holds a lease that has not run out: the message is a redelivery or a copy, to be dropped
-        (a sub-task whose holder died is started again once its lease runs out)."""
+        until now + ``lease``, and record ``started`` on ``host`` (the worker) in its history.
+        None when it or the task is already final, or when another attempt holds a lease that has
+        not run out: the message is a redelivery or a copy, to be dropped (a sub-task whose holder
+        died is started again once its lease runs out)."""
         ...
 
     def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
@@ -518,6 +555,12 @@ class Tasks(Protocol):
         """If every sub-task is final and the task is not FINISH: set FINISH, the finish time, the
         merged WorkflowTask (its ErrCode/Message onto the task) and the completion's outbox rows,
         all in one transaction. True only for the one call that won."""
+        ...
+
+    def task_history(self, task_id: str) -> list[HistoryRecord]:
+        """Every event of the task, in order (``seq`` 1..n), as one read. Each was written by the
+        transaction that made its transition, so the history never disagrees with the task.
+        ``ResourceNotFound.TaskNotFound`` if unknown."""
         ...
 
 

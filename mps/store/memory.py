@@ -21,6 +21,8 @@ from mps.store._rules import (
     trigger_taken,
 )
 from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
     DEFAULT_OUTBOX_LEASE,
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
@@ -46,7 +48,18 @@ from mps.store.base import (
     utc_now,
 )
 from mps.store.console_rules import matches_query, summarize
+from mps.store.history import (
+    created_events,
+    delivered_detail,
+    finish_detail,
+    finished_detail,
+    followup_detail,
+    probed_detail,
+    started_detail,
+    status_event,
+)
 from mps.store.memory_catalog import MemoryCatalog
+from mps.store.memory_history import MemoryHistory
 from mps.store.memory_leases import MemoryLeases
 from mps.store.transitions import (
     REDONE_FIELDS,
@@ -65,7 +78,7 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-class MemoryTaskStore(MemoryCatalog, MemoryLeases):
+class MemoryTaskStore(MemoryCatalog, MemoryLeases, MemoryHistory):
     """The :class:`mps.store.base.TaskStore` in dicts behind one lock.
 
     Parameters:
@@ -75,6 +88,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
     def __init__(self, clock: Clock = utc_now) -> None:
         super().__init__(threading.RLock(), clock)
         MemoryLeases.__init__(self, self._lock, clock)
+        MemoryHistory.__init__(self, self._lock, clock)
         self._tasks: dict[str, TaskRecord] = {}
         self._positions: dict[str, int] = {}
         self._sessions: dict[str, str] = {}
@@ -119,6 +133,8 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             self._positions[task.task_id] = next(self._counter)
             self._subtasks[task.task_id] = []
             self._append_subtasks(task.task_id, new.subtasks)
+            for event, index in created_events(new.subtasks):
+                self._history(task.task_id, event, index)
             if new.session_id is not None:
                 self._sessions[new.session_id] = task.task_id
             if new.trigger is not None:
@@ -285,6 +301,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 task = self._tasks.pop(task_id)
                 self._subtasks.pop(task_id, None)
                 self._positions.pop(task_id, None)
+                self._forget_history(task_id)
                 if task.session_id is not None and self._sessions.get(task.session_id) == task_id:
                     del self._sessions[task.session_id]
             for event_id, event in list(self._outbox.items()):
@@ -305,6 +322,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         """See :meth:`mps.store.sql_tasks.TasksMixin.set_metadata`."""
         with self._lock:
             self._tasks[task_id] = replace(self._task(task_id), metadata=_copy(metadata))
+            self._history(task_id, "probed", detail=probed_detail(metadata))
 
     def abort_task(self, task_id: str, completion: Completion | Merger) -> TaskRecord:
         """See :meth:`mps.store.sql_tasks.TasksMixin.abort_task`."""
@@ -326,9 +344,13 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 )  # fmt: skip
                 for s in subs
             ]
+            for s in subs:
+                if s.status not in FINAL_SUBTASK_STATUSES:
+                    self._history(task_id, "aborted", s.index, s.attempts or None)
             self._tasks[task_id] = replace(task, **aborted_fields(task, now, _copy(done.workflow_task)))
             for target, payload in done.events:
                 self._insert_event(task_id, target, payload)
+            self._history(task_id, "finished", detail=finished_detail(ABORTED_ERR_CODE, ABORTED_MESSAGE))
             return _copy(self._tasks[task_id])
 
     def redo_task(
@@ -345,6 +367,8 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                     subs[index], status=status, result=None, progress=0, finish_time=None,
                     **lease_fields(None, None, self._now()),
                 )  # fmt: skip
+                if status == "WAITING":
+                    self._history(task_id, "ready", index, detail={"Redo": True})
             self._tasks[task_id] = replace(task, **REDONE_FIELDS)
             for target, payload in followup.events:
                 self._insert_event(task_id, target, payload)
@@ -356,7 +380,10 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.add_subtasks`."""
         with self._lock:
             self._task(task_id)
-            return self._append_subtasks(task_id, new)
+            first = self._append_subtasks(task_id, new)
+            for event, at in created_events(new, first, created=False):
+                self._history(task_id, event, at)
+            return first
 
     def _subtask(self, task_id: str, index: int) -> SubtaskRecord:
         subs = self._subtasks.get(task_id, [])
@@ -365,7 +392,12 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
         return subs[index]
 
     def start_subtask(
-        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+        self,
+        task_id: str,
+        index: int,
+        token: str | None = None,
+        lease: timedelta | None = None,
+        host: str = "",
     ) -> SubtaskRecord | None:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin.start_subtask`."""
         with self._lock:
@@ -384,6 +416,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             )
             self._subtasks[task_id][index] = sub
             self.start_task(task_id)
+            self._history(task_id, "started", index, sub.attempts, started_detail(host))
             return _copy(sub)
 
     def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
@@ -412,6 +445,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 sub, status="WAITING", **lease_fields(None, None, self._now())
             )
             self._insert_event(task_id, event[0], event[1], due=self._now() + delay)
+            self._history(task_id, "retried", index, detail={"InSeconds": delay.total_seconds()})
             return True
 
     def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
@@ -456,11 +490,13 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 finish_time=self._now(),
                 **lease_fields(None, None, self._now()),
             )
+            self._history(task_id, status_event(status), index, sub.attempts, finish_detail(status, result))
             if then is not None:
-                self._follow(task_id, then(_copy(self._task(task_id)), _copy(self._subtasks[task_id])))
+                followup = then(_copy(self._task(task_id)), _copy(self._subtasks[task_id]))
+                self._follow(task_id, followup, (index, status))
             return True
 
-    def _follow(self, task_id: str, followup: Followup) -> None:
+    def _follow(self, task_id: str, followup: Followup, by: tuple[int, str] = (-1, "")) -> None:
         """See :meth:`mps.store.sql_subtasks.SubtasksMixin._follow`."""
         subs = self._subtasks[task_id]
         for other, new_status in followup.updates.items():
@@ -468,6 +504,9 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
                 final = new_status in FINAL_SUBTASK_STATUSES
                 subs[other] = replace(
                     subs[other], status=new_status, finish_time=self._now() if final else None
+                )
+                self._history(
+                    task_id, status_event(new_status), other, detail=followup_detail(new_status, *by)
                 )
         for target, payload in followup.events:
             self._insert_event(task_id, target, payload)
@@ -480,7 +519,9 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             if not can_finish(task, subs):
                 return False
             done = completion if isinstance(completion, Completion) else completion(_copy(task), _copy(subs))
-            self._tasks[task_id] = replace(task, **finished_fields(task, _copy(done), self._now()))
+            fields = finished_fields(task, _copy(done), self._now())
+            self._tasks[task_id] = replace(task, **fields)
+            self._history(task_id, "finished", detail=finished_detail(fields["err_code"], fields["message"]))
             for target, payload in done.events:
                 self._insert_event(task_id, target, payload)
             return True
@@ -533,6 +574,8 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases):
             event = self._outbox.get(event_id)
             if event is not None and event.sent_at is None:
                 self._outbox[event_id] = replace(event, sent_at=self._now())
+                if event.task_id is not None and event.task_id in self._tasks:
+                    self._history(event.task_id, "delivered", detail=delivered_detail(event.target))
 
     def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:
         """See :meth:`mps.store.sql_outbox.OutboxMixin.mark_failed`."""

@@ -94,6 +94,22 @@ subtasks = sa.Table(
     sa.Index(None, "status"),
 )
 
+#: Every event of a task in order (DescribeTaskHistory, orchestration.md §5), each written by the
+#: transaction of its transition; deleted with the task (purge, and the foreign key's cascade).
+task_history = sa.Table(
+    "task_history",
+    metadata,
+    # Monotonic across tasks: a task's events sort by it (reads number them 1..n).
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.String(128), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("subtask_index", sa.Integer, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index(None, "task_id", "seq"),
+)
+
 outbox = sa.Table(
     "outbox",
     metadata,

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 
 from mps.store.base import DEFAULT_OUTBOX_LEASE, EventTarget, JsonDict, OutboxRecord
 from mps.store.schema import outbox
-from mps.store.sqlbase import SqlBase, outbox_record
+from mps.store.sql_history import HistoryMixin
+from mps.store.sqlbase import outbox_record
 from mps.store.transitions import OwedEvent
 
 
@@ -42,7 +43,7 @@ def insert_event(
     return int(result.inserted_primary_key[0])
 
 
-class OutboxMixin(SqlBase):
+class OutboxMixin(HistoryMixin):
     """``add_event``, ``claim_outbox``, ``mark_sent`` and ``mark_failed``."""
 
     def add_event(self, task_id: str | None, target: EventTarget, payload: JsonDict) -> int:
@@ -104,11 +105,13 @@ class OutboxMixin(SqlBase):
     def mark_sent(self, event_id: int) -> None:
         """Record delivery; the row is never claimed again."""
         with self._write() as conn:
-            conn.execute(
+            sent = conn.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == event_id, outbox.c.sent_at.is_(None))
                 .values(sent_at=self._now())
             )
+            if sent.rowcount == 1:
+                self._delivered(conn, event_id)
 
     def mark_failed(self, event_id: int, error: str, retry_at: datetime) -> None:
         """Record a failed delivery and when to try again."""

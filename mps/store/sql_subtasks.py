@@ -23,6 +23,14 @@ from mps.store.base import (
     SubtaskStatus,
     TaskRecord,
 )
+from mps.store.history import (
+    created_events,
+    finish_detail,
+    finished_detail,
+    followup_detail,
+    started_detail,
+    status_event,
+)
 from mps.store.schema import UtcDateTime, subtasks, tasks
 from mps.store.sql_outbox import insert_event
 from mps.store.sql_tasks import FINAL, TasksMixin, subtask_key
@@ -51,13 +59,20 @@ class SubtasksMixin(TasksMixin):
             ).scalar()
             first = 0 if last is None else last + 1
             self._insert_subtasks(conn, task_id, first, new)
+            for event, at in created_events(new, first, created=False):
+                self._history(conn, task_id, event, at)
             return first
 
     def start_subtask(
-        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+        self,
+        task_id: str,
+        index: int,
+        token: str | None = None,
+        lease: timedelta | None = None,
+        host: str = "",
     ) -> SubtaskRecord | None:
         """Mark a sub-task PROCESSING (attempts + 1), held by attempt ``token`` until now + ``lease``,
-        and its task PROCESSING if it was WAITING.
+        and its task PROCESSING if it was WAITING; its history records ``started`` on ``host``.
 
         Returns:
             The sub-task as started, or None when it or its task is already final, or another
@@ -94,6 +109,7 @@ class SubtasksMixin(TasksMixin):
             if started.rowcount != 1:
                 return None
             self._start(conn, task_id)
+            self._history(conn, task_id, "started", index, row.attempts, started_detail(host))
             return subtask_record(row)
 
     def renew_subtask_lease(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
@@ -136,6 +152,7 @@ class SubtasksMixin(TasksMixin):
             if retried.rowcount != 1:
                 return False
             insert_event(conn, task_id, event[0], event[1], now, due=now + delay)
+            self._history(conn, task_id, "retried", index, detail={"InSeconds": delay.total_seconds()})
             return True
 
     def release_subtask_lease(self, task_id: str, index: int, token: str) -> bool:
@@ -207,25 +224,37 @@ class SubtasksMixin(TasksMixin):
                 .values(**values)
             )
             if stored.rowcount == 1:
+                attempt = conn.execute(
+                    sa.select(subtasks.c.attempts).where(subtask_key(task_id, index))
+                ).scalar()
+                self._history(
+                    conn, task_id, status_event(status), index, attempt, finish_detail(status, result)
+                )
                 if then is not None:
-                    self._follow(conn, task, then(task, self._fetch_subtasks(conn, task_id)))
+                    self._follow(conn, task, then(task, self._fetch_subtasks(conn, task_id)), (index, status))
                 return True
             if conn.execute(sa.select(subtasks.c.status).where(subtask_key(task_id, index))).first() is None:
                 raise subtask_not_found(task_id, index)
             return False
 
-    def _follow(self, conn: Connection, task: TaskRecord, followup: Followup) -> None:
-        """Apply a finish's Followup: only PENDING sub-tasks change; then its outbox rows."""
+    def _follow(
+        self, conn: Connection, task: TaskRecord, followup: Followup, by: tuple[int, str] = (-1, "")
+    ) -> None:
+        """Apply a finish's Followup: only PENDING sub-tasks change (each change in the history, as
+        caused by sub-task ``by`` = (index, status)); then its outbox rows."""
         now = self._now()
         for other, new_status in followup.updates.items():
             values: dict[str, Any] = {"status": new_status}
             if new_status in FINAL:
                 values["finish_time"] = now
-            conn.execute(
+            changed = conn.execute(
                 sa.update(subtasks)
                 .where(subtask_key(task.task_id, other), subtasks.c.status == "PENDING")
                 .values(**values)
             )
+            if changed.rowcount == 1:
+                detail = followup_detail(new_status, *by)
+                self._history(conn, task.task_id, status_event(new_status), other, detail=detail)
         for target, payload in followup.events:
             insert_event(conn, task.task_id, target, payload, now)
 
@@ -254,13 +283,17 @@ class SubtasksMixin(TasksMixin):
                 return False
             done = completion if isinstance(completion, Completion) else completion(task, subs)
             now = self._now()
+            fields = finished_fields(task, done, now)
             finished = conn.execute(
                 sa.update(tasks)
                 .where(tasks.c.task_id == task_id, tasks.c.status != "FINISH")
-                .values(**finished_fields(task, done, now))
+                .values(**fields)
             )
             if finished.rowcount != 1:
                 return False
+            self._history(
+                conn, task_id, "finished", detail=finished_detail(fields["err_code"], fields["message"])
+            )
             for target, payload in done.events:
                 insert_event(conn, task_id, target, payload, now)
             return True

@@ -16,6 +16,8 @@ from mps.store._rules import (
     trigger_taken,
 )
 from mps.store.base import (
+    ABORTED_ERR_CODE,
+    ABORTED_MESSAGE,
     FINAL_SUBTASK_STATUSES,
     SESSION_TTL,
     Completion,
@@ -31,9 +33,11 @@ from mps.store.base import (
     UnstartedSubtask,
     input_name,
 )
-from mps.store.schema import UtcDateTime, as_utc, bucket_events, outbox, subtasks, tasks
+from mps.store.history import created_events, finished_detail, probed_detail
+from mps.store.schema import UtcDateTime, as_utc, bucket_events, outbox, subtasks, task_history, tasks
+from mps.store.sql_history import HistoryMixin, history_row
 from mps.store.sql_outbox import insert_event
-from mps.store.sqlbase import SqlBase, subtask_record, task_record
+from mps.store.sqlbase import subtask_record, task_record
 from mps.store.transitions import REDONE_FIELDS, aborted_fields, check_abortable, check_redoable
 
 #: The final sub-task states, as a list for ``IN``.
@@ -59,7 +63,7 @@ def subtask_key(task_id: str, index: int) -> sa.ColumnElement[bool]:
     return sa.and_(subtasks.c.task_id == task_id, subtasks.c.subtask_index == index)
 
 
-class TasksMixin(SqlBase):
+class TasksMixin(HistoryMixin):
     """Tasks (see :class:`mps.store.base.TaskStore` for the contract)."""
 
     def create_task(self, new: NewTask) -> tuple[TaskRecord, bool]:
@@ -102,6 +106,7 @@ class TasksMixin(SqlBase):
             "input_name": input_name(new.request),
         })  # fmt: skip
         self._insert_subtasks(conn, new.task_id, 0, new.subtasks)
+        self._histories(conn, [history_row(new.task_id, e, now, i) for e, i in created_events(new.subtasks)])
         if new.trigger is not None:
             t = new.trigger
             conn.execute(
@@ -287,6 +292,7 @@ class TasksMixin(SqlBase):
             task_ids = list(conn.execute(expired).scalars())
             if task_ids:
                 conn.execute(sa.delete(subtasks).where(subtasks.c.task_id.in_(task_ids)))
+                conn.execute(sa.delete(task_history).where(task_history.c.task_id.in_(task_ids)))
                 conn.execute(sa.delete(tasks).where(tasks.c.task_id.in_(task_ids)))
             conn.execute(sa.delete(outbox).where(outbox.c.sent_at < finished_before))
         return len(task_ids)
@@ -328,6 +334,7 @@ class TasksMixin(SqlBase):
                 != 1
             ):
                 raise task_not_found(task_id)
+            self._history(conn, task_id, "probed", detail=probed_detail(metadata))
 
     def abort_task(self, task_id: str, completion: Completion | Merger) -> TaskRecord:
         """End a WAITING or PROCESSING task: FINISH with :data:`ABORTED_ERR_CODE`, its sub-tasks that
@@ -356,6 +363,7 @@ class TasksMixin(SqlBase):
                         lease_token=None, lease_until=None,
                     )
                 )  # fmt: skip
+                self._history(conn, task_id, "aborted", sub.index, sub.attempts or None)
             conn.execute(
                 sa.update(tasks)
                 .where(tasks.c.task_id == task_id)
@@ -363,6 +371,9 @@ class TasksMixin(SqlBase):
             )
             for target, payload in done.events:
                 insert_event(conn, task_id, target, payload, now)
+            self._history(
+                conn, task_id, "finished", detail=finished_detail(ABORTED_ERR_CODE, ABORTED_MESSAGE)
+            )
             return self._fetch_task(conn, task_id)
 
     def redo_task(
@@ -388,6 +399,8 @@ class TasksMixin(SqlBase):
                         lease_token=None, lease_until=None,
                     )
                 )  # fmt: skip
+                if status == "WAITING":
+                    self._history(conn, task_id, "ready", index, detail={"Redo": True})
             conn.execute(sa.update(tasks).where(tasks.c.task_id == task_id).values(**REDONE_FIELDS))
             for target, payload in followup.events:
                 insert_event(conn, task_id, target, payload, now)

@@ -15,6 +15,8 @@ through the outbox, so heartbeats keep flowing however long ffmpeg runs.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from contextlib import nullcontext
@@ -36,6 +38,12 @@ log = logging.getLogger("mps.worker.WorkHandler")
 
 #: How long an attempt holds a sub-task between two renewals of its lease (``MPS_SUBTASK_LEASE``).
 DEFAULT_LEASE = timedelta(seconds=30)
+
+
+def worker_host() -> str:
+    """Who runs an attempt, for the task's history: ``<host name>:<process id>`` (read per call:
+    a forked worker process has a pid of its own)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def parse_message(delivery: Delivery) -> WorkMessage:
@@ -136,7 +144,7 @@ class WorkHandler:
 
     def _start(self, task_id: str, index: int, token: str) -> SubtaskRecord | None:
         """Start the sub-task for attempt ``token``, or None when this delivery must not run it."""
-        record = self.lifecycle.start(task_id, index, token, self.lease)
+        record = self.lifecycle.start(task_id, index, token, self.lease, worker_host())
         if record is None:
             log.info(
                 "task %s sub-task %d is final or held by a live attempt: message dropped", task_id, index
@@ -170,4 +178,4 @@ class WorkHandler:
         return finished
 
 
-__all__ = ["WorkHandler", "parse_message"]
+__all__ = ["WorkHandler", "parse_message", "worker_host"]

@@ -111,12 +111,18 @@ class Lifecycle:
         self.store.set_metadata(task_id, metadata)
 
     def start(
-        self, task_id: str, index: int, token: str | None = None, lease: timedelta | None = None
+        self,
+        task_id: str,
+        index: int,
+        token: str | None = None,
+        lease: timedelta | None = None,
+        host: str = "",
     ) -> SubtaskRecord | None:
-        """Sub-task ``index`` (and its task) to PROCESSING, held by attempt ``token`` for ``lease``;
-        None when it is final already (a redelivery, an aborted task) or a live attempt holds it
-        (a copy): the caller must not run it."""
-        return self.store.start_subtask(task_id, index, token, lease)
+        """Sub-task ``index`` (and its task) to PROCESSING, held by attempt ``token`` for ``lease``,
+        its ``started`` event naming ``host`` (the worker: host name and process id); None when it
+        is final already (a redelivery, an aborted task) or a live attempt holds it (a copy): the
+        caller must not run it."""
+        return self.store.start_subtask(task_id, index, token, lease, host)
 
     def renew(self, task_id: str, index: int, token: str, lease: timedelta) -> bool:
         """Extend attempt ``token``'s hold; False when the attempt is fenced off (see

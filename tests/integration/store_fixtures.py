@@ -21,6 +21,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 #: Every table the store owns, emptied between PostgreSQL tests.
 STORE_TABLES = (
+    "task_history",
     "subtasks",
     "tasks",
     "outbox",

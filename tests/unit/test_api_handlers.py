@@ -470,5 +470,6 @@ def test_every_action_is_registered(api: Api) -> None:
     expected |= {f"{verb}Schedule" for verb in ("Create", "Modify", "Enable", "Disable", "Delete")}
     expected |= {"DescribeSchedules"}
     expected |= {"RunWorkflow", "DescribeWorkflowTrigger", "RunSchedule"}  # ours (orchestration.md §4)
+    expected |= {"DescribeTaskHistory"}  # ours (orchestration.md §5)
 
     assert set(api.registry) == expected

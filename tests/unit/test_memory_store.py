@@ -523,6 +523,106 @@ class StoreContract:
             store.list_tasks("WAITING", scroll_token="not-a-token!")
         assert err.value.code == "InvalidParameterValue.ScrollToken"
 
+    # -- history (DescribeTaskHistory) ---------------------------------------------------------
+
+    def test_the_history_records_every_transition_in_order(self, store: TaskStore, clock: FakeClock) -> None:
+        task, _ = store.create_task(new(2))
+        task_id = task.task_id
+        store.set_metadata(task_id, {"Duration": 2.0, "Width": 160, "Height": 120, "VideoStreamSet": []})
+        store.start_subtask(task_id, 0, "t0", timedelta(seconds=30), host="worker-1:42")
+        clock.advance(timedelta(seconds=1))
+        store.finish_subtask(
+            task_id, 0, {"Type": "Transcode", "TranscodeTask": {"Status": "SUCCESS"}}, "SUCCESS"
+        )
+        store.start_subtask(task_id, 1, host="worker-2:7")
+        failure = {"Status": "FAIL", "ErrCode": 30010, "ErrCodeExt": "FailedOperation.Ffmpeg",
+                   "Message": "ffmpeg exited 1", "StderrTail": "Unknown encoder 'h266'"}  # fmt: skip
+        store.finish_subtask(task_id, 1, {"Type": "Transcode", "TranscodeTask": failure}, "FAIL")
+        assert store.try_finish_task(task_id, merge)
+        (row,) = store.claim_outbox(10)
+        store.mark_sent(row.id)
+        store.mark_sent(row.id)  # marking twice delivers once
+
+        history = store.task_history(task_id)
+
+        assert [(h.seq, h.event, h.index, h.attempt) for h in history] == [
+            (1, "created", None, None), (2, "ready", 0, None), (3, "ready", 1, None),
+            (4, "probed", None, None), (5, "started", 0, 1), (6, "succeeded", 0, 1),
+            (7, "started", 1, 1), (8, "failed", 1, 1), (9, "finished", None, None),
+            (10, "delivered", None, None),
+        ]  # fmt: skip
+        details = [h.detail for h in history]
+        assert details[3] == {"Duration": 2.0, "Width": 160, "Height": 120}
+        assert (details[4], details[5], details[6]) == ({"Host": "worker-1:42"}, {}, {"Host": "worker-2:7"})
+        assert details[7] == {
+            "ErrCode": 30010, "ErrCodeExt": "FailedOperation.Ffmpeg", "Message": "ffmpeg exited 1",
+            "StderrTail": "Unknown encoder 'h266'",
+        }  # fmt: skip
+        assert details[8] == {"ErrCode": 0, "Message": "SUCCESS"}
+        assert details[9] == {"Target": {"Kind": "exchange", "Name": "mps.events", "Key": "task.finish"}}
+        assert [h.time for h in history[4:6]] == [clock.now - timedelta(seconds=1), clock.now]
+        assert all(h.task_id == task_id and h.time.tzinfo is not None for h in history)
+
+    def test_a_redelivery_or_a_fenced_attempt_adds_nothing_to_the_history(self, store: TaskStore) -> None:
+        task, _ = store.create_task(new(1))
+        task_id = task.task_id
+        store.start_subtask(task_id, 0, "held", timedelta(seconds=30))
+        assert store.start_subtask(task_id, 0, "copy", timedelta(seconds=30)) is None  # a copy
+        assert not store.finish_subtask(task_id, 0, {"Type": "Transcode"}, "SUCCESS", token="copy")
+        assert store.finish_subtask(task_id, 0, {"Type": "Transcode"}, "SUCCESS", token="held")
+        assert not store.finish_subtask(task_id, 0, {"Type": "Transcode"}, "SUCCESS")  # redelivered
+        assert store.start_subtask(task_id, 0) is None
+        assert not store.renew_subtask_lease(task_id, 0, "held", timedelta(seconds=30))
+        assert store.try_finish_task(task_id, merge) and not store.try_finish_task(task_id, merge)
+
+        events = [h.event for h in store.task_history(task_id)]
+
+        assert events == ["created", "ready", "started", "succeeded", "finished"]
+
+    def test_a_finish_records_what_its_followup_changed(self, store: TaskStore) -> None:
+        subtasks = [NewSubtask("Transcode", {}), *(NewSubtask("Transcode", {}, "PENDING") for _ in range(3))]
+        task, _ = store.create_task(NewTask(new_task_id(), {}, subtasks=subtasks))
+        task_id = task.task_id
+        followup = Followup(updates={1: "WAITING", 2: "SKIPPED", 0: "SKIPPED"})  # 0 is not PENDING
+
+        store.finish_subtask(task_id, 0, {"Type": "Transcode"}, "SUCCESS", then=lambda t, s: followup)
+        store.finish_subtask(
+            task_id, 1, {"Type": "Transcode"}, "FAIL", then=lambda t, s: Followup({3: "SKIPPED"})
+        )
+
+        history = [(h.event, h.index, h.detail) for h in store.task_history(task_id)]
+        assert history == [
+            ("created", None, {}), ("ready", 0, {}), ("succeeded", 0, {}),
+            ("ready", 1, {"By": 0}), ("skipped", 2, {"By": 0, "Cause": "rule"}),
+            ("failed", 1, {"ErrCode": 0, "ErrCodeExt": "", "Message": ""}),
+            ("skipped", 3, {"By": 1, "Cause": "failure"}),
+        ]  # fmt: skip
+
+    def test_sub_tasks_added_later_are_ready_in_the_history(self, store: TaskStore) -> None:
+        task, _ = store.create_task(new(1))
+
+        store.add_subtasks(
+            task.task_id, [NewSubtask("Transcode", {}), NewSubtask("Transcode", {}, "PENDING")]
+        )
+
+        events = [(h.event, h.index) for h in store.task_history(task.task_id)]
+        assert events == [("created", None), ("ready", 0), ("ready", 1)]  # 2 waits for its predecessors
+
+    def test_the_history_of_an_unknown_or_purged_task_is_task_not_found(
+        self, store: TaskStore, clock: FakeClock
+    ) -> None:
+        task, _ = store.create_task(new(1))
+        finish_all(store, task.task_id)
+        assert store.try_finish_task(task.task_id, Completion({"ErrCode": 0}))
+        clock.advance(timedelta(days=8))
+
+        assert store.purge_tasks(clock.now - timedelta(days=7)) == 1
+
+        for task_id in (task.task_id, "no-such-task"):
+            with pytest.raises(ResourceNotFoundError) as err:
+                store.task_history(task_id)
+            assert err.value.code == "ResourceNotFound.TaskNotFound"
+
     # -- outbox --------------------------------------------------------------------------------
 
     def test_outbox_claim_lease_fail_retry_and_send(self, store: TaskStore, clock: FakeClock) -> None:

@@ -26,6 +26,7 @@ from tencentcloud.mps.v20190612 import models as sdk
 from mps.api import register_builtin_actions
 from mps.api.errors import wire_error
 from mps.api.handlers.schedules import EXTENSION_ACTIONS as SCHEDULE_EXTENSIONS
+from mps.api.handlers.tasks import EXTENSION_ACTIONS as TASK_EXTENSIONS
 from mps.api.handlers.workflows import EXTENSION_ACTIONS as WORKFLOW_EXTENSIONS
 from mps.templates import FAMILIES
 from tests.unit.test_api_handlers import COS_INPUT, CREATE, Api
@@ -309,7 +310,7 @@ def _answer(api: Api, action: str, params: dict[str, Any]) -> tuple[str | None, 
 
 def test_every_served_action_has_a_base_request() -> None:
     registered = set(register_builtin_actions(Api(Path("/nonexistent")).registry))
-    ours = WORKFLOW_EXTENSIONS | SCHEDULE_EXTENSIONS  # no SDK class to compare with
+    ours = WORKFLOW_EXTENSIONS | SCHEDULE_EXTENSIONS | TASK_EXTENSIONS  # no SDK class to compare with
     assert set(BASE) == registered - ours
 
 

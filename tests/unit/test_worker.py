@@ -20,6 +20,7 @@ from mps.storage import TASK_METADATA_KEY, MemoryStorage
 from mps.store import MemoryTaskStore, NewSubtask, NewTask, new_task_id
 from mps.templates import TemplateCatalog, load_presets
 from mps.worker import InputCache, SubtaskProducer, WorkHandler, make_fetch
+from mps.worker.handler import worker_host
 from mps.workflow.executor import Executor
 from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.messages import WorkMessage
@@ -416,3 +417,38 @@ def test_the_worker_observes_durations_speed_and_busy_slots_when_subtasks_finish
         assert samples[("mps_ffmpeg_speed_ratio_count", (("kind", kind),))] == 1
         assert samples[("mps_ffmpeg_speed_ratio_sum", (("kind", kind),))] > 0
     assert samples[("mps_worker_busy_slots", ())] == 0  # back to idle once the messages are acked
+
+
+def test_the_history_tells_the_run_in_order_with_host_attempt_and_error(world: World) -> None:
+    task_id = world.create([("Transcode", BAD_CODEC), ("SnapshotByTimeOffset", SNAPSHOT)])
+
+    world.deliver(task_id, 0)
+    world.deliver(task_id, 1)
+
+    history = world.store.task_history(task_id)
+    assert [(h.event, h.index, h.attempt) for h in history] == [
+        ("created", None, None), ("ready", 0, None), ("ready", 1, None),
+        ("started", 0, 1), ("probed", None, None), ("failed", 0, 1),
+        ("started", 1, 1), ("succeeded", 1, 1), ("finished", None, None),
+    ]  # fmt: skip
+    assert [h.seq for h in history] == list(range(1, 10))
+    assert history[3].detail == {"Host": worker_host()} and history[6].detail == {"Host": worker_host()}
+    failed = _result(world.store.get_subtasks(task_id)[0].result or {})
+    assert history[5].detail["ErrCode"] == failed["ErrCode"] != 0
+    assert history[5].detail["ErrCodeExt"] == failed["ErrCodeExt"] and history[5].detail["Message"]
+    assert history[8].detail == {"ErrCode": 0, "Message": "SUCCESS"}
+    times = [h.time for h in history]
+    assert times == sorted(times)
+
+
+def test_a_redelivered_message_adds_no_second_success_to_the_history(world: World) -> None:
+    task_id = world.create([("SnapshotByTimeOffset", SNAPSHOT), ("SnapshotByTimeOffset", SNAPSHOT)])
+    world.deliver(task_id, 0)
+
+    world.deliver(task_id, 0, redelivered=True)
+    world.deliver(task_id, 1)
+    world.deliver(task_id, 1, redelivered=True)
+
+    events = [(h.event, h.index) for h in world.store.task_history(task_id)]
+    assert events.count(("succeeded", 0)) == 1 and events.count(("succeeded", 1)) == 1
+    assert events.count(("started", 0)) == 1 and events.count(("finished", None)) == 1

@@ -1,4 +1,5 @@
-"""Task actions: ProcessMedia, DescribeTaskDetail, DescribeTasks, ManageTask (mps-api.md §5, §7, §8)."""
+"""Task actions: ProcessMedia, DescribeTaskDetail, DescribeTasks, ManageTask (mps-api.md §5, §7, §8),
+and our DescribeTaskHistory (orchestration.md §5)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mps.api.handlers import ApiServices, parse_params
 from mps.models import WireModel
 from mps.models.schedules import ScheduleTask
 from mps.store.base import (
+    HistoryRecord,
     TaskRecord,
     TaskStatus,
 )
@@ -27,6 +29,8 @@ NOT_YET = "0000-00-00T00:00:00Z"
 WORKFLOW_TASK = "WorkflowTask"
 #: How far back DescribeTasks lists (mps-api.md §8: "only the last 7 days are listed").
 LISTED_PERIOD = timedelta(days=7)
+#: The task actions that are ours, not Tencent's (no SDK class; sent as raw JSON).
+EXTENSION_ACTIONS = frozenset({"DescribeTaskHistory"})
 #: Members of DescribeTaskDetail for task types this server never runs.
 _OTHER_TASKS = ("EditMediaTask", "LiveStreamProcessTask", "LiveScheduleTask", "ExtractBlindWatermarkTask")
 
@@ -85,6 +89,7 @@ class TaskActions:
             "DescribeTaskDetail": self.describe_task_detail,
             "DescribeTasks": self.describe_tasks,
             "ManageTask": self.manage_task,
+            "DescribeTaskHistory": self.describe_task_history,  # ours (orchestration.md §5)
         }
 
     def process_media(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -167,6 +172,31 @@ class TaskActions:
             self.services.lifecycle.abort(request.TaskId)
         return {}
 
+    def describe_task_history(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """``DescribeTaskHistory`` (ours): every event of the task in order, each written by the
+        store transaction that made its transition, so it never disagrees with DescribeTaskDetail.
+
+        Raises:
+            ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
+        """
+        request = parse_params(TaskIdRequest, params)
+        history = self.services.store.task_history(request.TaskId)
+        return {"TaskId": request.TaskId, "Events": [history_event(record) for record in history]}
+
+
+def history_event(record: HistoryRecord) -> dict[str, Any]:
+    """One event of DescribeTaskHistory; ``Time`` in ISO 8601 UTC to the millisecond (events of
+    one second are common and the console draws a timeline from them)."""
+    time = record.time.astimezone(UTC)
+    return {
+        "Seq": record.seq,
+        "Time": f"{time:%Y-%m-%dT%H:%M:%S}.{time.microsecond // 1000:03d}Z",
+        "Event": record.event,
+        "SubTaskIndex": record.index,
+        "Attempt": record.attempt,
+        "Detail": record.detail,
+    }
+
 
 def simple_info(task: TaskRecord) -> dict[str, Any]:
     """The TaskSimpleInfo of a task (DescribeTasks)."""
@@ -189,4 +219,4 @@ def simple_info(task: TaskRecord) -> dict[str, Any]:
     }
 
 
-__all__ = ["NOT_YET", "TaskActions", "simple_info", "wire_time"]
+__all__ = ["EXTENSION_ACTIONS", "NOT_YET", "TaskActions", "history_event", "simple_info", "wire_time"]
