@@ -198,7 +198,7 @@ class TaskEngine:
 
         def run_batch(indexes: Sequence[int]) -> dict[int, MediaProcessTaskResult]:
             items = [(index, _para(dag, index)) for index in indexes]
-            run = self._run(task_id, items, meta, source, input_info, len(items), gop=gop)
+            run = self._run(task_id, items, meta, source, input_info, 1, gop=gop)
             return self.executor.run(run, workspace)
 
         def skipped(index: int) -> None:

@@ -7,10 +7,12 @@ activities; whenever a batch of activities finishes, its results' states (and, f
 the successors they chose, read through :attr:`Kind.choose`) go to :meth:`Dag.advance`, which
 releases the activities that became ready and skips those that can never run.
 
-Activities released together run as one batch (one :class:`~mps.workflow.executor.Run`, so the
-planner may fuse those that share a decode), and a new batch starts as soon as a running one
-finishes, so an independent branch never waits for a slow one. At most ``at_once`` activities run
-at any time.
+Ready activities run in batches, each one :class:`~mps.workflow.executor.Run`: the activities
+ready at the same time that share a decode (their kind's ``message_group``, as the sub-tasks of a
+workflow task share a work message under ``MPS_PLAN=auto``: whole-timeline transcodes; sampled
+snapshots and sprites) go in one batch, so the planner fuses them; every other activity is a batch
+of its own, so a branch never waits for an unrelated one. A batch starts as soon as a slot is free
+(at most ``at_once`` batches at once), in index order.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def walk_dag(dag: Dag, run_batch: RunBatch, *, at_once: int = 1, on_skip: OnSkip
         dag: the checked DAG.
         run_batch: runs a batch of ready activities (called from worker threads); an activity's
             failure is its entry's ``FAIL``, never an exception.
-        at_once: most activities running at once (at least 1).
+        at_once: most batches running at once (at least 1).
         on_skip: told of each activity skipped (a rule chose another branch, a predecessor failed).
 
     Returns:
@@ -63,19 +65,18 @@ def walk_dag(dag: Dag, run_batch: RunBatch, *, at_once: int = 1, on_skip: OnSkip
     states = dag.initial()
     entries: dict[int, MediaProcessTaskResult] = {}
     ready = _report(states, on_skip)
-    running: dict[Future[dict[int, MediaProcessTaskResult]], int] = {}
+    running: set[Future[dict[int, MediaProcessTaskResult]]] = set()
     with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="mps-activity") as pool:
         while ready or running:
-            busy = sum(running.values())
-            if ready and busy < at_once:
-                batch, ready = ready[: at_once - busy], ready[at_once - busy :]
+            if ready and len(running) < at_once:
+                batch = _batch(dag, ready)
+                ready = [index for index in ready if index not in batch]
                 for index in batch:
                     states[index] = "PROCESSING"
-                running[pool.submit(run_batch, batch)] = len(batch)
+                running.add(pool.submit(run_batch, batch))
                 continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                del running[future]
                 finished = future.result()
                 entries.update(finished)
                 states.update({index: entry.result.Status for index, entry in finished.items()})
@@ -83,6 +84,21 @@ def walk_dag(dag: Dag, run_batch: RunBatch, *, at_once: int = 1, on_skip: OnSkip
             states.update(changes)
             ready += _report(changes, on_skip)
     return DagOutcome(states, entries)
+
+
+def _batch(dag: Dag, ready: Sequence[int]) -> list[int]:
+    """The first ready activity and the ready ones that share a decode with it (same group)."""
+    group = _group(dag, ready[0])
+    if group is None:
+        return [ready[0]]
+    return [index for index in ready if _group(dag, index) == group]
+
+
+def _group(dag: Dag, index: int) -> str | None:
+    node = dag.nodes[index]
+    if node.kind is None or node.para is None:
+        return None
+    return node.kind.message_group(node.para.to_wire())
 
 
 def _report(changes: dict[int, str], on_skip: OnSkip) -> list[int]:
