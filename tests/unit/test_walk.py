@@ -224,3 +224,12 @@ def test_a_bad_schedule_file_is_one_clear_error(tmp_path: Path, content: Any, ne
         _read_schedule(path)
     assert needle in caught.value.message
     assert caught.value.err_code == 40000
+
+
+def test_the_readme_example_schedule_is_a_dag_that_runs() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "schedule.json"
+    dag = build_dag(_read_schedule(example))
+    outcome = walk_dag(dag, FakeBatches(dag, choice=[3]), at_once=2)
+    assert [outcome.states[i] for i in range(7)] == [
+        "SUCCESS", "SUCCESS", "SKIPPED", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"
+    ]  # fmt: skip
