@@ -128,18 +128,7 @@ class TaskEngine:
                     "MediaProcessResultSet": failed,
                 }
             )
-        concurrency = max(1, self.settings.concurrency)
-        run = Run(
-            items=items,
-            meta=meta,
-            source=source,
-            file_name=input_info.file_name,
-            assets=lambda _directory: self.fetch,
-            gop=lambda: self.executor.keyframe_interval(source),
-            steps_at_once=concurrency,
-            parallel=concurrency,
-            task_id=task_id,
-        )
+        run = self._run(task_id, items, meta, source, input_info, max(1, self.settings.concurrency))
         entries = self.executor.run(run, _LocalWorkspace(out_root, output_dir, output_storage, on_progress))
         return result.model_copy(
             update={
@@ -218,6 +207,8 @@ class TaskEngine:
         steps_at_once: int,
         gop: Callable[[], float | None] | None = None,
     ) -> Run:
+        """A run of ``items`` on this machine: ``steps_at_once`` steps of its plan at once, each
+        sub-task with up to ``--concurrency`` ffmpeg runs (its batches of seeked pictures)."""
         concurrency = max(1, self.settings.concurrency)
         return Run(
             items=items,
