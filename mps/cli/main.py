@@ -37,23 +37,48 @@ def _root() -> None:
 @app.command()
 def process(
     input: Annotated[str, typer.Argument(help="Input media: a local file or s3://bucket/key.")],
-    task: Annotated[Path, typer.Option("--task", help="MediaProcessTaskInput JSON file.")],
     output_dir: Annotated[
         str,
         typer.Option(
             "--output-dir", help="Where outputs and result.json go: a directory or s3://bucket/prefix/."
         ),
     ],
+    task: Annotated[
+        Path | None, typer.Option("--task", help="MediaProcessTaskInput JSON file (a workflow task).")
+    ] = None,
+    schedule: Annotated[
+        Path | None,
+        typer.Option(
+            "--schedule", help="Orchestration JSON file: Activities (a DAG), or a schedule holding them."
+        ),
+    ] = None,
     templates: Annotated[
         Path | None, typer.Option("--templates", help="Custom templates, in Describe*Templates shape.")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Sub-tasks run at once (default: cores).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Sub-tasks or activities run at once (default: cores).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or table.")] = False,
 ) -> None:
-    """Run every sub-task of TASK on INPUT locally; write the outputs and result.json to DIR."""
+    """Run TASK's sub-tasks, or SCHEDULE's activities, on INPUT locally; write the outputs and
+    result.json to DIR. Give exactly one of --task and --schedule."""
+    import click
+
     from mps.cli.process import run_process
 
-    raise typer.Exit(run_process(input, task, output_dir, templates, concurrency=concurrency, quiet=quiet))
+    if (task is None) == (schedule is None):
+        raise click.UsageError("give exactly one of --task and --schedule")
+    raise typer.Exit(
+        run_process(
+            input,
+            output_dir,
+            templates,
+            task_file=task,
+            schedule_file=schedule,
+            concurrency=concurrency,
+            quiet=quiet,
+        )
+    )
 
 
 @app.command()
