@@ -126,7 +126,9 @@ class Stack:
             page = self.call("DescribeTasks", {"Status": status, "Limit": 100})
             ids.update(dict.fromkeys(t.TaskId for t in page.TaskSet))
         details = [self.call("DescribeTaskDetail", {"TaskId": task_id}) for task_id in ids]
-        return [d for d in details if d.WorkflowTask.InputInfo.CosInputInfo.Bucket == bucket]
+        return [
+            d for d in details if (d.WorkflowTask or d.ScheduleTask).InputInfo.CosInputInfo.Bucket == bucket
+        ]
 
     def wait_tasks(self, bucket: str, count: int = 1, timeout: float = 20) -> list[Any]:
         deadline = time.monotonic() + timeout
@@ -388,3 +390,47 @@ def test_an_interval_trigger_starts_objects_no_event_announced_once_each(
     ]
     for task in started:
         assert stack.wait_finished(task.WorkflowTask.TaskId).WorkflowTask.ErrCode == 0
+
+
+def test_an_upload_fires_an_enabled_schedule_once_as_a_schedule_task(stack: Stack, clip: ClipFactory) -> None:
+    # Given an enabled schedule on a watched directory: a snapshot, then a GIF after it
+    bucket = stack.bucket(HOOKED)
+    trigger = {"Bucket": bucket, "Region": "ap-guangzhou", "Dir": "/in/", "Formats": ["mp4"]}
+    activities = [
+        {"ActivityType": "input", "ReardriveIndex": [1]},
+        {
+            "ActivityType": "action-snapshotByTimeOffset",
+            "ReardriveIndex": [2],
+            "ActivityPara": {"SnapshotByTimeOffsetTask": {"Definition": 10, "TimeOffsetSet": [0.5]}},
+        },
+        {
+            "ActivityType": "action-animated-graphics",
+            "ReardriveIndex": [3],
+            "ActivityPara": {
+                "AnimatedGraphicTask": {"Definition": 20000, "StartTimeOffset": 0, "EndTimeOffset": 1}
+            },
+        },
+        {"ActivityType": "output"},
+    ]
+    params = {
+        "ScheduleName": f"s-{bucket}",
+        "Trigger": {"Type": "CosFileUpload", "CosFileUploadTrigger": trigger},
+        "OutputDir": "/in/out/",
+        "Activities": activities,
+    }
+    schedule_id = int(stack.call("CreateSchedule", params).ScheduleId)
+    stack.call("EnableSchedule", {"ScheduleId": schedule_id})
+
+    # When a clip is uploaded there
+    stack.seaweed.client().upload_file(str(clip(duration=2.0)), bucket, "in/clip.mp4")
+
+    # Then one orchestration task runs the chain, and its outputs (under the watched dir) start nothing
+    [started] = stack.wait_tasks(bucket)
+    assert started.TaskType == "ScheduleTask"
+    detail = stack.wait_finished(started.ScheduleTask.TaskId)
+    kinds = [r.ActivityType for r in detail.ScheduleTask.ActivityResultSet]
+    assert kinds == ["SnapshotByTimeOffset", "AnimatedGraphics"]
+    assert all(next(v for v in vars(r.ActivityResItem).values() if v).Status == "SUCCESS"
+               for r in detail.ScheduleTask.ActivityResultSet)  # fmt: skip
+    time.sleep(QUIET_PERIOD)
+    assert len(stack.tasks(bucket)) == 1
