@@ -175,6 +175,8 @@ class CreateScheduleRequest(WireModel):
     OutputDir: str | None = None
     TaskNotifyConfig: _NotifyConfig | None = None
     ResourceId: str | None = None
+    #: Ours: each task of the schedule is aborted (``FailedOperation.Timeout``) after this long.
+    TimeoutSeconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
 
 class ModifyScheduleRequest(WireModel):

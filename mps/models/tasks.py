@@ -309,10 +309,15 @@ class TaskWorkRequest(WireModel):
     """The work part shared by ``ProcessMedia`` and ``CreateWorkflow``/``ResetWorkflow``: where
     outputs go, what to run and whom to tell."""
 
+    #: Members that are ours, not Tencent's (orchestration.md §4): never in an answer.
+    extension_fields: ClassVar[frozenset[str]] = frozenset({"TimeoutSeconds"})
+
     OutputStorage: TaskOutputStorage | None = None
     OutputDir: str | None = None
     MediaProcessTask: MediaProcessTaskInput | None = None
     TaskNotifyConfig: _Notify | None = None
+    #: Ours: the task is aborted (``FailedOperation.Timeout``) once it has run this long.
+    TimeoutSeconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
     @field_validator("OutputDir")
     @classmethod

@@ -13,7 +13,8 @@ from datetime import timedelta
 from mps.broker.base import Broker
 from mps.settings import Settings
 from mps.store.base import TaskStore
-from mps.workflow.relay import OutboxRelay, Redispatcher, Retention, run_relay
+from mps.workflow.lifecycle import Lifecycle
+from mps.workflow.relay import Deadlines, OutboxRelay, Redispatcher, Retention, run_relay
 
 log = logging.getLogger("mps.relay.service")
 
@@ -31,9 +32,10 @@ def run_relay_service(settings: Settings, stop: threading.Event, store: TaskStor
     sweep = Redispatcher(store, broker, older_than=settings.redispatch_after)
     keep = settings.task_retention_days
     retention = Retention(store, timedelta(days=keep)) if keep > 0 else None
+    deadlines = Deadlines(Lifecycle(store, settings.events_exchange))
     log.info("relay started (events exchange %s)", settings.events_exchange)
     try:
-        run_relay(relay, sweep, stop, retention=retention)
+        run_relay(relay, sweep, stop, retention=retention, deadlines=deadlines)
     finally:
         relay.close()
     log.info("relay stopped")

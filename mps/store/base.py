@@ -123,6 +123,8 @@ class NewTask:
     workflow_id: int | None = None
     subtasks: Sequence[NewSubtask] = ()
     trigger: BucketTrigger | None = None
+    #: When the task must be over (``TimeoutSeconds``, ours); the relay aborts it past this.
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -415,6 +417,10 @@ class Tasks(Protocol):
     def get_task_detail(self, task_id: str) -> tuple[TaskRecord, list[SubtaskRecord]]:
         """The task and its sub-tasks by index, as one read (DescribeTaskDetail);
         ``ResourceNotFound.TaskNotFound`` if unknown."""
+        ...
+
+    def list_overdue_tasks(self, now: datetime, limit: int = 100) -> list[str]:
+        """The TaskIds of WAITING or PROCESSING tasks whose deadline is past, oldest deadline first."""
         ...
 
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:

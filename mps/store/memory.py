@@ -95,6 +95,7 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases, MemoryHistory):
         self._subtasks: dict[str, list[SubtaskRecord]] = {}
         self._outbox: dict[int, OutboxRecord] = {}
         self._counter = itertools.count(1)
+        self._deadlines: dict[str, datetime] = {}
 
     def close(self) -> None:
         """Nothing to release (present for symmetry with ``SqlTaskStore``)."""
@@ -130,6 +131,8 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases, MemoryHistory):
                 finish_time=None,
             )
             self._tasks[task.task_id] = task
+            if new.deadline is not None:
+                self._deadlines[task.task_id] = new.deadline
             self._positions[task.task_id] = next(self._counter)
             self._subtasks[task.task_id] = []
             self._append_subtasks(task.task_id, new.subtasks)
@@ -197,6 +200,16 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases, MemoryHistory):
         """See :meth:`mps.store.sql_tasks.TasksMixin.get_task_detail`."""
         with self._lock:
             return _copy(self._task(task_id)), _copy(self._subtasks.get(task_id, []))
+
+    def list_overdue_tasks(self, now: datetime, limit: int = 100) -> list[str]:
+        """See :meth:`mps.store.base.Tasks.list_overdue_tasks`."""
+        with self._lock:
+            overdue = [
+                (deadline, task_id)
+                for task_id, task in self._tasks.items()
+                if task.status != "FINISH" and (deadline := self._deadlines.get(task_id)) and deadline <= now
+            ]
+        return [task_id for _, task_id in sorted(overdue)[:limit]]
 
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""

@@ -65,6 +65,8 @@ tasks = sa.Table(
     sa.Column("finish_time", UtcDateTime, nullable=True),
     # bucket/key or URL of the input (``mps.store.base.input_name``): what the console searches.
     sa.Column("input_name", sa.String(1024), nullable=False, default="", server_default=""),
+    # When a task given TimeoutSeconds must be over (ours): the relay aborts it past this instant.
+    sa.Column("deadline", UtcDateTime, nullable=True, index=True),
     sa.Index(None, "status", "seq"),
     # The console's filters and the metrics' counts (migration 0002).
     sa.Index(None, "workflow_id", "seq"),

@@ -102,6 +102,7 @@ class TasksMixin(HistoryMixin):
             "task_id": new.task_id, "status": "WAITING", "request": new.request,
             "workflow_task": new.workflow_task, "err_code": 0, "message": "", "session_id": new.session_id,
             "session_context": new.session_context, "notify": new.notify, "priority": new.priority,
+            "deadline": new.deadline,
             "workflow_id": new.workflow_id, "create_time": now,
             "input_name": input_name(new.request),
         })  # fmt: skip
@@ -206,6 +207,20 @@ class TasksMixin(HistoryMixin):
         """
         with self._read() as conn:
             return self._fetch_task(conn, task_id), self._fetch_subtasks(conn, task_id)
+
+    def list_overdue_tasks(self, now: datetime, limit: int = 100) -> list[str]:
+        """See :meth:`mps.store.base.Tasks.list_overdue_tasks`."""
+        query = (
+            sa.select(tasks.c.task_id)
+            .where(
+                tasks.c.deadline <= sa.literal(now, UtcDateTime),
+                tasks.c.status.in_(("WAITING", "PROCESSING")),
+            )
+            .order_by(tasks.c.deadline)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [row.task_id for row in conn.execute(query)]
 
     def list_unstarted_subtasks(self, created_before: datetime, limit: int = 1000) -> list[UnstartedSubtask]:
         """See :meth:`mps.store.base.TaskStore.list_unstarted_subtasks`."""

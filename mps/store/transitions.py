@@ -84,7 +84,7 @@ def aborted_fields(task: TaskRecord, now: datetime, merged: JsonDict | None = No
         "finish_time": now,
         "begin_time": task.begin_time or now,
         "err_code": ABORTED_ERR_CODE,
-        "message": ABORTED_MESSAGE,
+        "message": str((merged or {}).get("Message") or ABORTED_MESSAGE),
         "workflow_task": merged,
     }
 

@@ -216,6 +216,7 @@ def task_request(
         OutputDir=workflow.OutputDir or ("/" + directory + "/" if directory else "/"),
         MediaProcessTask=workflow.MediaProcessTask,
         TaskNotifyConfig=workflow.TaskNotifyConfig,
+        TimeoutSeconds=workflow.TimeoutSeconds,
         TasksPriority=workflow.TaskPriority,
     )
 

@@ -228,7 +228,7 @@ class Lifecycle:
             log.info("task %s FINISH", task_id)
         return finished
 
-    def abort(self, task_id: str) -> TaskRecord:
+    def abort(self, task_id: str, *, timeout: float | None = None) -> TaskRecord:
         """End a WAITING or PROCESSING task (``ManageTask`` ``Abort``), with one FINISH event.
 
         In one transaction: every sub-task (or activity) not final fails with
@@ -237,14 +237,23 @@ class Lifecycle:
         it arrives (its task is FINISH); running work stops within a lease renewal: its holder's
         renewal is refused, which kills its ffmpeg and forbids its upload and commit.
 
+        Parameters:
+            timeout: the task's ``TimeoutSeconds`` when it is aborted for running past them: its
+                unfinished parts fail with ``FailedOperation.Timeout`` and its Message says so.
+
         Raises:
             ResourceNotFoundError: ``ResourceNotFound.TaskNotFound``.
             MpsError: ``FailedOperation`` when the task has already finished.
         """
+        if timeout is None:
+            error = MpsError("the task was aborted (ManageTask Abort)", code="FailedOperation.Aborted")
+            message = ABORTED_MESSAGE
+        else:
+            message = f"the task timed out after {timeout:g} s (TimeoutSeconds)"
+            error = MpsError(message, code="FailedOperation.Timeout")
 
         def merger(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Completion:
-            error = MpsError("the task was aborted (ManageTask Abort)", code="FailedOperation.Aborted")
-            aborted = replace(task, status="FINISH", err_code=ABORTED_ERR_CODE, message=ABORTED_MESSAGE)
+            aborted = replace(task, status="FINISH", err_code=ABORTED_ERR_CODE, message=message)
             results = {
                 s.index: failed_result(
                     s.kind, KINDS.named(s.kind).input_model.model_validate(s.input), error

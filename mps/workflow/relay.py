@@ -32,8 +32,12 @@ import httpx
 from mps.broker.base import Broker, BrokerConnectionError
 from mps.errors import InvalidParameterError, MpsError
 from mps.store.base import OutboxRecord, TaskStore, UnstartedSubtask, utc_now
+from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import EXCHANGE, QUEUE, TOPIC, URL, WORK, post_callback
+
+#: Seconds between two sweeps for tasks past their TimeoutSeconds (how late a timeout may fire).
+DEADLINE_EVERY = 2.0
 
 log = logging.getLogger("mps.workflow.relay")
 
@@ -268,10 +272,42 @@ class Retention:
         return purged
 
 
+class Deadlines:
+    """Aborts the tasks that ran past their ``TimeoutSeconds`` (ours), one FINISH event each.
+
+    Parameters:
+        lifecycle: the transitions (the abort, with the timeout as its reason).
+        clock: "now", replaceable in tests.
+    """
+
+    def __init__(self, lifecycle: Lifecycle, *, clock: Clock = utc_now) -> None:
+        self.lifecycle, self.clock = lifecycle, clock
+
+    def sweep(self) -> int:
+        """Abort every overdue task; returns how many were aborted.
+
+        Raises:
+            StorageUnavailableError: the store did not answer.
+        """
+        aborted = 0
+        for task_id in self.lifecycle.store.list_overdue_tasks(self.clock()):
+            task = self.lifecycle.store.get_task(task_id)
+            timeout = float(task.request.get("TimeoutSeconds") or 0)
+            try:
+                self.lifecycle.abort(task_id, timeout=timeout)
+            except MpsError as exc:
+                if exc.code != "FailedOperation":  # finished meanwhile: nothing to do
+                    raise
+                continue
+            log.warning("task %s ran past its TimeoutSeconds (%g s): aborted", task_id, timeout)
+            aborted += 1
+        return aborted
+
+
 def run_relay(
     relay: OutboxRelay, redispatcher: Redispatcher | None, stop: threading.Event, *,
     poll: float = 0.5, sweep_every: float = 10.0, retention: Retention | None = None,
-    purge_every: float = 600.0,
+    purge_every: float = 600.0, deadlines: Deadlines | None = None,
 ) -> None:  # fmt: skip
     """Relay events (and sweep for lost work, and delete expired tasks) until ``stop`` is set.
 
@@ -284,7 +320,7 @@ def run_relay(
         retention: deletes expired tasks, or None to keep every task.
         purge_every: seconds between retention sweeps (a full batch sweeps again at once).
     """
-    next_sweep = next_purge = time.monotonic()
+    next_sweep = next_purge = next_deadline = time.monotonic()
     while not stop.is_set():
         busy = False
         try:
@@ -292,6 +328,9 @@ def run_relay(
             if redispatcher is not None and time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + sweep_every
                 redispatcher.sweep()
+            if deadlines is not None and time.monotonic() >= next_deadline:
+                next_deadline = time.monotonic() + DEADLINE_EVERY
+                deadlines.sweep()
             if retention is not None and time.monotonic() >= next_purge:
                 full = retention.sweep() >= PURGE_BATCH
                 next_purge = time.monotonic() + (0.0 if full else purge_every)
@@ -302,4 +341,4 @@ def run_relay(
             stop.wait(poll)
 
 
-__all__ = ["OutboxRelay", "Redispatcher", "Retention", "backoff", "run_relay"]
+__all__ = ["Deadlines", "OutboxRelay", "Redispatcher", "Retention", "backoff", "run_relay"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -24,7 +25,7 @@ from mps.models import TaskNotifyConfig as _NotifyConfig
 from mps.models.schedules import MAX_ACTIVITIES, Activity
 from mps.models.tasks import TaskWorkRequest
 from mps.storage.locations import input_location, output_location
-from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id
+from mps.store.base import BucketTrigger, NewSubtask, NewTask, TaskStore, new_task_id, utc_now
 from mps.workflow.dag import Dag, build_dag
 from mps.workflow.kinds import KINDS
 from mps.workflow.lifecycle import create_task
@@ -130,6 +131,7 @@ def submit_task(
         session_context=request.SessionContext,
         notify=_notify(request.TaskNotifyConfig),
         priority=request.TasksPriority,
+        deadline=_deadline(request),
         workflow_id=workflow_id,
         subtasks=[
             NewSubtask(kind=KINDS.of_input(item).name, input=item.to_wire()) for item in task.subtasks()
@@ -169,6 +171,7 @@ def _submit_orchestration(
         session_context=request.SessionContext,
         notify=_notify(request.TaskNotifyConfig),
         priority=request.TasksPriority,
+        deadline=_deadline(request),
         workflow_id=workflow_id,
         subtasks=new_activities(dag),
         trigger=trigger,
@@ -234,8 +237,14 @@ def with_schedule(request: ProcessMediaRequest, store: TaskStore) -> ProcessMedi
             "OutputDir": request.OutputDir if own_location else (schedule.get("OutputDir") or None),
             "TaskNotifyConfig": request.TaskNotifyConfig
             or _parsed(_NotifyConfig, schedule.get("TaskNotifyConfig")),
+            "TimeoutSeconds": request.TimeoutSeconds or schedule.get("TimeoutSeconds"),
         }
     )
+
+
+def _deadline(request: ProcessMediaRequest) -> datetime | None:
+    """When a task given ``TimeoutSeconds`` (ours) must be over."""
+    return utc_now() + timedelta(seconds=request.TimeoutSeconds) if request.TimeoutSeconds else None
 
 
 def _parsed(model: type[M], value: Any) -> M | None:
