@@ -434,3 +434,23 @@ def test_an_upload_fires_an_enabled_schedule_once_as_a_schedule_task(stack: Stac
                for r in detail.ScheduleTask.ActivityResultSet)  # fmt: skip
     time.sleep(QUIET_PERIOD)
     assert len(stack.tasks(bucket)) == 1
+
+
+def test_an_upload_fires_a_workflow_that_makes_an_adaptive_ladder(stack: Stack, clip: ClipFactory) -> None:
+    bucket = stack.bucket(HOOKED)
+    stack.workflow(bucket, {"AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}]}, output_dir="/in/abr/")
+
+    stack.seaweed.client().upload_file(
+        str(clip(duration=2.0, width=640, height=360)), bucket, "in/ladder.mp4"
+    )
+
+    [started] = stack.wait_tasks(bucket)
+    detail = stack.wait_finished(started.WorkflowTask.TaskId)
+    (entry,) = detail.WorkflowTask.MediaProcessResultSet
+    output = entry.AdaptiveDynamicStreamingTask.Output
+    assert entry.AdaptiveDynamicStreamingTask.Status == "SUCCESS" and output.Path.endswith(".m3u8")
+    keys = {info.key for info in stack.s3.list(bucket, "in/abr/")}
+    assert output.Path.lstrip("/") in keys and any(key.endswith(".ts") for key in keys)
+    # The ladder's files sit under the watched directory: none of them started a task.
+    time.sleep(QUIET_PERIOD)
+    assert len(stack.tasks(bucket)) == 1

@@ -154,3 +154,44 @@ def test_a_dag_with_a_rule_runs_the_chosen_branch_through_the_sdk(
         1,
         1,
     ]
+
+
+def test_an_adaptive_ladder_runs_through_the_sdk_and_lands_whole_in_the_bucket(
+    service: dict[str, Any],  # noqa: F811 - the imported fixture
+    bucket_with_clips: tuple[S3Storage, str],
+    tmp_path: Any,
+) -> None:
+    # Given a 854x480 clip and Tencent's HLS preset 10 (1080p, 720p, 480p, 360p rungs)
+    storage, bucket = bucket_with_clips
+    client = _client(service["port"])
+    request = models.ProcessMediaRequest()
+    request.from_json_string(
+        json.dumps(
+            {
+                "InputInfo": {
+                    "Type": "COS",
+                    "CosInputInfo": {"Bucket": bucket, "Region": "r", "Object": "/in/sd.mp4"},
+                },
+                "OutputDir": "/abr/",
+                "MediaProcessTask": {"AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}]},
+            }
+        )
+    )
+    task_id = client.ProcessMedia(request).TaskId
+
+    detail = _finished(client, task_id)
+
+    # Then the result names the master playlist, which lists the rungs the source allows
+    (entry,) = detail.WorkflowTask.MediaProcessResultSet
+    assert entry.Type == "AdaptiveDynamicStreaming"
+    output = entry.AdaptiveDynamicStreamingTask.Output
+    assert (output.Definition, output.Package) == (10, "HLS")
+    master_key = output.Path.lstrip("/")
+    local = tmp_path / "master.m3u8"
+    storage.get(bucket, master_key, local)
+    master = local.read_text()
+    assert "RESOLUTION=854x480" in master and "RESOLUTION=1280x720" not in master
+    keys = {info.key for info in storage.list(bucket, "abr/")}
+    folder = master_key.rsplit("/", 1)[0]
+    rungs = [line for line in master.splitlines() if line and not line.startswith("#")]
+    assert rungs and all(f"{folder}/{rung}" in keys for rung in rungs)
