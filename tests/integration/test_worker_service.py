@@ -86,6 +86,22 @@ class Rig:
         storage = S3Storage.from_settings(self.settings)
         return Components(self.store, storage, self.broker(name))
 
+    def create_orchestration(self, source: Path, activities: list[dict[str, Any]]) -> str:
+        """Upload ``source`` and submit an orchestration as ProcessMedia does."""
+        S3Storage.from_settings(self.settings).put(self.bucket, "in/clip.mp4", source)
+        cos = {"Bucket": self.bucket, "Region": "r1", "Object": "/in/clip.mp4"}
+        request = {
+            "InputInfo": {"Type": "COS", "CosInputInfo": cos},
+            "OutputDir": "/out/",
+            "Activities": activities,
+        }
+        publisher = self.broker("test publish")
+        templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
+        task_id, created = submit_task(request, store=self.store, broker=publisher, templates=templates)
+        publisher.close()
+        assert created
+        return task_id
+
     def create_task(self, source: Path, subtasks: list[tuple[str, dict[str, Any]]]) -> str:
         """Upload ``source`` and submit a task as ProcessMedia does (store, then one message per sub-task)."""
         S3Storage.from_settings(self.settings).put(self.bucket, "in/clip.mp4", source)
@@ -314,3 +330,52 @@ def test_an_event_committed_while_rabbitmq_is_down_is_delivered_after(
             relay.join(30)
     assert event["WorkflowTaskEvent"]["TaskId"] == task_id
     assert rig.store.list_events(task_id)[0].sent_at is not None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_worker_killed_mid_activity_leaves_the_orchestration_to_another_each_activity_once(
+    sqlite_rig: Rig, clip: Callable[..., Path], tmp_path: Path
+) -> None:
+    # Given an orchestration: a long transcode, then a snapshot after it
+    rig = sqlite_rig
+    transcode, snapshot = SUBTASKS[0][1], {"Definition": 10, "ExtTimeOffsetSet": ["1s"]}
+    activities = [
+        {"ActivityType": "input", "ReardriveIndex": [1]},
+        {"ActivityType": "action-trans", "ReardriveIndex": [2], "ActivityPara": {"TranscodeTask": transcode}},
+        {"ActivityType": "action-snapshotByTimeOffset", "ReardriveIndex": [3],
+         "ActivityPara": {"SnapshotByTimeOffsetTask": snapshot}},
+        {"ActivityType": "output"},
+    ]  # fmt: skip
+    task_id = rig.create_orchestration(clip(duration=8.0, width=640, height=480), activities)
+    log = tmp_path / "workers.log"
+    first = _worker_process(rig, log)
+    stop = threading.Event()
+    relay = threading.Thread(target=run_relay_loop, args=(rig.settings, stop, rig.components("test relay")))
+    relay.start()
+    try:
+        # When the worker running the transcode is killed
+        ffmpegs = wait_until(lambda: [pid for pid, name in children(first.pid) if name == "ffmpeg"], 30)
+        assert isinstance(ffmpegs, list) and ffmpegs, "the transcode runs in an ffmpeg child of the worker"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = _worker_process(rig, log)
+        try:
+            # Then another finishes it, and the snapshot runs once, after the transcode
+            rig.wait_for(lambda: rig.store.get_task(task_id).status == "FINISH", 180, "the task to finish")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0, log.read_text()
+    finally:
+        stop.set()
+        relay.join(30)
+        if first.poll() is None:
+            first.kill()
+    subtasks = rig.store.get_subtasks(task_id)
+    assert [(s.status, s.attempts) for s in subtasks] == [
+        ("SUCCESS", 0),
+        ("SUCCESS", 2),
+        ("SUCCESS", 1),
+        ("SUCCESS", 0),
+    ]
+    assert rig.store.get_task(task_id).err_code == 0
