@@ -113,6 +113,9 @@ def test_abort_stops_a_running_transcode_and_keeps_the_finished_snapshot(rig: Ri
     assert rig.storage.head(rig.bucket, picture.lstrip("/")) is not None
     assert not [info for info in rig.storage.list(rig.bucket, "out/") if info.key.endswith(".mp4")]
     assert len(rig.store.list_events(task_id)) == 1
+    history = [(h.event, h.index) for h in rig.store.task_history(task_id)]
+    assert history[-2:] == [("aborted", 1), ("finished", None)]
+    assert ("succeeded", 0) in history and ("started", 1) in history
     with pytest.raises(MpsError) as again:
         rig.lifecycle.abort(task_id)
     assert again.value.code == "FailedOperation"
@@ -167,6 +170,12 @@ def test_redo_runs_only_the_failed_subtask_again_once_its_watermark_exists(
     assert (transcode.status, transcode.attempts) == ("SUCCESS", 2)
     finish_events = [e for e in rig.store.list_events(task_id) if e.target.kind == "exchange"]
     assert len(finish_events) == 2, "a new completion event follows the redo"
+    history = rig.store.task_history(task_id)
+    events = [(h.event, h.index, h.attempt) for h in history]
+    assert events.count(("finished", None, None)) == 2
+    redone = next(i for i, h in enumerate(history) if h.event == "ready" and h.detail.get("Redo"))
+    after = [event for event in events[redone:] if event[0] != "delivered"]  # the relay sent its work message
+    assert after == [("ready", 1, None), ("started", 1, 2), ("succeeded", 1, 2), ("finished", None, None)]
     with pytest.raises(MpsError) as nothing:
         rig.lifecycle.redo(task_id)
     assert nothing.value.code == "FailedOperation"

@@ -50,4 +50,8 @@ def test_a_task_past_its_timeout_is_aborted_once_with_a_timeout_code() -> None:
         and (cut.result or {})["SampleSnapshotTask"]["ErrCodeExt"] == "FailedOperation.Timeout"
     )
     assert len(store.list_events(timed)) == 1
+    assert [(h.event, h.index) for h in store.task_history(timed)][-2:] == [
+        ("aborted", 1),
+        ("finished", None),
+    ]
     assert store.get_task(untimed).status == "WAITING"

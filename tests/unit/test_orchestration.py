@@ -301,6 +301,9 @@ def test_a_failure_is_retried_then_caught_by_its_failure_branch_whose_core_resul
     assert [(s.status, s.attempts) for s in subtasks[1:4]] == [("FAIL", 2), ("SKIPPED", 0), ("SUCCESS", 1)]
     task = env.store.get_task(task_id)
     assert (task.status, task.err_code, task.message) == ("FINISH", 0, "SUCCESS")
+    history = [(h.event, h.index) for h in env.store.task_history(task_id)]
+    assert history.index(("retried", 1)) < history.index(("failed", 1)) < history.index(("skipped", 2))
+    assert ("ready", 3) in history and history[-1] == ("finished", None)
 
 
 def test_a_failed_core_activity_decides_the_task_error(
