@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,10 +20,13 @@ from mps.errors import MpsError
 from mps.settings import Settings
 from mps.storage import S3Storage
 from mps.store import ABORTED_ERR_CODE, NewSubtask, NewTask, SqlTaskStore, new_task_id
+from mps.templates import TemplateCatalog, load_presets
 from mps.worker.handler import WorkHandler
 from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.messages import WorkMessage
 from mps.workflow.relay import OutboxRelay
+from mps.workflow.submit import submit_task
+from mps.workflow.templates import StoreTemplates
 from tests.conftest import ClipFactory
 from tests.processes import children, wait_until
 from tests.seaweed import SeaweedServer
@@ -179,3 +183,69 @@ def test_redo_runs_only_the_failed_subtask_again_once_its_watermark_exists(
     with pytest.raises(MpsError) as nothing:
         rig.lifecycle.redo(task_id)
     assert nothing.value.code == "FailedOperation"
+
+
+def test_an_activity_rides_out_a_15_second_outage_of_the_object_store(
+    tmp_path: Path, clip: ClipFactory
+) -> None:
+    # Given an object store of its own, and an orchestration whose transcode retries
+    with SeaweedServer() as store_server:
+        rig = Rig(store_server, "outage", f"sqlite:///{tmp_path / 'mps.db'}", tmp_path / "work")
+        rig.settings = rig.settings.model_copy(update={"x264_preset": "ultrafast"})
+        rig.storage.ensure_bucket("outage")
+        rig.storage.put("outage", "in/clip.mp4", clip(duration=2.0, width=320, height=180))
+        activities = [
+            {"ActivityType": "input", "ReardriveIndex": [1]},
+            {
+                "ActivityType": "action-trans",
+                "ReardriveIndex": [2],
+                "RetryPolicy": {"MaxAttempts": 3, "IntervalSeconds": 1},
+                "ActivityPara": {"TranscodeTask": SLOW_TRANSCODE},
+            },
+            {"ActivityType": "output"},
+        ]
+        templates = StoreTemplates(TemplateCatalog(load_presets()), rig.store)
+        request = {
+            "InputInfo": {
+                "Type": "COS",
+                "CosInputInfo": {"Bucket": "outage", "Region": "r", "Object": "/in/clip.mp4"},
+            },
+            "OutputDir": "/out/",
+            "Activities": activities,
+        }
+        broker = StubBroker()
+        task_id, _ = submit_task(request, store=rig.store, broker=broker, templates=templates)
+        with rig.stack:
+            worker = rig.worker()
+            # When the store goes away as soon as the worker has the input, for 15 s
+            original_probe = worker.producer.executor.probe
+
+            def probe_then_outage(source: str) -> Any:
+                meta = original_probe(source)
+                store_server.stop()
+                threading.Timer(15.0, store_server.start).start()
+                return meta
+
+            worker.producer.executor.probe = probe_then_outage  # type: ignore[method-assign]
+            for _ in range(6):  # the broker's redeliveries and the relay's releases, by hand
+                for message in broker.messages(broker.work_queue):
+                    try:
+                        worker(Delivery(message.body, redelivered=True, attempts=2))
+                    except MpsError:
+                        time.sleep(2)  # a transient failure: the broker would redeliver
+                broker = StubBroker()
+                OutboxRelay(rig.store, broker).run_once()
+                if rig.store.get_task(task_id).status == "FINISH" or not broker.messages(broker.work_queue):
+                    break
+            assert wait_until(lambda: rig.store.get_task(task_id).status == "FINISH", 5)
+
+        # Then the activity succeeded after the outage, and the bucket holds what its result says
+        transcode = rig.store.get_subtasks(task_id)[1]
+        assert transcode.status == "SUCCESS"
+        output = (transcode.result or {})["TranscodeTask"]["Output"]
+        local = tmp_path / "out.mp4"
+        rig.storage.get("outage", output["Path"].lstrip("/"), local)
+        assert local.stat().st_size == output["Size"]
+        history = [h.event for h in rig.store.task_history(task_id) if h.event != "delivered"]
+        assert history[-2:] == ["succeeded", "finished"]
+        rig.store.close()
