@@ -135,11 +135,17 @@ def test_unsigned_payload_hashes_the_literal() -> None:
         {"body": json.dumps({"TaskId": "t-2"}).encode()},
         {"headers": {"host": "evil.example.com"}},
         {"headers": {"content-type": "application/json; charset=utf-8"}},
-        {"headers": {"x-tc-timestamp": str(int(time.time()) - 1)}},
+        {"timestamp_delta": -1},  # a second earlier than signed: inside the window, not what was signed
     ],
 )
 def test_tc3_tampering_is_signature_failure(change: dict[str, Any]) -> None:
-    raw = _replace(sdk_request(), **change)
+    signed = sdk_request()
+    if "timestamp_delta" in change:
+        # Relative to the signed time, computed now: a value fixed at collection could fall out of
+        # the 5-minute window in a long run and test the window instead of the signature.
+        stamp = int(signed.headers["x-tc-timestamp"]) + change["timestamp_delta"]
+        change = {"headers": {"x-tc-timestamp": str(stamp)}}
+    raw = _replace(signed, **change)
     assert _code(lambda: verify_tc3(raw, KEYS, now=time.time())) == "AuthFailure.SignatureFailure"
 
 
