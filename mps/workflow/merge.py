@@ -46,18 +46,7 @@ def merge_workflow_task(
         finished: build the final record (Status FINISH) even if the stored status is not yet.
     """
     entries = [subtask_entry(record) for record in sorted(subtasks, key=lambda r: r.index)]
-    status = "FINISH" if finished else task.status
-    return WorkflowTask.model_validate(
-        {
-            "TaskId": task.task_id,
-            "Status": status,
-            "ErrCode": task.err_code,
-            "Message": task.message or ("SUCCESS" if status == "FINISH" else ""),
-            "InputInfo": task.request.get("InputInfo"),
-            "MetaData": task.metadata,
-            "MediaProcessResultSet": entries,
-        }
-    )
+    return WorkflowTask.model_validate({**_task_fields(task, finished), "MediaProcessResultSet": entries})
 
 
 def is_orchestration(task: TaskRecord) -> bool:
@@ -85,18 +74,20 @@ def merge_schedule_task(
         member = entry.result.model_dump(mode="json")  # each result class says what it sends
         item = ActivityResItem.model_validate({kind.result_field: member})
         results.append(ActivityResult(ActivityType=kind.name, ActivityResItem=item))
+    return ScheduleTask.model_validate({**_task_fields(task, finished), "ActivityResultSet": results})
+
+
+def _task_fields(task: TaskRecord, finished: bool) -> dict[str, Any]:
+    """What a workflow task's and an orchestration's records share: the task's own fields."""
     status = "FINISH" if finished else task.status
-    return ScheduleTask.model_validate(
-        {
-            "TaskId": task.task_id,
-            "Status": status,
-            "ErrCode": task.err_code,
-            "Message": task.message or ("SUCCESS" if status == "FINISH" else ""),
-            "InputInfo": task.request.get("InputInfo"),
-            "MetaData": task.metadata,
-            "ActivityResultSet": results,
-        }
-    )
+    return {
+        "TaskId": task.task_id,
+        "Status": status,
+        "ErrCode": task.err_code,
+        "Message": task.message or ("SUCCESS" if status == "FINISH" else ""),
+        "InputInfo": task.request.get("InputInfo"),
+        "MetaData": task.metadata,
+    }
 
 
 def notification(record: MergedTask, task: TaskRecord, *, now: float | None = None) -> dict[str, Any]:
