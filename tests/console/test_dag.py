@@ -90,9 +90,25 @@ def test_states_map_to_classes(status: str | None, css: str) -> None:
 
 
 def test_a_task_draws_each_state_and_a_schedule_none() -> None:
-    statuses = {0: "SUCCESS", 1: "SUCCESS", 2: "PROCESSING", 3: "SKIPPED", 4: "FAIL", 5: "PENDING", 6: "PENDING"}
+    statuses = {
+        0: "SUCCESS",
+        1: "SUCCESS",
+        2: "PROCESSING",
+        3: "SKIPPED",
+        4: "FAIL",
+        5: "PENDING",
+        6: "PENDING",
+    }
     drawn = layout(example(), statuses)
-    assert [b.state for b in drawn.boxes] == ["ran", "ran", "running", "skipped", "failed", "waiting", "waiting"]
+    assert [b.state for b in drawn.boxes] == [
+        "ran",
+        "ran",
+        "running",
+        "skipped",
+        "failed",
+        "waiting",
+        "waiting",
+    ]
     assert {b.state for b in layout(example()).boxes} == {"plan"}
 
 

@@ -206,7 +206,9 @@ class Console:
         dag: Layout | None = None
         activities = task.request.get("Activities")
         if isinstance(activities, list) and activities:
-            dag = layout(activities, {s.index: s.status for s in subtasks}, {s.index: s.kind for s in subtasks})
+            dag = layout(
+                activities, {s.index: s.status for s in subtasks}, {s.index: s.kind for s in subtasks}
+            )
         return {"task": task, "subtasks": views, "events": store.list_events(task_id) if previews else [],
                 "history": history_views(history), "dag": dag}  # fmt: skip
 
@@ -325,7 +327,9 @@ class Console:
         try:
             record, recent = await run_in_threadpool(load)
         except MpsError as exc:
-            missing = self._render(request, "missing.html", session, what=f"{what} {raw_id}", error=exc.message)
+            missing = self._render(
+                request, "missing.html", session, what=f"{what} {raw_id}", error=exc.message
+            )
             return None, None, missing
         if recent is None:
             other = "schedules" if record.kind == "schedule" else "workflows"

@@ -296,7 +296,9 @@ def subtask_views(
             continue
         at = round(min(max((event.time - start).total_seconds() / span, 0.0), 1.0) * 100, 2)
         attempt = f" (attempt {event.attempt})" if event.attempt else ""
-        marks.setdefault(event.index, []).append(Mark(at, event.event, f"{event.event}{attempt} {iso_ms(event.time)}"))
+        marks.setdefault(event.index, []).append(
+            Mark(at, event.event, f"{event.event}{attempt} {iso_ms(event.time)}")
+        )
     views = []
     for sub in subtasks:
         member = _member(sub.result)
