@@ -129,3 +129,23 @@ def test_a_wide_dag_has_no_overlap_and_a_malformed_one_still_draws() -> None:
 def test_no_activity_is_an_empty_drawing() -> None:
     drawn = layout([])
     assert drawn.boxes == () and drawn.edges == () and drawn.layers == 0
+
+
+def test_an_edge_across_layers_runs_beside_the_boxes_it_passes() -> None:
+    activities = example()
+    activities[4]["OnFailureIndex"] = [6]  # 4 -> 6 twice, across layers 2 and 3
+    drawn = layout(activities)
+    long = [e for e in drawn.edges if (e.source, e.target) == (4, 6)]
+    assert len(long) == 2 and " L" in long[0].path
+    for edge in long:
+        numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", edge.path)]
+        points = list(zip(numbers[::2], numbers[1::2], strict=True))
+        # each waypoint's entry and exit: the last point of each C, and each L
+        inner = [points[i] for i in range(3, len(points) - 1, 4)] + [
+            points[i] for i in range(4, len(points) - 1, 4)
+        ]
+        assert len(inner) == 4  # two layers crossed, in and out of each
+        for x, y in inner:
+            for box in drawn.boxes:
+                assert not (box.x <= x <= box.x + box.width and box.y <= y <= box.y + box.height), (edge, box)
+    _check(drawn, activities)

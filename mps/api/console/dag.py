@@ -4,8 +4,10 @@
 activity's state) in layers, left to right: an activity's layer is the longest path to it from
 ``input`` (index 0), so every edge goes rightwards and a chain reads in order. Inside a layer the
 boxes are ordered by the mean position of their predecessors (one barycentre pass, ties by index),
-which keeps most edges from crossing. Ordinary edges (``ReardriveIndex``) and failure edges
-(``OnFailureIndex``, drawn dashed) are Bézier curves from a box's right side to the next one's left.
+which keeps most edges from crossing. An edge across several layers gets a waypoint in each layer
+it crosses, with a slot of its own there, so it never runs through a box. Ordinary edges
+(``ReardriveIndex``) and failure edges (``OnFailureIndex``, drawn dashed) are Bézier curves from a
+box's right side to the next one's left.
 The template ``_dag.html`` turns a :class:`Layout` into SVG.
 
 A stored DAG was checked before it was stored; the layout still never fails on a malformed one
@@ -26,6 +28,9 @@ MAX_LABEL = 40
 GAP_X = 56
 GAP_Y = 18
 MARGIN = 10
+#: The slot an edge's waypoint takes in a layer it crosses, and a failure edge's offset.
+WAYPOINT_HEIGHT = 10
+FAILURE_SHIFT = 4
 
 #: A sub-task status -> the state class a node is drawn with.
 STATE_CLASSES: dict[str, str] = {
@@ -213,34 +218,61 @@ def layout(
     count = len(activities)
     edges = edges_of(activities)
     layer = layers(count, edges)
-    rows = _orders(layer, edges)
+    # An edge across several layers passes through a waypoint in each layer between (Sugiyama's
+    # dummy nodes): the waypoints take a slot in their layer, so the edge never crosses a box.
+    waypoints: list[list[int]] = []
+    segments: list[tuple[int, int, bool]] = []
+    extended = list(layer)
+    for source, target, failure in edges:
+        chain: list[int] = []
+        for number in range(layer[source] + 1, layer[target]):
+            chain.append(len(extended))
+            extended.append(number)
+        waypoints.append(chain)
+        hops = [source, *chain, target]
+        segments.extend((a, b, failure) for a, b in zip(hops, hops[1:], strict=False))
+    rows = _orders(extended, segments)
     labels, shown_kinds = [], []
     for index, activity in enumerate(activities):
         kind = kinds.get(index) or activity_kind(activity)
         shown_kinds.append(kind)
         labels.append(label_of(index, kind, activity_definition(activity)))
     width = max([MIN_BOX_WIDTH, *(len(text) * CHAR_WIDTH + 16 for text in labels)])
-    tallest = max((len(row) for row in rows), default=0)
-    height = tallest * BOX_HEIGHT + max(tallest - 1, 0) * GAP_Y
+
+    def slot(node: int) -> float:
+        return BOX_HEIGHT if node < count else WAYPOINT_HEIGHT
+
+    def column(row: list[int]) -> float:
+        return sum(slot(node) for node in row) + max(len(row) - 1, 0) * GAP_Y
+
+    height = max((column(row) for row in rows), default=0.0)
     boxes: dict[int, Box] = {}
+    centres: dict[int, tuple[float, float]] = {}  # waypoint -> (x of its layer, y)
     for number, row in enumerate(rows):
-        column = len(row) * BOX_HEIGHT + max(len(row) - 1, 0) * GAP_Y
-        top = MARGIN + (height - column) / 2  # each layer centred vertically
-        for position, index in enumerate(row):
-            status = statuses.get(index, "")
-            boxes[index] = Box(
-                index=index,
-                layer=number,
-                x=MARGIN + number * (width + GAP_X),
-                y=top + position * (BOX_HEIGHT + GAP_Y),
-                width=width,
-                height=BOX_HEIGHT,
-                label=labels[index],
-                kind=shown_kinds[index],
-                state=state_class(status) if statuses else PLAN,
-                status=status,
-            )
-    routed = tuple(Edge(s, t, failure, _path(boxes[s], boxes[t])) for s, t, failure in edges)
+        x = MARGIN + number * (width + GAP_X)
+        y = MARGIN + (height - column(row)) / 2  # each layer centred vertically
+        for index in row:
+            if index >= count:
+                centres[index] = (x, y + WAYPOINT_HEIGHT / 2)
+            else:
+                status = statuses.get(index, "")
+                boxes[index] = Box(
+                    index=index,
+                    layer=number,
+                    x=x,
+                    y=y,
+                    width=width,
+                    height=BOX_HEIGHT,
+                    label=labels[index],
+                    kind=shown_kinds[index],
+                    state=state_class(status) if statuses else PLAN,
+                    status=status,
+                )
+            y += slot(index) + GAP_Y
+    routed = tuple(
+        Edge(s, t, failure, _path(boxes[s], boxes[t], [centres[w] for w in chain], width, failure))
+        for (s, t, failure), chain in zip(edges, waypoints, strict=True)
+    )
     total_width = 2 * MARGIN + len(rows) * width + max(len(rows) - 1, 0) * GAP_X
     return Layout(
         boxes=tuple(boxes[i] for i in range(count)),
@@ -251,18 +283,26 @@ def layout(
     )
 
 
-def _path(source: Box, target: Box) -> str:
-    """A curve from the right side of ``source`` to the left side of ``target`` (or, for a box
-    in a layer not to its right, around: bottom to bottom)."""
-    if target.x > source.x:
-        x1, y1 = source.x + source.width, source.cy
-        x2, y2 = target.x, target.cy
-        bend = (x2 - x1) / 2
-        return f"M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-    x1, y1 = source.cx, source.y + source.height
-    x2, y2 = target.cx, target.y + target.height
-    low = max(y1, y2) + GAP_Y
-    return f"M{x1:.1f},{y1:.1f} C{x1:.1f},{low:.1f} {x2:.1f},{low:.1f} {x2:.1f},{y2:.1f}"
+def _path(source: Box, target: Box, via: list[tuple[float, float]], width: float, failure: bool) -> str:
+    """A curve from the right side of ``source`` through each waypoint (straight across its layer)
+    to the left side of ``target``; a failure edge a few units lower, so that beside an ordinary
+    edge between the same boxes both show. A target not to the right of its source (only on a
+    cycle, never in a stored DAG) is reached around the bottom."""
+    shift = FAILURE_SHIFT if failure else 0.0
+    if target.x <= source.x:
+        x1, y1 = source.cx, source.y + source.height
+        x2, y2 = target.cx, target.y + target.height
+        low = max(y1, y2) + GAP_Y
+        return f"M{x1:.1f},{y1:.1f} C{x1:.1f},{low:.1f} {x2:.1f},{low:.1f} {x2:.1f},{y2:.1f}"
+    x, y = source.x + source.width, source.cy + shift
+    parts = [f"M{x:.1f},{y:.1f}"]
+    for left, middle in [*via, (target.x, target.cy + shift)]:
+        bend = (left - x) / 2
+        parts.append(f"C{x + bend:.1f},{y:.1f} {left - bend:.1f},{middle:.1f} {left:.1f},{middle:.1f}")
+        x, y = left + width, middle
+        if left != target.x:
+            parts.append(f"L{x:.1f},{y:.1f}")
+    return " ".join(parts)
 
 
 __all__ = [
