@@ -1,6 +1,7 @@
 // Drive the console in headless Chromium: log in, watch a running task's progress change on the
-// list without a reload, abort a waiting task with its button and see it FINISH.
-// Usage: node browser.mjs BASE_URL USER PASSWORD RUNNING_TASK_ID WAITING_TASK_ID  (CHROMIUM overrides
+// list without a reload, abort a waiting task with its button and see it FINISH; then an
+// orchestration task's DAG: each node's state class, and a node leading to its sub-task's row.
+// Usage: node browser.mjs BASE_URL USER PASSWORD RUNNING_TASK_ID WAITING_TASK_ID SCHEDULE_TASK_ID (CHROMIUM overrides
 // /usr/bin/chromium). Prints one JSON line.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import { createRequire } from "node:module";
 const require = createRequire(join(process.cwd(), "tests", "players", "package.json"));
 const { chromium } = require("playwright-core");
 
-const [base, user, password, running, waiting] = process.argv.slice(2);
+const [base, user, password, running, waiting, orchestration] = process.argv.slice(2);
 const profile = mkdtempSync(join(tmpdir(), "mps-console-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -41,6 +42,17 @@ try {
   await Promise.all([page.waitForURL("**notice=*"), page.click("#abort")]);
   out.statusAfter = await page.textContent("#task-status");
   out.notice = await page.textContent(".notice");
+  if (orchestration) {
+    await page.goto(base + "/console/tasks/" + orchestration);
+    out.dagStates = await page.$$eval("svg.dag g.node", (nodes) =>
+      nodes.map((n) => n.getAttribute("class").replace("node st-", "")));
+    out.dagEdges = await page.$$eval("svg.dag path.edge", (edges) => edges.length);
+    const box = await page.$('svg.dag g.node[data-node="3"] rect');
+    out.dagBoxShown = (await box.boundingBox()).width > 0;
+    await page.click('svg.dag g.node[data-node="3"]');
+    out.hash = await page.evaluate(() => window.location.hash);
+    out.historyRows = await page.$$eval("#history-rows tr[data-seq]", (rows) => rows.length);
+  }
   console.log(JSON.stringify({ ok: true, ...out }));
 } catch (error) {
   console.log(JSON.stringify({ ok: false, error: String(error), ...out }));

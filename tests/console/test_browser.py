@@ -1,6 +1,7 @@
 """The console in headless Chromium (Debian's chromium, playwright-core from tests/players):
 log in, see a running task's progress change without a reload, abort a waiting task with the
-button and see it FINISH. Skipped locally without node, chromium or ``make player-deps``; a failure
+button and see it FINISH, and an orchestration's DAG with its skipped branch drawn skipped (a node
+leads to its row). Skipped locally without node, chromium or ``make player-deps``; a failure
 in CI."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from tests.apiserver import running
 from tests.console.harness import ADMIN_PASSWORD, add_task, console_app, store_of
+from tests.console.test_orchestration_pages import _finish, _schedule_task
 from tests.integration.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +36,11 @@ def test_log_in_watch_progress_and_abort_in_chromium(tmp_path: Path) -> None:
     busy = add_task(app, key="in/running.mp4")
     store.start_subtask(busy, 0)
     idle = add_task(app, key="in/waiting.mp4")
+    dag = _schedule_task(app)  # the README's example: the rule chooses 2, so 3 is skipped
+    _finish(
+        app, dag, 1, "SUCCESS", {"Type": "ExecRules", "ExecRuleTask": {"Output": {"RearDriveIndex": [2]}}}
+    )
+    store.start_subtask(dag, 2)
     stop = threading.Event()
 
     def work() -> None:  # a worker's progress reports, as the store receives them
@@ -47,7 +54,7 @@ def test_log_in_watch_progress_and_abort_in_chromium(tmp_path: Path) -> None:
         worker.start()
         try:
             done = subprocess.run(
-                [str(node), str(SCRIPT), f"http://{address}", "admin", ADMIN_PASSWORD, busy, idle],
+                [str(node), str(SCRIPT), f"http://{address}", "admin", ADMIN_PASSWORD, busy, idle, dag],
                 cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
             )  # fmt: skip
         finally:
@@ -62,3 +69,6 @@ def test_log_in_watch_progress_and_abort_in_chromium(tmp_path: Path) -> None:
     assert result["statusBefore"] == "WAITING" and result["statusAfter"] == "FINISH"
     assert result["pageErrors"] == []
     assert store.get_task(idle).status == "FINISH"
+    assert result["dagStates"] == ["ran", "ran", "running", "skipped", "waiting", "waiting", "waiting"]
+    assert result["dagEdges"] == 8 and result["dagBoxShown"]
+    assert result["hash"] == "#sub-3" and result["historyRows"] >= 5

@@ -1,13 +1,12 @@
-"""The web console of ``mps api`` at ``/console``: watch tasks, workflows and templates, abort a
-waiting task, enable or disable a workflow.
+"""The web console of ``mps api`` at ``/console``: watch tasks (an orchestration's DAG with each
+activity's state, the history), workflows, schedules and templates; abort or redo a task, enable,
+disable or run once a workflow or schedule.
 
 Server-rendered pages (Jinja2 templates in ``templates/``) with one small script
-(``static/console.js``) that polls JSON every 2 s; no build step. The HLS and DASH players are
-hls.js and dash.js, vendored minified in ``static/vendor/`` (see the README), so the console works
-offline. Access rules are in :mod:`mps.api.console.access`.
-
-Extension points for orchestrations and task control: ``task.html`` has marked places for the DAG
-of an orchestration task, a Redo button and a history panel; new actions are POST routes in
+(``static/console.js``) that polls JSON every 2 s; no build step. DAGs are SVG drawn by the
+server from the layout of :mod:`mps.api.console.dag`. The HLS and DASH players are hls.js and
+dash.js, vendored minified in ``static/vendor/`` (see the README), so the console works offline.
+Access rules are in :mod:`mps.api.console.access`. New actions are POST routes in
 :class:`~mps.api.console.routes.Console` that call the API's own handler through the registry.
 """
 

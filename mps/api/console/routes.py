@@ -2,7 +2,10 @@
 
 Pages are rendered on the server (Jinja2); ``console.js`` polls the two JSON endpoints every 2 s
 to keep the task list and a running task's page current. Actions go through the same handlers as
-the API (``ManageTask``, ``EnableWorkflow``, ``DisableWorkflow``), so they keep the API's rules.
+the API (``ManageTask``, ``EnableWorkflow``/``DisableWorkflow``/``RunWorkflow``,
+``EnableSchedule``/``DisableSchedule``/``RunSchedule``), so they keep the API's rules. An
+orchestration's DAG (a schedule's, or a task's with each activity's state) is laid out by
+:mod:`mps.api.console.dag` and drawn as SVG by ``_dag.html``.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from starlette.templating import Jinja2Templates
 
 from mps.api.actions import ActionRegistry, RequestContext
 from mps.api.console.access import LOGIN_COOKIE, SESSION_COOKIE, ConsoleAccess, Session, same_token
+from mps.api.console.dag import Layout, layout
 from mps.api.console.views import (
     PAGE_SIZE,
     STATUSES,
     ListFilters,
+    history_views,
     iso,
+    owner_path,
     subtask_views,
     summary_json,
 )
 from mps.api.handlers import ApiServices
 from mps.errors import MpsError
 from mps.models.base import WireModel
-from mps.store.base import TaskPage, TaskQuery
+from mps.store.base import TaskPage, TaskQuery, WorkflowKind, WorkflowRecord
 from mps.templates import FAMILIES
 
 log = logging.getLogger("mps.api.console")
@@ -61,7 +67,7 @@ class Console:
     def __init__(self, access: ConsoleAccess, services: ApiServices, actions: ActionRegistry) -> None:
         self.access, self.services, self.actions = access, services, actions
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-        self.templates.env.globals.update(prefix=PREFIX, statuses=STATUSES)
+        self.templates.env.globals.update(prefix=PREFIX, statuses=STATUSES, owner_path=owner_path)
 
     def routes(self, app: FastAPI) -> None:
         """Add every route to ``app``."""
@@ -75,6 +81,8 @@ class Console:
             ("/api/tasks", self.task_list_json, get), ("/api/tasks/{task_id}", self.task_json, get),
             ("/workflows", self.workflow_list, get), ("/workflows/{workflow_id}", self.workflow_page, get),
             ("/workflows/{workflow_id}/{verb}", self.workflow_action, post),
+            ("/schedules", self.schedule_list, get), ("/schedules/{schedule_id}", self.schedule_page, get),
+            ("/schedules/{schedule_id}/{verb}", self.schedule_action, post),
             ("/templates", self.template_list, get),
         ):  # fmt: skip
             app.add_api_route(PREFIX + path, endpoint, methods=methods, include_in_schema=False)
@@ -193,11 +201,20 @@ class Console:
         store = self.services.store
         task = store.get_task(task_id)
         subtasks = store.get_subtasks(task_id)
-        views = subtask_views(task, subtasks, self.services.storage if previews else None)
-        return {"task": task, "subtasks": views, "events": store.list_events(task_id) if previews else []}
+        history = store.task_history(task_id)
+        views = subtask_views(task, subtasks, self.services.storage if previews else None, history=history)
+        dag: Layout | None = None
+        activities = task.request.get("Activities")
+        if isinstance(activities, list) and activities:
+            dag = layout(
+                activities, {s.index: s.status for s in subtasks}, {s.index: s.kind for s in subtasks}
+            )
+        return {"task": task, "subtasks": views, "events": store.list_events(task_id) if previews else [],
+                "history": history_views(history), "dag": dag}  # fmt: skip
 
     async def task_page(self, request: Request, task_id: str) -> Response:
-        """One task: input, metadata, sub-tasks on a timeline, errors, previews, notifications."""
+        """One task: input, metadata, sub-tasks on a timeline, errors, previews, notifications, the
+        DAG of an orchestration with each activity's state, and the task's history."""
         session = self._session(request)
         if session is None:
             return self._to_login(request)
@@ -208,12 +225,13 @@ class Console:
         task = detail["task"]
         kinds = {p.kind for view in detail["subtasks"] for p in view.previews}
         return self._render(request, "task.html", session, task=task, subtasks=detail["subtasks"],
-                            events=detail["events"], iso=iso, players=kinds,
+                            events=detail["events"], iso=iso, players=kinds, history=detail["history"],
+                            dag=detail["dag"], dag_links=True, owner=owner_path(task.task_id),
                             input_info=task.request.get("InputInfo"),
                             workflow_task=task.workflow_task)  # fmt: skip
 
     async def task_json(self, request: Request, task_id: str) -> Response:
-        """A task's state and sub-tasks as JSON (what a running task's page polls)."""
+        """A task's state, sub-tasks and history as JSON (what a running task's page polls)."""
         if self._session(request) is None:
             return self._to_login(request)
         try:
@@ -225,6 +243,7 @@ class Console:
             "TaskId": task.task_id, "Status": task.status, "ErrCode": task.err_code, "Message": task.message,
             "BeginProcessTime": iso(task.begin_time), "FinishTime": iso(task.finish_time),
             "SubTasks": [view.json() for view in detail["subtasks"]],
+            "History": [row.json() for row in detail["history"]],
         }))  # fmt: skip
 
     async def abort(self, request: Request, task_id: str) -> Response:
@@ -249,62 +268,129 @@ class Console:
 
     async def _act(self, request: Request, session: Session, action: str, params: dict[str, Any]) -> str:
         """Run an API action as the session's user; "" on success, else the error to show."""
+        _, error = await self._call(request, session, action, params)
+        return error
+
+    async def _call(
+        self, request: Request, session: Session, action: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], str]:
+        """Run an API action as the session's user: its answer and "", or {} and the error to show."""
         ctx = RequestContext(request_id=str(uuid.uuid4()), action=action, client_ip=_peer(request))
         try:
-            await run_in_threadpool(self.actions.get(action), params, ctx)
+            answer = await run_in_threadpool(self.actions.get(action), params, ctx)
         except MpsError as exc:
             log.info("console: %s %s by %s refused: %s", action, params, session.user, exc)
-            return f"{action} refused: {exc.code}: {exc.message}"
+            return {}, f"{action} refused: {exc.code}: {exc.message}"
         log.info("console: %s %s by %s", action, params, session.user)
-        return ""
+        answer = answer.to_wire() if isinstance(answer, WireModel) else answer
+        return (answer if isinstance(answer, dict) else {}), ""
 
     # -- workflows and templates ---------------------------------------------------------------
 
-    async def workflow_list(self, request: Request) -> Response:
-        """Every workflow, by WorkflowId (100 a page)."""
+    async def _owned_list(self, request: Request, kind: WorkflowKind) -> Response:
         session = self._session(request)
         if session is None:
             return self._to_login(request)
         raw = request.query_params.get("offset", "0")
         offset = int(raw) if raw.isdigit() else 0
         total, records = await run_in_threadpool(
-            self.services.store.list_workflows, None, None, None, offset, 100
+            lambda: self.services.store.list_workflows(None, None, None, offset, 100, kind=kind)
         )
-        return self._render(request, "workflows.html", session, total=total, workflows=records, offset=offset,
+        name = "workflows.html" if kind == "workflow" else "schedules.html"
+        return self._render(request, name, session, total=total, workflows=records, offset=offset,
                             iso=iso)  # fmt: skip
 
-    async def workflow_page(self, request: Request, workflow_id: str) -> Response:
-        """One workflow: trigger, outputs, task set, its latest tasks, Enable/Disable."""
-        session = self._session(request)
-        if session is None:
-            return self._to_login(request)
-        if not workflow_id.isdigit():
-            return self._render(request, "missing.html", session, what="Workflow", error="not a WorkflowId")
+    async def workflow_list(self, request: Request) -> Response:
+        """Every workflow (not the schedules), by WorkflowId (100 a page)."""
+        return await self._owned_list(request, "workflow")
 
-        def load() -> tuple[Any, Any]:
-            record = self.services.store.get_workflow(int(workflow_id))
+    async def schedule_list(self, request: Request) -> Response:
+        """Every schedule, by ScheduleId (100 a page)."""
+        return await self._owned_list(request, "schedule")
+
+    async def _owned(
+        self, request: Request, session: Session, raw_id: str, kind: WorkflowKind
+    ) -> tuple[WorkflowRecord | None, Any, Response | None]:
+        """A workflow or schedule of ``kind`` and its latest tasks, or the "not found" page (an id
+        of the other kind is not found either, with a link to where it is)."""
+        what = "Workflow" if kind == "workflow" else "Schedule"
+        if not raw_id.isdigit():
+            missing = self._render(request, "missing.html", session, what=what, error=f"not a {what}Id")
+            return None, None, missing
+
+        def load() -> tuple[WorkflowRecord, Any]:
+            record = self.services.store.get_workflow(int(raw_id))
+            if record.kind != kind:
+                return record, None
             return record, self.services.store.find_tasks(TaskQuery(workflow_id=record.workflow_id), 20)
 
         try:
             record, recent = await run_in_threadpool(load)
         except MpsError as exc:
-            return self._render(
-                request, "missing.html", session, what=f"Workflow {workflow_id}", error=exc.message
+            missing = self._render(
+                request, "missing.html", session, what=f"{what} {raw_id}", error=exc.message
             )
+            return None, None, missing
+        if recent is None:
+            other = "schedules" if record.kind == "schedule" else "workflows"
+            missing = self._render(request, "missing.html", session, what=f"{what} {raw_id}",
+                                   error=f"{raw_id} is a {record.kind}, not a {kind}",
+                                   elsewhere=f"{PREFIX}/{other}/{raw_id}")  # fmt: skip
+            return None, None, missing
+        return record, recent, None
+
+    async def workflow_page(self, request: Request, workflow_id: str) -> Response:
+        """One workflow: trigger, outputs, task set, its latest tasks, Enable/Disable, Run once."""
+        session = self._session(request)
+        if session is None:
+            return self._to_login(request)
+        record, recent, missing = await self._owned(request, session, workflow_id, "workflow")
+        if missing is not None:
+            return missing
+        assert record is not None
         return self._render(request, "workflow.html", session, workflow=record, body=record.body, iso=iso,
                             rows=[summary_json(r) for r in recent.tasks])  # fmt: skip
 
-    async def workflow_action(self, request: Request, workflow_id: str, verb: str) -> Response:
-        """Enable or Disable a workflow through ``EnableWorkflow``/``DisableWorkflow``."""
-        if verb not in ("enable", "disable") or not workflow_id.isdigit():
+    async def schedule_page(self, request: Request, schedule_id: str) -> Response:
+        """One schedule: trigger, its DAG, outputs, its latest tasks, Enable/Disable, Run once."""
+        session = self._session(request)
+        if session is None:
+            return self._to_login(request)
+        record, recent, missing = await self._owned(request, session, schedule_id, "schedule")
+        if missing is not None:
+            return missing
+        assert record is not None
+        activities = record.body.get("Activities")
+        dag = layout(activities) if isinstance(activities, list) and activities else None
+        return self._render(request, "schedule.html", session, schedule=record, body=record.body, iso=iso,
+                            dag=dag, dag_links=False,
+                            rows=[summary_json(r) for r in recent.tasks])  # fmt: skip
+
+    async def _owned_action(self, request: Request, raw_id: str, verb: str, kind: WorkflowKind) -> Response:
+        """Enable, Disable or Run once a workflow or schedule through the API's handler."""
+        if verb not in ("enable", "disable", "run") or not raw_id.isdigit():
             return _secured(Response("not found", status_code=404))
         session, refused = await self._allowed(request)
         if refused is not None:
             return refused
         assert session is not None
-        action = "EnableWorkflow" if verb == "enable" else "DisableWorkflow"
-        notice = await self._act(request, session, action, {"WorkflowId": int(workflow_id)})
-        return _back(f"{PREFIX}/workflows/{workflow_id}", notice or f"Workflow {verb}d.")
+        noun = "Workflow" if kind == "workflow" else "Schedule"
+        action = {"enable": "Enable", "disable": "Disable", "run": "Run"}[verb] + noun
+        answer, notice = await self._call(request, session, action, {f"{noun}Id": int(raw_id)})
+        if not notice:
+            count = answer.get("TaskCount", 0)
+            notice = f"Run once: {count} task(s) started." if verb == "run" else f"{noun} {verb}d."
+        return _back(f"{PREFIX}/{kind}s/{raw_id}", notice)
+
+    async def workflow_action(self, request: Request, workflow_id: str, verb: str) -> Response:
+        """Enable, Disable or Run once a workflow: ``EnableWorkflow``, ``DisableWorkflow``,
+        ``RunWorkflow``."""
+        return await self._owned_action(request, workflow_id, verb, "workflow")
+
+    async def schedule_action(self, request: Request, schedule_id: str, verb: str) -> Response:
+        """Enable, Disable or Run once a schedule: ``EnableSchedule``, ``DisableSchedule``,
+        ``RunSchedule``."""
+        return await self._owned_action(request, schedule_id, verb, "schedule")
 
     async def template_list(self, request: Request) -> Response:
         """Presets and custom templates of one family (read-only)."""

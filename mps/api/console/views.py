@@ -1,15 +1,25 @@
 """What the console's pages show, shaped from store records: list rows, the filters of the task
-list, a task's sub-tasks on a timeline, and previews of their outputs through presigned URLs."""
+list, a task's sub-tasks on a timeline (with the events of its history marked on it), its history,
+and previews of their outputs through presigned URLs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from mps.storage.base import Storage
-from mps.store.base import SubtaskRecord, TaskQuery, TaskRecord, TaskStatus, TaskSummary, utc_now
+from mps.store.base import (
+    HistoryRecord,
+    SubtaskRecord,
+    TaskQuery,
+    TaskRecord,
+    TaskStatus,
+    TaskSummary,
+    utc_now,
+)
 
 #: The task statuses, in lifecycle order.
 STATUSES: tuple[TaskStatus, ...] = ("WAITING", "PROCESSING", "FINISH")
@@ -86,10 +96,27 @@ def iso(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else ""
 
 
+def iso_ms(value: datetime | None) -> str:
+    """A time as ISO 8601 UTC to the millisecond, with a ``Z`` ("" for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+#: The TaskId infix of an orchestration task (its WorkflowId, when set, is a ScheduleId).
+SCHEDULE_TASK = "-ScheduleTask-"
+
+
+def owner_path(task_id: str) -> str:
+    """Where a task's WorkflowId leads: ``schedules`` for an orchestration task, else ``workflows``."""
+    return "schedules" if SCHEDULE_TASK in task_id else "workflows"
+
+
 def summary_json(row: TaskSummary) -> dict[str, Any]:
     """A list row as the JSON the page polls."""
     return {
         "TaskId": row.task_id,
+        "Owner": owner_path(row.task_id),
         "Status": row.status,
         "ErrCode": row.err_code,
         "Message": row.message,
@@ -115,6 +142,47 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """An event of the history on a sub-task's timeline: where (percent of the scale), which
+    event, and its tooltip."""
+
+    at: float
+    event: str
+    title: str
+
+
+#: The history events marked on a sub-task's timeline.
+MARKED_EVENTS = frozenset({"started", "succeeded", "failed", "retried", "aborted", "skipped", "ready"})
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """One row of the history panel."""
+
+    seq: int
+    time: str
+    event: str
+    index: int | None
+    attempt: int | None
+    detail: str
+
+    def json(self) -> dict[str, Any]:
+        """What the task page polls."""
+        return {"Seq": self.seq, "Time": self.time, "Event": self.event, "SubTaskIndex": self.index,
+                "Attempt": self.attempt, "Detail": self.detail}  # fmt: skip
+
+
+def history_views(records: list[HistoryRecord]) -> list[HistoryView]:
+    """The history panel's rows, oldest first (newest last), ``Detail`` as compact JSON."""
+    ordered = sorted(records, key=lambda r: r.seq)
+    return [
+        HistoryView(r.seq, iso_ms(r.time), r.event, r.index, r.attempt,
+                    json.dumps(r.detail, ensure_ascii=False, separators=(",", ":")) if r.detail else "")
+        for r in ordered
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SubtaskView:
     """A sub-task as its page row: status, progress, attempts, timing bar, error, outputs."""
 
@@ -132,13 +200,15 @@ class SubtaskView:
     bar_width: float
     previews: list[Preview] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
 
     def json(self) -> dict[str, Any]:
         """What the task page polls."""
         return {"Index": self.index, "Kind": self.kind, "Status": self.status, "Progress": self.progress,
                 "Attempts": self.attempts, "Begin": self.begin, "Finish": self.finish,
                 "ErrCode": self.err_code, "ErrCodeExt": self.err_code_ext, "Message": self.message,
-                "BarLeft": self.bar_left, "BarWidth": self.bar_width}  # fmt: skip
+                "BarLeft": self.bar_left, "BarWidth": self.bar_width,
+                "Marks": [{"At": m.at, "Event": m.event, "Title": m.title} for m in self.marks]}  # fmt: skip
 
 
 def _member(result: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -202,16 +272,33 @@ def previews(result: Mapping[str, Any] | None, storage: Storage) -> tuple[list[P
 
 
 def subtask_views(
-    task: TaskRecord, subtasks: list[SubtaskRecord], storage: Storage | None, now: datetime | None = None
+    task: TaskRecord,
+    subtasks: list[SubtaskRecord],
+    storage: Storage | None,
+    now: datetime | None = None,
+    history: list[HistoryRecord] | None = None,
 ) -> list[SubtaskView]:
     """The sub-tasks of a task with their timeline bars: each bar spans its begin and finish (now
-    while running) on a scale from the task's creation to its finish (or now)."""
+    while running) on a scale from the task's creation to its finish (or now). With the task's
+    ``history``, each sub-task's events (ready, started, failed, retried...) are marks on it: a
+    retried activity shows each of its attempts."""
     now = now or utc_now()
     start = task.create_time
     end = task.finish_time or now
     for sub in subtasks:
         end = max(end, sub.finish_time or end)
+    for event in history or []:
+        end = max(end, event.time)
     span = max((end - start).total_seconds(), 0.001)
+    marks: dict[int, list[Mark]] = {}
+    for event in sorted(history or [], key=lambda r: r.seq):
+        if event.index is None or event.event not in MARKED_EVENTS:
+            continue
+        at = round(min(max((event.time - start).total_seconds() / span, 0.0), 1.0) * 100, 2)
+        attempt = f" (attempt {event.attempt})" if event.attempt else ""
+        marks.setdefault(event.index, []).append(
+            Mark(at, event.event, f"{event.event}{attempt} {iso_ms(event.time)}")
+        )
     views = []
     for sub in subtasks:
         member = _member(sub.result)
@@ -235,6 +322,7 @@ def subtask_views(
                 bar_width=round(min(max(width, 0.005), 1.0) * 100, 2),
                 previews=shown,
                 outputs=paths,
+                marks=marks.get(sub.index, []),
             )  # fmt: skip
         )
     return views
@@ -244,11 +332,17 @@ __all__ = [
     "MAX_IMAGES",
     "PAGE_SIZE",
     "STATUSES",
+    "SCHEDULE_TASK",
+    "HistoryView",
     "ListFilters",
+    "Mark",
     "Preview",
     "SubtaskView",
+    "history_views",
     "iso",
+    "iso_ms",
     "output_paths",
+    "owner_path",
     "previews",
     "subtask_views",
     "summary_json",

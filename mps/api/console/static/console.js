@@ -1,5 +1,5 @@
-// mps console: live task list and task page (polls JSON every 2 s), confirmations, timeline bars,
-// HLS/DASH players. No framework, no build step; every value goes into the page as text.
+// mps console: live task list and task page (polls JSON every 2 s: sub-tasks, the DAG's node
+// states, the history), confirmations, timeline bars and their event marks, HLS/DASH players. No framework, no build step; every value goes into the page as text.
 "use strict";
 (function () {
   const body = document.body;
@@ -13,11 +13,16 @@
     return node;
   }
 
+  // A sub-task status -> the DAG's node class (as mps/api/console/dag.py STATE_CLASSES).
+  const STATE_CLASSES = { SUCCESS: "ran", PROCESSING: "running", SKIPPED: "skipped", FAIL: "failed",
+    WAITING: "waiting", PENDING: "waiting" };
+
   function drawBars(root) {
     for (const bar of root.querySelectorAll(".bar[data-left]")) {
       bar.style.marginLeft = bar.dataset.left + "%";
       bar.style.width = bar.dataset.width + "%";
     }
+    for (const mark of root.querySelectorAll(".mark[data-at]")) mark.style.left = mark.dataset.at + "%";
   }
 
   function statusBadge(status, failed) {
@@ -29,7 +34,7 @@
     const progress = el("progress", { max: "100", value: String(t.Progress) });
     const subs = t.Finished + "/" + t.SubTasks + (t.Failed ? ", " + t.Failed + " failed" : "");
     const workflow = t.WorkflowId
-      ? el("a", { href: prefix + "/workflows/" + t.WorkflowId }, [String(t.WorkflowId)]) : "";
+      ? el("a", { href: prefix + "/" + (t.Owner || "workflows") + "/" + t.WorkflowId }, [String(t.WorkflowId)]) : "";
     return el("tr", { "data-task": t.TaskId }, [
       el("td", {}, [link]),
       el("td", {}, [statusBadge(t.Status, t.ErrCode || t.Failed)]),
@@ -90,7 +95,18 @@
         bar.dataset.left = s.BarLeft; bar.dataset.width = s.BarWidth; bar.className = "bar s-" + s.Status;
         row.querySelector(".err").textContent = s.ErrCode
           ? s.ErrCode + (s.ErrCodeExt ? " (" + s.ErrCodeExt + ")" : "") + ": " + s.Message : "";
+        const cell = row.querySelector(".timeline");
+        for (const old of cell.querySelectorAll(".mark")) old.remove();
+        for (const m of s.Marks || []) {
+          cell.append(el("span", { class: "mark m-" + m.Event, "data-at": String(m.At), title: m.Title }));
+        }
+        const node = document.querySelector('g[data-node="' + s.Index + '"]');
+        if (node) {
+          node.setAttribute("class", "node st-" + (STATE_CLASSES[s.Status] || "plan"));
+          node.setAttribute("data-status", s.Status);
+        }
       }
+      historyRows(t.History || []);
       drawBars(document);
       if (t.Status === "FINISH") {
         finished = true;
@@ -98,6 +114,19 @@
         setTimeout(() => window.location.reload(), 500);
       }
     }, () => !finished), POLL_MS);
+  }
+
+  function historyRows(events) {
+    const rows = document.getElementById("history-rows");
+    if (!rows || !events.length) return;
+    rows.replaceChildren(...events.map((h) => el("tr", { "data-seq": String(h.Seq) }, [
+      el("td", {}, [String(h.Seq)]),
+      el("td", {}, [el("time", {}, [h.Time])]),
+      el("td", {}, [el("span", { class: "event e-" + h.Event }, [h.Event])]),
+      el("td", {}, [h.SubTaskIndex === null ? "" : el("a", { href: "#sub-" + h.SubTaskIndex }, [String(h.SubTaskIndex)])]),
+      el("td", {}, [h.Attempt === null ? "" : String(h.Attempt)]),
+      el("td", { class: "detail" }, [h.Detail]),
+    ])));
   }
 
   function confirmations() {
