@@ -44,6 +44,10 @@ try {
   out.notice = await page.textContent(".notice");
   if (orchestration) {
     await page.goto(base + "/console/tasks/" + orchestration);
+    if (process.env.MPS_SCREENSHOT) {  // the README's picture: MPS_SCREENSHOT=examples/console-task.png
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.screenshot({ path: process.env.MPS_SCREENSHOT });
+    }
     out.dagStates = await page.$$eval("svg.dag g.node", (nodes) =>
       nodes.map((n) => n.getAttribute("class").replace("node st-", "")));
     out.dagEdges = await page.$$eval("svg.dag path.edge", (edges) => edges.length);
