@@ -38,6 +38,8 @@ from tencentcloud.mps.v20190612 import models, mps_client  # noqa: E402
 from tests.seaweed import SeaweedServer  # noqa: E402
 
 SECRET_ID, SECRET_KEY = "AKIDmpsdemo", "mps-demo-secret"
+#: The console's admin password in the demo (user ``admin``).
+CONSOLE_PASSWORD = "mps-demo"
 WEBHOOK_TOKEN = "mps-demo-webhook-token"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 console = Console()
@@ -261,7 +263,8 @@ def main() -> None:
         env = {**os.environ, "MPS_S3_ENDPOINT_URL": weed.endpoint_url, "MPS_S3_ACCESS_KEY": weed.access_key,
                "MPS_S3_SECRET_KEY": weed.secret_key, "MPS_SECRET_ID": SECRET_ID, "MPS_SECRET_KEY": SECRET_KEY,
                "MPS_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "MPS_DATABASE_URL": f"sqlite:///{tmp}/mps.db",
-               "MPS_QUEUE_PREFIX": prefix, "MPS_WORK_DIR": tmp, "MPS_LOG_LEVEL": "INFO"}  # fmt: skip
+               "MPS_QUEUE_PREFIX": prefix, "MPS_WORK_DIR": tmp, "MPS_LOG_LEVEL": "INFO",
+               "MPS_CONSOLE_PASSWORD": CONSOLE_PASSWORD}  # fmt: skip
         log = (run_dir / "mps-up.log").open("wb")
         up = subprocess.Popen([sys.executable, "-m", "mps", "up", "--workers", "2", "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
@@ -284,10 +287,22 @@ def main() -> None:
             console.print("uploaded s3://media/in/clip.mp4 with boto3")
             task_id = find_task(client)
             console.print(f"the upload started TaskId {task_id}")
+            console.print(
+                f"follow it in the console: http://127.0.0.1:{port}/console/tasks/{task_id} "
+                f"(user admin, password {CONSOLE_PASSWORD})"
+            )
             detail = poll(client, task_id)
             event = wait_event(channel, queue)
             show(detail, s3, event)
             channel.connection.close()
+            if os.environ.get("MPS_DEMO_KEEP"):
+                console.print(
+                    f"mps keeps running for the console at http://127.0.0.1:{port}/console: Ctrl-C stops it"
+                )
+                try:
+                    up.wait()
+                except KeyboardInterrupt:
+                    pass
         finally:
             up.send_signal(signal.SIGTERM)
             try:
