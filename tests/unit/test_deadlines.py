@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from mps.broker import StubBroker
-from mps.store import MemoryTaskStore
+from mps.store import MemoryTaskStore, TaskStore
 from mps.store.base import utc_now
 from mps.templates import TemplateCatalog, load_presets
 from mps.workflow.lifecycle import Lifecycle
@@ -22,14 +24,19 @@ REQUEST = {
 }
 
 
-def _submit(store: MemoryTaskStore, **extra: object) -> str:
+@pytest.fixture
+def store() -> TaskStore:
+    """The memory twin here; tests/integration/test_orchestration_services.py runs this on SQL."""
+    return MemoryTaskStore()
+
+
+def _submit(store: TaskStore, **extra: object) -> str:
     templates = StoreTemplates(TemplateCatalog(load_presets()), store)
     task_id, _ = submit_task({**REQUEST, **extra}, store=store, broker=StubBroker(), templates=templates)
     return task_id
 
 
-def test_a_task_past_its_timeout_is_aborted_once_with_a_timeout_code() -> None:
-    store = MemoryTaskStore()
+def test_a_task_past_its_timeout_is_aborted_once_with_a_timeout_code(store: TaskStore) -> None:
     lifecycle = Lifecycle(store, "events")
     timed = _submit(store, TimeoutSeconds=60)
     untimed = _submit(store)

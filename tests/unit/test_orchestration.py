@@ -16,8 +16,8 @@ from mps.app import work_handler
 from mps.broker import StubBroker
 from mps.errors import InvalidParameterError
 from mps.settings import Settings
-from mps.storage import MemoryStorage
-from mps.store import MemoryTaskStore
+from mps.storage import MemoryStorage, Storage
+from mps.store import MemoryTaskStore, TaskStore
 from mps.templates import TemplateCatalog, load_presets
 from mps.worker.handler import WorkHandler
 from mps.workflow.relay import OutboxRelay
@@ -81,20 +81,30 @@ ACTIVITIES: list[dict[str, Any]] = [
 
 
 class Rig:
-    def __init__(self, tmp_path: Path) -> None:
-        self.store = MemoryTaskStore()
-        self.storage = MemoryStorage([BUCKET])
+    """A store, an object store, a stub broker and the relay; the memory twins unless given real
+    ones (tests/integration/test_orchestration_services.py runs these tests on the real services)."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        store: TaskStore | None = None,
+        storage: Storage | None = None,
+        bucket: str = BUCKET,
+    ) -> None:
+        self.bucket = bucket
+        self.store = store if store is not None else MemoryTaskStore()
+        self.storage = storage if storage is not None else MemoryStorage([bucket])
         self.broker = StubBroker()
         self.settings = Settings(work_dir=tmp_path, events_exchange=EXCHANGE, x264_preset="ultrafast")
         self.templates = StoreTemplates(TemplateCatalog(load_presets()), self.store)
         self.relay = OutboxRelay(self.store, self.broker)
 
     def submit(self, source: Path, **request: Any) -> str:
-        self.storage.put(BUCKET, "in/clip.mp4", source)
+        self.storage.put(self.bucket, "in/clip.mp4", source)
         wire = {
             "InputInfo": {
                 "Type": "COS",
-                "CosInputInfo": {"Bucket": BUCKET, "Region": "r", "Object": "/in/clip.mp4"},
+                "CosInputInfo": {"Bucket": self.bucket, "Region": "r", "Object": "/in/clip.mp4"},
             },
             "OutputDir": "/out/",
             **request,
@@ -155,7 +165,7 @@ def test_a_rule_on_the_height_chooses_the_branch_that_runs(
     assert subtasks[5].begin_time is not None and subtasks[branch].finish_time is not None
     assert subtasks[5].begin_time >= subtasks[branch].finish_time
     # The branch not taken left nothing in the bucket.
-    keys = {info.key for info in env.storage.list(BUCKET, "out/")}
+    keys = {info.key for info in env.storage.list(env.bucket, "out/")}
     assert sum(key.endswith(".mp4") for key in keys) == 1
 
 
