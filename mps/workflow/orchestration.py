@@ -15,13 +15,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 
-from mps.errors import ERR_CODE_INTERNAL
+from mps.errors import ERR_CODE_INTERNAL, InvalidParameterError, ResourceNotFoundError
+from mps.models import MediaInputInfo, TaskOutputStorage
 from mps.models.schedules import Activity, RetryPolicy
+from mps.storage.locations import output_location
 from mps.store.base import EventTarget, Followup, JsonDict, NewSubtask, SubtaskRecord, TaskRecord
 from mps.workflow.dag import INPUT, OUTPUT, PENDING, SKIPPED, Dag, build_dag, predrive_indexes
+from mps.workflow.kind import TemplateLookup
 from mps.workflow.kinds import KINDS
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import WORK
+from mps.workflow.resolve import check_subtask
 
 #: The ``TaskType`` of orchestration tasks, and the middle of their TaskIds.
 SCHEDULE_TASK = "ScheduleTask"
@@ -39,6 +43,29 @@ def stored_activities(activities: Sequence[Activity]) -> list[JsonDict]:
         {**activity.to_wire(), "PredriveIndex": before}
         for activity, before in zip(activities, predecessors, strict=True)
     ]
+
+
+def check_activities(
+    dag: Dag,
+    info: MediaInputInfo,
+    storage: TaskOutputStorage | None,
+    output_dir: str | None,
+    templates: TemplateLookup,
+) -> None:
+    """Each activity's templates and output location checked as ProcessMedia's sub-tasks are, the
+    error naming the activity (``activity 2: ...``).
+
+    Raises:
+        InvalidParameterError, ResourceNotFoundError: the first problem found.
+    """
+    output_location(info, storage, None, output_dir)
+    for node in dag.work():
+        assert node.kind is not None and node.para is not None  # work() lists the activities with a kind
+        try:
+            check_subtask(node.kind, node.para, templates)
+            output_location(info, storage, node.para.OutputStorage, output_dir)
+        except (InvalidParameterError, ResourceNotFoundError) as exc:
+            raise type(exc)(f"activity {node.index}: {exc.message}", code=exc.code) from None
 
 
 def task_dag(task: TaskRecord) -> Dag:

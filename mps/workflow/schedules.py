@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from mps.errors import InvalidParameterError, ResourceNotFoundError
+from mps.errors import ResourceNotFoundError
 from mps.models import CosInputInfo, MediaInputInfo
 from mps.models.schedules import CreateScheduleRequest
 from mps.models.validation import parse_wire
-from mps.storage.locations import output_location
 from mps.store.base import WorkflowRecord, WorkflowStore
 from mps.workflow.dag import Dag, build_dag, predrive_indexes
-from mps.workflow.resolve import TemplateLookup, check_subtask
+from mps.workflow.orchestration import check_activities
+from mps.workflow.resolve import TemplateLookup
 from mps.workflow.submit import _check_notify, check_input
 from mps.workflow.triggers import TriggerRule, trigger_rule
 
@@ -100,14 +100,7 @@ def check_schedule(
     upload = CosInputInfo(Bucket=rule.bucket, Region=rule.region, Object=rule.dir + _SAMPLE_UPLOAD)
     sample = MediaInputInfo(Type="COS", CosInputInfo=upload)
     check_input(sample)
-    output_location(sample, request.OutputStorage, None, request.OutputDir)
-    for node in dag.work():
-        assert node.kind is not None and node.para is not None  # work() lists the activities with a kind
-        try:
-            check_subtask(node.kind, node.para, templates)
-            output_location(sample, request.OutputStorage, node.para.OutputStorage, request.OutputDir)
-        except (InvalidParameterError, ResourceNotFoundError) as exc:
-            raise type(exc)(f"activity {node.index}: {exc.message}", code=exc.code) from None
+    check_activities(dag, sample, request.OutputStorage, request.OutputDir, templates)
     _check_notify(request.TaskNotifyConfig, allow_private_urls)
     return rule, dag
 

@@ -31,8 +31,14 @@ from mps.workflow.kinds import KINDS
 from mps.workflow.lifecycle import create_task
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import check_notify_url
-from mps.workflow.orchestration import new_activities, new_schedule_task_id, ready_indexes, stored_activities
-from mps.workflow.resolve import TemplateLookup, check_request, check_subtask
+from mps.workflow.orchestration import (
+    check_activities,
+    new_activities,
+    new_schedule_task_id,
+    ready_indexes,
+    stored_activities,
+)
+from mps.workflow.resolve import TemplateLookup, check_request
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -199,11 +205,7 @@ def validate_orchestration(
         )
     dag = build_dag(request.Activities or [])
     check_input(request.InputInfo)
-    output_location(request.InputInfo, request.OutputStorage, None, request.OutputDir)
-    for node in dag.work():
-        assert node.kind is not None and node.para is not None  # work nodes have both
-        output_location(request.InputInfo, request.OutputStorage, node.para.OutputStorage, request.OutputDir)
-        check_subtask(node.kind, node.para, templates)
+    check_activities(dag, request.InputInfo, request.OutputStorage, request.OutputDir, templates)
     _check_notify(request.TaskNotifyConfig, allow_private_urls)
     return dag
 
