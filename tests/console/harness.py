@@ -15,6 +15,7 @@ from mps.app import build_metrics
 from mps.broker.stub import StubBroker
 from mps.runner import FakeRunner
 from mps.settings import Settings
+from mps.storage.base import Storage
 from mps.storage.memory import MemoryStorage
 from mps.store.base import NewSubtask, NewTask, new_task_id
 from mps.store.memory import MemoryTaskStore
@@ -43,8 +44,9 @@ class PresigningStorage(MemoryStorage):
         return f"{self.base}/{bucket}/{key}?X-Amz-Signature=test"
 
 
-def console_app(tmp_path: Path, storage: MemoryStorage | None = None, **settings: Any) -> FastAPI:
-    """The API app with the console on (admin and viewer passwords unless ``settings`` say else)."""
+def console_app(tmp_path: Path, storage: Storage | None = None, **settings: Any) -> FastAPI:
+    """The API app with the console on (admin and viewer passwords unless ``settings`` say else),
+    on ``storage`` (a :class:`PresigningStorage` by default: URLs that lead nowhere)."""
     values: dict[str, Any] = {"console_password": ADMIN_PASSWORD, "console_viewer_password": VIEWER_PASSWORD,
                               "console_secret": "test-secret", "work_dir": tmp_path}  # fmt: skip
     values.update(settings)
