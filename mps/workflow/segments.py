@@ -5,7 +5,7 @@ The media side (where chunks are cut, each step's argv, why audio is encoded onc
 spec and files of earlier steps), so a step can run on any worker: :func:`run_chunked` runs them
 on one machine with ``parallel`` chunk encodes at once, which is what tests and the benchmark use;
 the service's distribution of chunks over workers (work messages, the join as the Followup of the
-last chunk's commit) is designed in ``docs/segments.md`` (not built yet).
+last chunk's commit) is designed in ``bench/SEGMENTS.md`` (not built yet).
 """
 
 from __future__ import annotations
