@@ -219,11 +219,13 @@ def test_an_activity_rides_out_a_15_second_outage_of_the_object_store(
             worker = rig.worker()
             # When the store goes away as soon as the worker has the input, for 15 s
             original_probe = worker.producer.executor.probe
+            restarts: list[threading.Timer] = []
 
             def probe_then_outage(source: str) -> Any:
                 meta = original_probe(source)
                 store_server.stop()
-                threading.Timer(15.0, store_server.start).start()
+                restarts.append(threading.Timer(15.0, store_server.start))
+                restarts[-1].start()
                 return meta
 
             worker.producer.executor.probe = probe_then_outage  # type: ignore[method-assign]
@@ -238,6 +240,8 @@ def test_an_activity_rides_out_a_15_second_outage_of_the_object_store(
                 if rig.store.get_task(task_id).status == "FINISH" or not broker.messages(broker.work_queue):
                     break
             assert wait_until(lambda: rig.store.get_task(task_id).status == "FINISH", 5)
+            for restart in restarts:  # the server is fully back before the test stops it
+                restart.join(60)
 
         # Then the activity succeeded after the outage, and the bucket holds what its result says
         transcode = rig.store.get_subtasks(task_id)[1]
