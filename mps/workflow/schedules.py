@@ -24,7 +24,7 @@ from mps.store.base import WorkflowRecord, WorkflowStore
 from mps.workflow.dag import Dag, build_dag, predrive_indexes
 from mps.workflow.orchestration import check_activities
 from mps.workflow.resolve import TemplateLookup
-from mps.workflow.submit import _check_notify, check_input
+from mps.workflow.submit import check_input, check_notify
 from mps.workflow.triggers import TriggerRule, trigger_rule
 
 #: The ``kind`` of a schedule's row in the workflows table.
@@ -101,7 +101,7 @@ def check_schedule(
     sample = MediaInputInfo(Type="COS", CosInputInfo=upload)
     check_input(sample)
     check_activities(dag, sample, request.OutputStorage, request.OutputDir, templates)
-    _check_notify(request.TaskNotifyConfig, allow_private_urls)
+    check_notify(request.TaskNotifyConfig, allow_private_urls)
     return rule, dag
 
 

@@ -206,7 +206,7 @@ def validate_orchestration(
     dag = build_dag(request.Activities or [])
     check_input(request.InputInfo)
     check_activities(dag, request.InputInfo, request.OutputStorage, request.OutputDir, templates)
-    _check_notify(request.TaskNotifyConfig, allow_private_urls)
+    check_notify(request.TaskNotifyConfig, allow_private_urls)
     return dag
 
 
@@ -273,7 +273,7 @@ def validate_request(
     for item in task.subtasks():
         output_location(request.InputInfo, request.OutputStorage, item.OutputStorage, request.OutputDir)
     check_request(task, templates)
-    _check_notify(request.TaskNotifyConfig, allow_private_urls)
+    check_notify(request.TaskNotifyConfig, allow_private_urls)
     return task
 
 
@@ -367,7 +367,14 @@ def check_input(info: MediaInputInfo) -> None:
         input_location(info)
 
 
-def _check_notify(notify: _NotifyConfig | None, allow_private: bool = False) -> None:
+def check_notify(notify: _NotifyConfig | None, allow_private: bool = False) -> None:
+    """Refuse a TaskNotifyConfig mps cannot deliver: an unsupported NotifyType or NotifyMode, a
+    URL target without an http(s) NotifyUrl, or one on a private address (unless allowed).
+
+    Raises:
+        InvalidParameterError: ``UnsupportedOperation``, ``InvalidParameterValue.NotifyMode`` or
+            ``.NotifyUrl``.
+    """
     if notify is None:
         return
     kind = notify.NotifyType or ""
@@ -389,6 +396,7 @@ def _notify(notify: _NotifyConfig | None) -> dict[str, Any] | None:
 __all__ = [
     "ProcessMediaRequest",
     "check_input",
+    "check_notify",
     "dispatch",
     "group_subtasks",
     "submit_task",
