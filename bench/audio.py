@@ -58,7 +58,9 @@ def transcode_target(source: Path, out: Path, item: AudioOutput) -> str:
 def naive_jobs(source: Path, out: Path) -> list[Job]:
     """One process per output."""
     head = [*FFMPEG, "-i", str(source), "-map", "0:a:0", "-vn"]
-    jobs: list[Job] = [[[*head, *item.args, *COMMON, transcode_target(source, out, item)]] for item in TRANSCODES]
+    jobs: list[Job] = [
+        [[*head, *item.args, *COMMON, transcode_target(source, out, item)]] for item in TRANSCODES
+    ]
     for n, kbps in enumerate(LADDER_KBPS):
         jobs.append([[*head, "-c:a", "aac", "-b:a", f"{kbps}k", *COMMON, *hls_args(),
                       "-hls_segment_filename", ladder_name(source, out, f"_{n}_%d.ts"),

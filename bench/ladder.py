@@ -49,7 +49,10 @@ RUNGS = (Rung(1080, 4500), Rung(720, 2500), Rung(480, 1200), Rung(360, 700))
 
 def check_presets() -> None:
     """Fail if presets 10 and 20 no longer say what :data:`RUNGS` assumes."""
-    presets = {t["Definition"]: t for t in json.loads(PRESETS_FILE.read_text())["AdaptiveDynamicStreamingTemplateSet"]}
+    presets = {
+        t["Definition"]: t
+        for t in json.loads(PRESETS_FILE.read_text())["AdaptiveDynamicStreamingTemplateSet"]
+    }
     for definition, segment_type in ((HLS_LADDER, "ts-segment"), (DASH_LADDER, "mp4-byterange")):
         preset = presets[definition]
         assert preset["SegmentType"] == segment_type, preset["SegmentType"]
@@ -113,7 +116,16 @@ class LadderJob:
         ]  # fmt: skip
 
     def audio_args(self, stream: str = "a") -> list[str]:
-        return [f"-c:{stream}", "aac", f"-b:{stream}", f"{AUDIO_KBPS}k", f"-ar:{stream}", "44100", f"-ac:{stream}", "2"]
+        return [
+            f"-c:{stream}",
+            "aac",
+            f"-b:{stream}",
+            f"{AUDIO_KBPS}k",
+            f"-ar:{stream}",
+            "44100",
+            f"-ac:{stream}",
+            "2",
+        ]
 
     def hls_args(self) -> list[str]:
         return ["-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
@@ -147,6 +159,7 @@ def best_job(job: LadderJob) -> Job:
 def cascade(job: LadderJob, sizes: list[tuple[int, int]]) -> str:
     """The graph ``[0:v]`` -> ``[v0]``..: the top rung from the source, the second scaled from the
     source, every smaller one from the second (1080p -> 720p -> 480p, 360p)."""
+
     def tail(size: tuple[int, int]) -> str:
         return f"setsar={job.sar(size)},format=yuv420p"
 
@@ -177,7 +190,9 @@ def naive_jobs(job: LadderJob, scratch: Path) -> tuple[list[Job], Job]:
         jobs.append([[*head, *(_hls_tail(job, n) if job.package == "hls" else [intermediates[-1]])]])
     audio = [*FFMPEG, "-i", str(job.source), "-map", "0:a:0", "-vn", *job.audio_args()]
     intermediates.append(str(scratch / "audio.m4a"))
-    jobs.append([[*audio, *(_hls_tail(job, len(job.rungs())) if job.package == "hls" else [intermediates[-1]])]])
+    jobs.append(
+        [[*audio, *(_hls_tail(job, len(job.rungs())) if job.package == "hls" else [intermediates[-1]])]]
+    )
     if job.package == "hls":
         return jobs, []
     package = [*FFMPEG]
@@ -189,7 +204,12 @@ def naive_jobs(job: LadderJob, scratch: Path) -> tuple[list[Job], Job]:
 
 
 def _hls_tail(job: LadderJob, number: int) -> list[str]:
-    return [*job.hls_args(), "-hls_segment_filename", job.name(f"_{number}_%d.ts"), job.name(f"_{number}.m3u8")]
+    return [
+        *job.hls_args(),
+        "-hls_segment_filename",
+        job.name(f"_{number}_%d.ts"),
+        job.name(f"_{number}.m3u8"),
+    ]
 
 
 def write_master(job: LadderJob) -> None:
@@ -199,7 +219,10 @@ def write_master(job: LadderJob) -> None:
              f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="audio",DEFAULT=YES,URI="{stem}_{len(job.rungs())}.m3u8"']  # fmt: skip
     for n, (rung, (w, h)) in enumerate(zip(job.rungs(), job.sizes(), strict=True)):
         bandwidth = (rung.kbps + AUDIO_KBPS) * 1000
-        lines += [f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={w}x{h},AUDIO="aud"', f"{stem}_{n}.m3u8"]
+        lines += [
+            f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={w}x{h},AUDIO="aud"',
+            f"{stem}_{n}.m3u8",
+        ]
     Path(job.name(".m3u8")).write_text("\n".join(lines) + "\n")
 
 
@@ -217,7 +240,9 @@ def main() -> None:
     check_presets()
     args.outdir.mkdir(parents=True, exist_ok=True)
     width, height, _duration, fps = probe(args.source)
-    job = LadderJob(args.source.resolve(), args.outdir.resolve(), args.package, args.preset, width, height, fps)
+    job = LadderJob(
+        args.source.resolve(), args.outdir.resolve(), args.package, args.preset, width, height, fps
+    )
     if args.pipeline == "best":
         run_jobs([best_job(job)], 1, args.log)
         return

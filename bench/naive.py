@@ -105,7 +105,9 @@ def sheet_outputs(w: Workload, definition: int, count: int, out: Path) -> tuple[
     return ";".join(chains), args
 
 
-def sprite_job(w: Workload, definition: int, interval: float, out: Path, times: list[float] | None = None) -> Job:
+def sprite_job(
+    w: Workload, definition: int, interval: float, out: Path, times: list[float] | None = None
+) -> Job:
     """Sprite sheets by decoding every frame, ``select`` and ``tile``; the VTT is written at once.
 
     ``times`` (default: every ``interval`` seconds) are the tiles' instants, ``interval`` apart.
@@ -169,7 +171,9 @@ def main() -> None:
     parser.add_argument("--snapshots", choices=sorted(SNAPSHOT_SETS), default="standard")
     args = parser.parse_args()
     args.outdir.mkdir(parents=True, exist_ok=True)
-    w = Workload(args.source.resolve(), args.logo.resolve(), *probe(args.source), SNAPSHOT_SETS[args.snapshots])
+    w = Workload(
+        args.source.resolve(), args.logo.resolve(), *probe(args.source), SNAPSHOT_SETS[args.snapshots]
+    )
     if args.long_sprite:
         jobs = [sprite_job(w, LONG_SPRITE, LONG_SPRITE_INTERVAL, args.outdir)]
     elif args.only == "shots":

@@ -80,7 +80,9 @@ def series_table(series: Sequence[Series]) -> list[str]:
     ]
     for s in series:
         walls = ", ".join(f"{x.wall:.1f}" for x in s.samples)
-        spread = (max(x.wall for x in s.samples) - min(x.wall for x in s.samples)) / s.wall if s.samples else 0
+        spread = (
+            (max(x.wall for x in s.samples) - min(x.wall for x in s.samples)) / s.wall if s.samples else 0
+        )
         rows.append(
             f"| {s.name} | {len(s.samples)} | {s.wall:.2f} | {s.cpu:.2f} | {walls} | {spread:.0%} | "
             f"{s.peak_mib:.0f} | {s.tree_mib:.0f} |"
@@ -103,7 +105,9 @@ def ratio_table(mps: Series, naive: Series, best: Series) -> list[str]:
     return rows
 
 
-def commands_section(series: Sequence[Series], groups: Mapping[str, Sequence[Series]] | None = None) -> list[str]:
+def commands_section(
+    series: Sequence[Series], groups: Mapping[str, Sequence[Series]] | None = None
+) -> list[str]:
     """The exact ffmpeg commands of each pipeline's first run (named ``group: name`` when grouped)."""
     owner = {id(s): key for key, members in (groups or {}).items() for s in members}
     lines = []

@@ -56,7 +56,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="mps vs naive vs best ffmpeg pipelines")
     parser.add_argument("--runs", type=int, default=3, help="runs of each pipeline (alternating)")
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke run of the harness")
-    parser.add_argument("--out", type=Path, help="the report (default: RESULTS.md; work/RESULTS-<workloads>.md for a subset)")
+    parser.add_argument(
+        "--out", type=Path, help="the report (default: RESULTS.md; work/RESULTS-<workloads>.md for a subset)"
+    )
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="inputs and scratch outputs")
     parser.add_argument("--workload", action="append", choices=WORKLOADS, dest="workloads",
                         help="run only this workload (repeatable; default: all of them)")  # fmt: skip
@@ -206,7 +208,9 @@ def build_phases(setup: Setup, state: Results, selected: Sequence[str]) -> list[
             "naive": script_builder(setup, "naive.py"),
             "best": script_builder(setup, "best.py"),
         }, setup.short, same_outputs)  # fmt: skip
-        long_mps = Phase(setup, {"mps (long input)": standard.pipelines["mps"]}, setup.long, lambda outs: None)
+        long_mps = Phase(
+            setup, {"mps (long input)": standard.pipelines["mps"]}, setup.long, lambda outs: None
+        )
         state.main, state.long_mps = standard.series, long_mps.series[0]
         phases.append((standard, f"standard workflow on {setup.short.name}", False))
     if "long-sprite" in selected:
@@ -318,7 +322,11 @@ def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
     runs_done = [len(s.samples) for s in every_series]
     complete = state.rounds == args.runs and all(n == args.runs for n in runs_done)
     partial = "" if complete else f" **Partial: round {state.rounds} of {args.runs} under way.**"
-    subset = "".join(f" --workload {w}" for w in state.workloads) if list(state.workloads) != list(WORKLOADS) else ""
+    subset = (
+        "".join(f" --workload {w}" for w in state.workloads)
+        if list(state.workloads) != list(WORKLOADS)
+        else ""
+    )
     lines = [
         "# Benchmark: mps process vs naive vs best ffmpeg",
         "",
@@ -347,7 +355,9 @@ def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
     ]
     for comparison in comparisons():
         if comparison.key in state.comparisons:
-            lines += comparison_section(comparison, state.comparisons[comparison.key], setup_source(setup, comparison))
+            lines += comparison_section(
+                comparison, state.comparisons[comparison.key], setup_source(setup, comparison)
+            )
     lines += [
         "Outputs of every workload checked identical in kind across its pipelines (names, sizes, durations",
         "±0.1 s, packet counts of every audio and video file and HLS segment, sprite sheet sizes, WebVTT cue",

@@ -31,7 +31,16 @@ from workload import (
 )
 
 #: Every workload ``--workload`` may name, in the order a round runs them.
-WORKLOADS = ("standard", "long-sprite", "ladder-hls", "ladder-dash", "shots", "dense-sprite", "audio", "workflow20")
+WORKLOADS = (
+    "standard",
+    "long-sprite",
+    "ladder-hls",
+    "ladder-dash",
+    "shots",
+    "dense-sprite",
+    "audio",
+    "workflow20",
+)
 #: mps may take at most this much of the best command set's time (wall and CPU).
 WITHIN_BEST = 1.15
 #: The largest RSS any ffmpeg of mps may reach, MiB.
@@ -78,7 +87,7 @@ def comparisons() -> list[Comparison]:
                    ("ladder.py", "--pipeline", "best", "--package", "dash")),
         Comparison("shots", "Fifty time-point shots at 1920x1080",
                    "JPEG at 1 %, 3 %, ... 99 % of the 60 s clip. naive: one ffmpeg per shot (seek); best: "
-                   "input-side seeks, 13 per process, one decoder thread each, two processes at a time.",
+                   "input-side seeks, 10 per process, one decoder thread each, two processes at a time.",
                    "short", SHOTS_TASK_FILE,
                    ("naive.py", "--only", "shots", "--snapshots", "many"),
                    ("best.py", "--only", "shots", "--snapshots", "many")),
@@ -101,7 +110,6 @@ def comparisons() -> list[Comparison]:
                    "clip20", WORKFLOW20_TASK_FILE,
                    ("naive.py", "--snapshots", "720p"), ("best.py", "--snapshots", "720p")),
     ]  # fmt: skip
-
 
 
 def comparison_goals(comparison: Comparison, series: Sequence[Series]) -> list[Goal]:
