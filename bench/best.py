@@ -14,7 +14,12 @@
 - **Long-input sprites** (``--long-sprite``): the interval (10 s) is a multiple of the GOP, so either
   per-tile seeking (``seek``) or keyframe-only decoding (``nokey``: ``-skip_frame nokey``) is exact.
 
-Usage: ``python bench/best.py SOURCE OUTDIR --logo LOGO --preset veryfast [--log LOG]``.
+- **Many time points** (``--only shots``): seeked, ten per process, two processes at a time.
+- **Dense sprite** (``--only dense-sprite``): tiles closer than the GOP, so one decode, ``select``
+  and ``tile``: nothing better than the naive command exists.
+
+Usage: ``python bench/best.py SOURCE OUTDIR --logo LOGO --preset veryfast [--log LOG]``
+(``--snapshots 720p`` or ``many`` picks the time-point shots' size and instants).
 """
 
 from __future__ import annotations

@@ -185,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup = prepare(args)
     state = Results(time.strftime("%Y-%m-%d %H:%M"), [os.getloadavg()[0]], workloads=args.workloads)
+    state.uptime = uptime()
     phases = build_phases(setup, state, args.workloads)
     for round_number in range(1, args.runs + 1):
         state.rounds = round_number
@@ -194,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"round {round_number}/{args.runs}: {what}")
             phase.run_round()
             state.loads.append(os.getloadavg()[0])
+            state.uptime_now = uptime()
             write_report(args, setup, state)
     print(args.out.read_text())
     return 0
@@ -262,6 +264,14 @@ class Results:
     smallest: dict[str, float] = field(default_factory=dict)
     comparisons: dict[str, list[Series]] = field(default_factory=dict)
     rounds: int = 0
+    #: ``uptime`` when the run started and after its latest phase.
+    uptime: str = ""
+    uptime_now: str = ""
+
+
+def uptime() -> str:
+    """``uptime``'s line: the load other work puts on the shared machine."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def write_report(args: argparse.Namespace, setup: Setup, state: Results) -> None:
@@ -339,6 +349,9 @@ def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
         *machine(),
         f"- 1-minute load average at start / after each phase: {', '.join(f'{x:.1f}' for x in state.loads)} "
         f"(above {os.cpu_count()} means other work shared the cores during the runs)",
+        f"- `uptime` at the start: `{state.uptime}`; after the latest phase: `{state.uptime_now}`. The "
+        "machine is shared with other engineers' tests: single runs vary by 10-20 %, so compare the "
+        "ratios of medians of alternating runs, not seconds.",
         "",
         "## Inputs",
         "",

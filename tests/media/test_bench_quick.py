@@ -15,6 +15,7 @@ from workloads import WORKLOADS, comparisons  # noqa: E402
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 45 s alone; far longer on a loaded machine
 def test_quick_benchmark_runs_checks_outputs_and_writes_the_report(tmp_path: Path) -> None:
     # Given the harness on tiny inputs (a few seconds of 320x240), one run of each pipeline
     report = tmp_path / "RESULTS.md"
