@@ -35,6 +35,8 @@ class Clip:
 
 #: The issue's 60 s 1080p upload of ~24 Mb/s.
 CLIP_60S = Clip("ref60", 1920, 1080, 60, "24M", 16)
+#: The issue-14 workflow's 20 s 1080p upload of 25 Mb/s (also the dense sprite's short clip).
+CLIP_20S = Clip("ref20", 1920, 1080, 20, "25M", 16)
 #: The 10-minute 720p clip of the long-sprite and flat-memory checks.
 CLIP_10MIN = Clip("ref600", 1280, 720, 600, "6M", 8)
 #: Tiny stand-ins for the smoke run (``--quick``).

@@ -7,7 +7,8 @@ two-process recipe (``palettegen`` to a PNG, then ``paletteuse``). Same x264 pre
 settings as mps's presets; same output names as ``mps process``.
 
 Usage: ``python bench/naive.py SOURCE OUTDIR --logo LOGO --preset veryfast [--log LOG]``
-(``--long-sprite`` makes only the long-input sprite).
+(``--long-sprite`` makes only the long-input sprite, ``--only shots`` only the time-point shots,
+``--only dense-sprite`` only the dense sprite; ``--snapshots`` picks the shots' size and instants).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from procs import FFMPEG, Job, probe, run_jobs
 from workload import (
+    DENSE_SPRITE,
+    DENSE_SPRITE_PERCENT,
     GIF,
     GIF_FPS,
     GIF_WINDOW,
@@ -25,7 +28,7 @@ from workload import (
     LONG_SPRITE_INTERVAL,
     SAMPLE,
     SAMPLE_INTERVAL,
-    SNAPSHOT,
+    SNAPSHOT_SETS,
     SPRITE,
     SPRITE_GRID,
     SPRITE_INTERVAL,
@@ -65,9 +68,12 @@ def transcode_job(w: Workload, rung: Transcode, preset: str, out: Path) -> Job:
 
 def snapshot_jobs(w: Workload, out: Path) -> list[Job]:
     """One process per time point, input-side seek."""
+    size = w.snapshot_size()
+    scale = [] if size is None else ["-vf", f"scale={size[0]}:{size[1]},setsar=1"]
+    definition = w.snapshots.definition
     return [
-        [[*FFMPEG, "-ss", f"{t:.3f}", "-i", str(w.source), "-frames:v", "1", "-q:v", "2",
-          "-update", "1", str(out / w.name("snapshotByTimeOffset", SNAPSHOT, "jpg", i)), ]]
+        [[*FFMPEG, "-ss", f"{t:.3f}", "-i", str(w.source), *scale, "-frames:v", "1", "-q:v", "2",
+          "-update", "1", str(out / w.name("snapshotByTimeOffset", definition, "jpg", i)), ]]
         for i, t in enumerate(w.snapshot_times())
     ]  # fmt: skip
 
@@ -99,14 +105,25 @@ def sheet_outputs(w: Workload, definition: int, count: int, out: Path) -> tuple[
     return ";".join(chains), args
 
 
-def sprite_job(w: Workload, definition: int, interval: float, out: Path) -> Job:
-    """Sprite sheets by decoding every frame, ``select`` and ``tile``; the VTT is written at once."""
-    times = w.sprite_times(interval)
+def sprite_job(
+    w: Workload, definition: int, interval: float, out: Path, times: list[float] | None = None
+) -> Job:
+    """Sprite sheets by decoding every frame, ``select`` and ``tile``; the VTT is written at once.
+
+    ``times`` (default: every ``interval`` seconds) are the tiles' instants, ``interval`` apart.
+    """
+    times = w.sprite_times(interval) if times is None else times
     width, height = w.tile_size()
     chains, args = sheet_outputs(w, definition, len(times), out)
     graph = f"[0:v]{every(interval)},scale={width}:{height},setsar=1[t];{chains}"
     write_vtt(w, definition, times, out)
     return [[*FFMPEG, "-i", str(w.source), "-filter_complex", graph, *args]]
+
+
+def dense_sprite_job(w: Workload, out: Path) -> Job:
+    """The dense sprite (a tile every 1 % of the duration): decode all, ``select``, ``tile``."""
+    times = w.percent_times(DENSE_SPRITE_PERCENT)
+    return sprite_job(w, DENSE_SPRITE, w.duration * DENSE_SPRITE_PERCENT / 100, out, times)
 
 
 def write_vtt(w: Workload, definition: int, times: list[float], out: Path) -> None:
@@ -150,11 +167,19 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--log", type=Path)
     parser.add_argument("--long-sprite", action="store_true", help="only the long-input sprite")
+    parser.add_argument("--only", choices=("shots", "dense-sprite"), help="only these outputs")
+    parser.add_argument("--snapshots", choices=sorted(SNAPSHOT_SETS), default="standard")
     args = parser.parse_args()
     args.outdir.mkdir(parents=True, exist_ok=True)
-    w = Workload(args.source.resolve(), args.logo.resolve(), *probe(args.source))
+    w = Workload(
+        args.source.resolve(), args.logo.resolve(), *probe(args.source), SNAPSHOT_SETS[args.snapshots]
+    )
     if args.long_sprite:
         jobs = [sprite_job(w, LONG_SPRITE, LONG_SPRITE_INTERVAL, args.outdir)]
+    elif args.only == "shots":
+        jobs = snapshot_jobs(w, args.outdir)
+    elif args.only == "dense-sprite":
+        jobs = [dense_sprite_job(w, args.outdir)]
     else:
         jobs = standard_jobs(w, args.preset, args.outdir)
     run_jobs(jobs, args.parallel, args.log)

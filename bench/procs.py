@@ -60,9 +60,14 @@ def run_jobs(jobs: Sequence[Job], parallel: int, log: Path | None) -> list[Recor
     """Run ``jobs`` with at most ``parallel`` processes at once; log every record to ``log``."""
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         records = [r for done in pool.map(run_job, jobs) for r in done]
+    write_log(records, log)
+    return records
+
+
+def write_log(records: Sequence[Record], log: Path | None) -> None:
+    """Log ``records`` to ``log`` (nothing when None) for the harness to read back."""
     if log is not None:
         log.write_text(json.dumps([asdict(r) for r in records], indent=1))
-    return records
 
 
 def probe(source: Path) -> tuple[int, int, float, float]:

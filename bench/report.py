@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from measure import Sample
@@ -74,14 +74,17 @@ def machine() -> list[str]:
 def series_table(series: Sequence[Series]) -> list[str]:
     """Medians and peaks, one row per pipeline."""
     rows = [
-        "| pipeline | runs | wall median (s) | CPU median (s) | walls (s) "
+        "| pipeline | runs | wall median (s) | CPU median (s) | walls (s) | spread (max-min)/median "
         "| peak ffmpeg RSS (MiB) | peak tree RSS (MiB) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in series:
         walls = ", ".join(f"{x.wall:.1f}" for x in s.samples)
+        spread = (
+            (max(x.wall for x in s.samples) - min(x.wall for x in s.samples)) / s.wall if s.samples else 0
+        )
         rows.append(
-            f"| {s.name} | {len(s.samples)} | {s.wall:.2f} | {s.cpu:.2f} | {walls} | "
+            f"| {s.name} | {len(s.samples)} | {s.wall:.2f} | {s.cpu:.2f} | {walls} | {spread:.0%} | "
             f"{s.peak_mib:.0f} | {s.tree_mib:.0f} |"
         )
     return rows
@@ -102,11 +105,15 @@ def ratio_table(mps: Series, naive: Series, best: Series) -> list[str]:
     return rows
 
 
-def commands_section(series: Sequence[Series]) -> list[str]:
-    """The exact ffmpeg commands of each pipeline's first run."""
+def commands_section(
+    series: Sequence[Series], groups: Mapping[str, Sequence[Series]] | None = None
+) -> list[str]:
+    """The exact ffmpeg commands of each pipeline's first run (named ``group: name`` when grouped)."""
+    owner = {id(s): key for key, members in (groups or {}).items() for s in members}
     lines = []
     for s in series:
-        lines += [f"#### {s.name} ({len(s.commands)} ffmpeg processes)", "", "```"]
+        name = f"{owner[id(s)]}: {s.name}" if id(s) in owner else s.name
+        lines += [f"#### {name} ({len(s.commands)} ffmpeg processes)", "", "```"]
         lines += s.commands or ["(none recorded)"]
         lines += ["```", ""]
     return lines

@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import verify
-from inputs import CLIP_10MIN, CLIP_60S, QUICK_LONG, QUICK_SHORT, ensure_clip, ensure_logo
+from inputs import CLIP_10MIN, CLIP_20S, CLIP_60S, QUICK_LONG, QUICK_SHORT, ensure_clip, ensure_logo
 from measure import Sample, measure
 from report import Goal, Series, commands_section, goals_section, machine, ratio_table, series_table
 from workload import BENCH, LONG_SPRITE, SPRITE_TASK_FILE, TASK_FILE, TEMPLATES_FILE, check_task_files
+from workloads import WORKLOADS, Comparison, comparison_goals, comparison_section, comparisons
 
 ROOT = BENCH.parent
 #: Builds a pipeline's argv from (source, output directory, log file).
@@ -42,6 +43,7 @@ class Setup:
 
     short: Path
     long: Path
+    clip20: Path
     logo: Path
     templates: Path
     preset: str
@@ -54,9 +56,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="mps vs naive vs best ffmpeg pipelines")
     parser.add_argument("--runs", type=int, default=3, help="runs of each pipeline (alternating)")
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke run of the harness")
-    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md", help="the report to write")
+    parser.add_argument(
+        "--out", type=Path, help="the report (default: RESULTS.md; work/RESULTS-<workloads>.md for a subset)"
+    )
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="inputs and scratch outputs")
-    return parser.parse_args(argv)
+    parser.add_argument("--workload", action="append", choices=WORKLOADS, dest="workloads",
+                        help="run only this workload (repeatable; default: all of them)")  # fmt: skip
+    args = parser.parse_args(argv)
+    args.workloads = args.workloads or list(WORKLOADS)
+    if args.out is None:
+        partial = sorted(WORKLOADS) != sorted(args.workloads)
+        args.out = args.work / f"RESULTS-{'+'.join(args.workloads)}.md" if partial else BENCH / "RESULTS.md"
+    return args
 
 
 def prepare(args: argparse.Namespace) -> Setup:
@@ -66,6 +77,7 @@ def prepare(args: argparse.Namespace) -> Setup:
     short_clip, long_clip = (QUICK_SHORT, QUICK_LONG) if args.quick else (CLIP_60S, CLIP_10MIN)
     log(f"inputs in {work} (made once, then reused)")
     short, long = ensure_clip(short_clip, work), ensure_clip(long_clip, work)
+    clip20 = ensure_clip(QUICK_SHORT if args.quick else CLIP_20S, work)
     logo = ensure_logo(work)
     templates = json.loads(TEMPLATES_FILE.read_text())
     templates["WatermarkTemplateSet"][0]["ImageTemplate"]["ImageUrl"] = str(logo)
@@ -73,7 +85,7 @@ def prepare(args: argparse.Namespace) -> Setup:
     resolved.write_text(json.dumps(templates, indent=1))
     preset = os.environ.get("MPS_X264_PRESET", "veryfast")
     env = {**os.environ, "MPS_X264_PRESET": preset, "PYTHONPATH": str(ROOT)}
-    return Setup(short, long, logo, resolved, preset, work, env)
+    return Setup(short, long, clip20, logo, resolved, preset, work, env)
 
 
 def log(message: str) -> None:
@@ -121,16 +133,21 @@ def run_once(setup: Setup, name: str, build: Builder, source: Path) -> tuple[Sam
 class Phase:
     """Pipelines compared on one input; each call to :meth:`run_round` runs each of them once."""
 
-    def __init__(self, setup: Setup, pipelines: dict[str, Builder], source: Path, check: Checker) -> None:
+    def __init__(
+        self, setup: Setup, pipelines: dict[str, Builder], source: Path, check: Checker, prefix: str = ""
+    ) -> None:
         self.setup, self.pipelines, self.source, self.check = setup, pipelines, source, check
         self.series = [Series(name) for name in pipelines]
+        #: Where this phase's outputs go under ``work/out`` (phases of one name stay apart).
+        self.prefix = prefix
 
     def run_round(self) -> None:
         """Every pipeline once, in order; the first round's outputs are checked."""
         outs = {}
         for series in self.series:
             build = self.pipelines[series.name]
-            sample, outs[series.name] = run_once(self.setup, series.name, build, self.source)
+            label = f"{self.prefix}-{series.name}" if self.prefix else series.name
+            sample, outs[series.name] = run_once(self.setup, label, build, self.source)
             series.samples.append(sample)
             series.commands = series.commands or sample.commands
         if len(self.series[0].samples) == 1:
@@ -161,43 +178,76 @@ def no_duplicate_tiles(outs: dict[str, Path]) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; the report is rewritten after every round, so a long run is never lost.
 
-    Each round runs the standard workflow (mps, naive, best), then the long-clip sprites; the first
-    round also runs mps's standard workflow on the long clip (peak memory against duration).
+    Each round runs every selected workload once, each pipeline of it in turn (mps, naive, best),
+    so the pipelines of a workload alternate; the first round of ``standard`` also runs mps's
+    standard workflow on the long clip (peak memory against duration).
     """
     args = parse_args(argv)
     setup = prepare(args)
-    state = Results(time.strftime("%Y-%m-%d %H:%M"), [os.getloadavg()[0]])
-    standard = Phase(setup, {
-        "mps": mps_builder(setup, TASK_FILE),
-        "naive": script_builder(setup, "naive.py"),
-        "best": script_builder(setup, "best.py"),
-    }, setup.short, same_outputs)  # fmt: skip
-
-    def check_sprites(outs: dict[str, Path]) -> None:
-        same_outputs(outs)
-        state.smallest.update(no_duplicate_tiles(outs))
-
-    sprites = Phase(setup, {
-        "mps sprite": mps_builder(setup, SPRITE_TASK_FILE),
-        "naive sprite (decode all)": script_builder(setup, "naive.py", "--long-sprite"),
-        "best sprite (seek)": script_builder(setup, "best.py", "--long-sprite", "seek"),
-        "best sprite (nokey)": script_builder(setup, "best.py", "--long-sprite", "nokey"),
-    }, setup.long, check_sprites)  # fmt: skip
-    long_mps = Phase(setup, {"mps (long input)": standard.pipelines["mps"]}, setup.long, lambda outs: None)
-    state.main, state.sprites, state.long_mps = standard.series, sprites.series, long_mps.series[0]
+    state = Results(time.strftime("%Y-%m-%d %H:%M"), [os.getloadavg()[0]], workloads=args.workloads)
+    state.uptime = uptime()
+    phases = build_phases(setup, state, args.workloads)
     for round_number in range(1, args.runs + 1):
         state.rounds = round_number
-        phases = [(standard, f"standard workflow on {setup.short.name}")]
-        phases.append((sprites, f"sprite of {setup.long.name}"))
-        if round_number == 1:
-            phases.append((long_mps, f"mps memory: the standard workflow on {setup.long.name}"))
-        for phase, what in phases:
+        for phase, what, first_only in phases:
+            if first_only and round_number > 1:
+                continue
             log(f"round {round_number}/{args.runs}: {what}")
             phase.run_round()
             state.loads.append(os.getloadavg()[0])
+            state.uptime_now = uptime()
             write_report(args, setup, state)
     print(args.out.read_text())
     return 0
+
+
+def build_phases(setup: Setup, state: Results, selected: Sequence[str]) -> list[tuple[Phase, str, bool]]:
+    """The phases of the selected workloads: (phase, what it is, whether only the first round runs it)."""
+    phases: list[tuple[Phase, str, bool]] = []
+    if "standard" in selected:
+        standard = Phase(setup, {
+            "mps": mps_builder(setup, TASK_FILE),
+            "naive": script_builder(setup, "naive.py"),
+            "best": script_builder(setup, "best.py"),
+        }, setup.short, same_outputs)  # fmt: skip
+        long_mps = Phase(
+            setup, {"mps (long input)": standard.pipelines["mps"]}, setup.long, lambda outs: None
+        )
+        state.main, state.long_mps = standard.series, long_mps.series[0]
+        phases.append((standard, f"standard workflow on {setup.short.name}", False))
+    if "long-sprite" in selected:
+
+        def check_sprites(outs: dict[str, Path]) -> None:
+            same_outputs(outs)
+            state.smallest.update(no_duplicate_tiles(outs))
+
+        sprites = Phase(setup, {
+            "mps sprite": mps_builder(setup, SPRITE_TASK_FILE),
+            "naive sprite (decode all)": script_builder(setup, "naive.py", "--long-sprite"),
+            "best sprite (seek)": script_builder(setup, "best.py", "--long-sprite", "seek"),
+            "best sprite (nokey)": script_builder(setup, "best.py", "--long-sprite", "nokey"),
+        }, setup.long, check_sprites)  # fmt: skip
+        state.sprites = sprites.series
+        phases.append((sprites, f"sprite of {setup.long.name}", False))
+    for comparison in comparisons():
+        if comparison.key not in selected:
+            continue
+        source = setup_source(setup, comparison)
+        phase = Phase(setup, {
+            "mps": mps_builder(setup, comparison.task),
+            "naive": script_builder(setup, *comparison.naive),
+            "best": script_builder(setup, *comparison.best),
+        }, source, same_outputs, prefix=comparison.key)  # fmt: skip
+        state.comparisons[comparison.key] = phase.series
+        phases.append((phase, f"{comparison.key} on {source.name}", False))
+    if "standard" in selected:
+        phases.append((long_mps, f"mps memory: the standard workflow on {setup.long.name}", True))
+    return phases
+
+
+def setup_source(setup: Setup, comparison: Comparison) -> Path:
+    """The input a comparison runs on."""
+    return {"short": setup.short, "long": setup.long, "clip20": setup.clip20}[comparison.source]
 
 
 @dataclass
@@ -206,12 +256,22 @@ class Results:
 
     started: str
     loads: list[float]
+    workloads: Sequence[str] = WORKLOADS
     commit: str = field(default_factory=lambda: git_head())
     main: list[Series] = field(default_factory=list)
     sprites: list[Series] = field(default_factory=list)
     long_mps: Series | None = None
     smallest: dict[str, float] = field(default_factory=dict)
+    comparisons: dict[str, list[Series]] = field(default_factory=dict)
     rounds: int = 0
+    #: ``uptime`` when the run started and after its latest phase.
+    uptime: str = ""
+    uptime_now: str = ""
+
+
+def uptime() -> str:
+    """``uptime``'s line: the load other work puts on the shared machine."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def write_report(args: argparse.Namespace, setup: Setup, state: Results) -> None:
@@ -221,50 +281,66 @@ def write_report(args: argparse.Namespace, setup: Setup, state: Results) -> None
     args.out.write_text(text)
     everything = [*state.main, *state.sprites, *([state.long_mps] if state.long_mps else [])]
     raw = {s.name: [asdict(x) for x in s.samples] for s in everything}
+    for key, series in state.comparisons.items():
+        raw.update({f"{key}/{s.name}": [asdict(x) for x in s.samples] for s in series})
     (setup.work / "samples.json").write_text(json.dumps(raw, indent=1))
     log(f"wrote {args.out} (round {state.rounds} of {args.runs})")
 
 
 def evaluate(state: Results) -> list[Goal]:
-    """The issue's goals against the medians."""
-    mps, naive, best = state.main
-    mps_sprite, _, *best_sprites = state.sprites
-    long_mps = state.long_mps
-    mps_smallest = state.smallest.get("mps sprite", math.nan)
-    assert long_mps is not None
-    fastest = min(best_sprites, key=lambda s: s.wall)
-    share = (naive.wall / mps.wall) / (naive.wall / best.wall)
-    share_cpu = (naive.cpu / mps.cpu) / (naive.cpu / best.cpu)
-    peak = max(mps.peak_mib, long_mps.peak_mib, mps_sprite.peak_mib)
-    return [
-        Goal("mps within 1.15x of best (wall; CPU)", f"{mps.wall / best.wall:.2f}; {mps.cpu / best.cpu:.2f}",
-             mps.wall / best.wall <= 1.15 and mps.cpu / best.cpu <= 1.15),
-        Goal("naive/mps at least 0.85 of naive/best (wall; CPU)", f"{share:.2f}; {share_cpu:.2f}",
-             share >= 0.85 and share_cpu >= 0.85),
-        Goal(f"long sprite within 1.2x of the best ({fastest.name}), wall",
-             f"{mps_sprite.wall / fastest.wall:.2f}", mps_sprite.wall / fastest.wall <= 1.2),
-        Goal("long sprite: no duplicate tiles (smallest neighbour difference, grey levels)",
-             f"{mps_smallest:.1f} (duplicate below {verify.DUPLICATE_BELOW})",
-             mps_smallest >= verify.DUPLICATE_BELOW),
-        Goal("every ffmpeg of mps at most 500 MiB", f"{peak:.0f} MiB", peak <= 500),
-        Goal("mps peak memory flat with duration (long / short, at most 1.1)",
-             f"{long_mps.peak_mib:.0f} / {mps.peak_mib:.0f} MiB", long_mps.peak_mib <= 1.1 * mps.peak_mib),
-    ]  # fmt: skip
+    """The issues' goals against the medians, for the workloads that ran."""
+    goals: list[Goal] = []
+    if state.main:
+        mps, naive, best = state.main
+        long_mps = state.long_mps
+        assert long_mps is not None
+        share = (naive.wall / mps.wall) / (naive.wall / best.wall)
+        share_cpu = (naive.cpu / mps.cpu) / (naive.cpu / best.cpu)
+        peak = max(mps.peak_mib, long_mps.peak_mib)
+        goals += [
+            Goal("mps within 1.15x of best (wall; CPU)", f"{mps.wall / best.wall:.2f}; {mps.cpu / best.cpu:.2f}",
+                 mps.wall / best.wall <= 1.15 and mps.cpu / best.cpu <= 1.15),
+            Goal("naive/mps at least 0.85 of naive/best (wall; CPU)", f"{share:.2f}; {share_cpu:.2f}",
+                 share >= 0.85 and share_cpu >= 0.85),
+            Goal("every ffmpeg of mps at most 500 MiB (standard workflow, both clips)", f"{peak:.0f} MiB",
+                 peak <= 500),
+            Goal("mps peak memory flat with duration (long / short, at most 1.1)",
+                 f"{long_mps.peak_mib:.0f} / {mps.peak_mib:.0f} MiB", long_mps.peak_mib <= 1.1 * mps.peak_mib),
+        ]  # fmt: skip
+    if state.sprites:
+        mps_sprite, _, *best_sprites = state.sprites
+        mps_smallest = state.smallest.get("mps sprite", math.nan)
+        fastest = min(best_sprites, key=lambda s: s.wall)
+        goals += [
+            Goal(f"long sprite within 1.2x of the best ({fastest.name}), wall",
+                 f"{mps_sprite.wall / fastest.wall:.2f}", mps_sprite.wall / fastest.wall <= 1.2),
+            Goal("long sprite: no duplicate tiles (smallest neighbour difference, grey levels)",
+                 f"{mps_smallest:.1f} (duplicate below {verify.DUPLICATE_BELOW})",
+                 mps_smallest >= verify.DUPLICATE_BELOW),
+            Goal("long sprite: every ffmpeg of mps at most 500 MiB", f"{mps_sprite.peak_mib:.0f} MiB",
+                 mps_sprite.peak_mib <= 500),
+        ]  # fmt: skip
+    for comparison in comparisons():
+        if comparison.key in state.comparisons:
+            goals += comparison_goals(comparison, state.comparisons[comparison.key])
+    return goals
 
 
 def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
     """The Markdown report."""
-    mps, naive, best = state.main
-    long_mps, main_series, sprite_series = state.long_mps, state.main, state.sprites
-    assert long_mps is not None
-    goals = evaluate(state)
-    runs_done = [len(s.samples) for s in state.main + state.sprites]
+    every_series = [*state.main, *state.sprites, *(s for v in state.comparisons.values() for s in v)]
+    runs_done = [len(s.samples) for s in every_series]
     complete = state.rounds == args.runs and all(n == args.runs for n in runs_done)
     partial = "" if complete else f" **Partial: round {state.rounds} of {args.runs} under way.**"
+    subset = (
+        "".join(f" --workload {w}" for w in state.workloads)
+        if list(state.workloads) != list(WORKLOADS)
+        else ""
+    )
     lines = [
         "# Benchmark: mps process vs naive vs best ffmpeg",
         "",
-        f"Made by `make bench` (`bench/run.py --runs {args.runs}{' --quick' if args.quick else ''}`), "
+        f"Made by `make bench` (`bench/run.py --runs {args.runs}{' --quick' if args.quick else ''}{subset}`), "
         f"started {state.started}. Medians of alternating runs (A B C A B C ...), x264 preset "
         f"`{setup.preset}` everywhere, mps at commit `{state.commit}` (when the run started).{partial}",
         "",
@@ -273,44 +349,62 @@ def render(args: argparse.Namespace, setup: Setup, state: Results) -> str:
         *machine(),
         f"- 1-minute load average at start / after each phase: {', '.join(f'{x:.1f}' for x in state.loads)} "
         f"(above {os.cpu_count()} means other work shared the cores during the runs)",
+        f"- `uptime` at the start: `{state.uptime}`; after the latest phase: `{state.uptime_now}`. The "
+        "machine is shared with other engineers' tests: single runs vary by 10-20 %, so compare the "
+        "ratios of medians of alternating runs, not seconds.",
         "",
         "## Inputs",
         "",
-        f"- short: `{setup.short.name}`; long: `{setup.long.name}` (see `bench/inputs.py`)",
-        "- standard workflow: `bench/task.json` + `bench/templates.json`; "
-        "long sprite: `bench/sprite_task.json`",
+        f"- short: `{setup.short.name}`; 20 s: `{setup.clip20.name}`; long: `{setup.long.name}` "
+        "(see `bench/inputs.py`)",
+        "- standard workflow: `bench/task.json` + `bench/templates.json`; long sprite: "
+        "`bench/sprite_task.json`; the other workloads: `bench/*_task.json` (see `bench/workloads.py`)",
         "",
         "## Goals",
         "",
-        *goals_section(goals),
+        *goals_section(evaluate(state)),
         "",
-        "## Standard workflow",
-        "",
-        *series_table(main_series),
-        "",
-        *ratio_table(mps, naive, best),
-        "",
-        "Outputs checked identical in kind (names, sizes, durations ±0.1 s, frame counts of the GIF and",
-        "the 100030 transcode, sprite sheet sizes, WebVTT cue counts).",
-        "",
-        "## Sprite of the long clip",
-        "",
-        *series_table(sprite_series),
-        "",
-        "Smallest mean grey difference between neighbouring tiles: "
-        + ", ".join(f"{name} {value:.1f}" for name, value in state.smallest.items()),
-        "",
-        "## mps peak memory against input duration",
-        "",
-        f"- standard workflow on `{setup.short.name}`: largest ffmpeg {mps.peak_mib:.0f} MiB",
-        f"- standard workflow on `{setup.long.name}`: largest ffmpeg {long_mps.peak_mib:.0f} MiB "
-        f"({long_mps.wall:.0f} s wall, {long_mps.cpu:.0f} s CPU)",
+        *standard_sections(setup, state),
+    ]
+    for comparison in comparisons():
+        if comparison.key in state.comparisons:
+            lines += comparison_section(
+                comparison, state.comparisons[comparison.key], setup_source(setup, comparison)
+            )
+    lines += [
+        "Outputs of every workload checked identical in kind across its pipelines (names, sizes, durations",
+        "±0.1 s, packet counts of every audio and video file and HLS segment, sprite sheet sizes, WebVTT cue",
+        "counts, playlist segment and variant counts, DASH Representations).",
         "",
         "## Commands (first run of each pipeline)",
         "",
-        *commands_section([*main_series, *sprite_series, long_mps]),
+        *commands_section(every_series + ([state.long_mps] if state.long_mps else []), state.comparisons),
     ]
     return "\n".join(lines)
+
+
+def standard_sections(setup: Setup, state: Results) -> list[str]:
+    """The standard workflow, the long sprite and mps's memory against duration (those that ran)."""
+    lines: list[str] = []
+    if state.main:
+        mps, naive, best = state.main
+        lines += ["## Standard workflow", "", "`--workload standard`", "", *series_table(state.main), "",
+                  *ratio_table(mps, naive, best), ""]  # fmt: skip
+    if state.sprites:
+        lines += ["## Sprite of the long clip", "", "`--workload long-sprite`", "", *series_table(state.sprites), "",
+                  "Smallest mean grey difference between neighbouring tiles: "
+                  + ", ".join(f"{name} {value:.1f}" for name, value in state.smallest.items()), ""]  # fmt: skip
+    if state.main and state.long_mps is not None:
+        long_mps = state.long_mps
+        lines += [
+            "## mps peak memory against input duration",
+            "",
+            f"- standard workflow on `{setup.short.name}`: largest ffmpeg {state.main[0].peak_mib:.0f} MiB",
+            f"- standard workflow on `{setup.long.name}`: largest ffmpeg {long_mps.peak_mib:.0f} MiB "
+            f"({long_mps.wall:.0f} s wall, {long_mps.cpu:.0f} s CPU)",
+            "",
+        ]
+    return lines
 
 
 def git_head() -> str:

@@ -21,12 +21,22 @@ BENCH = Path(__file__).resolve().parent
 TASK_FILE = BENCH / "task.json"
 SPRITE_TASK_FILE = BENCH / "sprite_task.json"
 TEMPLATES_FILE = BENCH / "templates.json"
+#: The issue-14 workflow (time-point shots at 1280x720), many large shots, a dense sprite.
+WORKFLOW20_TASK_FILE = BENCH / "workflow20_task.json"
+SHOTS_TASK_FILE = BENCH / "shots_task.json"
+DENSE_SPRITE_TASK_FILE = BENCH / "dense_sprite_task.json"
 
 #: Definitions used by task.json / templates.json.
 HD, FLU, HD_LOGO = 100030, 100010, 1000030
 SNAPSHOT, SAMPLE, SPRITE, LONG_SPRITE, GIF = 10, 1000360, 1000160, 1000161, 1000010
+#: Time-point shots at 1280x720 (the issue-14 workflow); the dense sprite (one tile every 1 %).
+SNAPSHOT_720, DENSE_SPRITE = 1000720, 1000162
 #: Ten time points, in percent of the duration (ExtTimeOffsetSet).
 SNAPSHOT_PERCENTS = (5, 15, 25, 35, 45, 55, 65, 75, 85, 95)
+#: The many-shots workload: fifty time points (1 %, 3 %, ... 99 %) at the source's size.
+MANY_SNAPSHOT_PERCENTS = tuple(range(1, 100, 2))
+#: The dense sprite: a tile every DENSE_SPRITE_PERCENT % of the duration (100 tiles, 0.2 s apart on 20 s).
+DENSE_SPRITE_PERCENT = 1
 #: Sampled snapshots every 5 s at 640x360; sprite 10x10 of 160x90 every second (60 tiles for 60 s).
 SAMPLE_INTERVAL, SAMPLE_BOX = 5.0, (640, 360)
 SPRITE_INTERVAL, SPRITE_GRID, TILE = 1.0, (10, 10), (160, 90)
@@ -92,6 +102,23 @@ def sample_times(duration: float, fps: float, interval: float) -> list[float]:
 
 
 @dataclass(frozen=True)
+class Snapshots:
+    """The time-point shots of a workload: their definition, box (None: source size) and instants."""
+
+    definition: int = SNAPSHOT
+    box: tuple[int, int] | None = None
+    percents: tuple[int, ...] = SNAPSHOT_PERCENTS
+
+
+#: The snapshots of each standard-style workload (``--snapshots``).
+SNAPSHOT_SETS = {
+    "standard": Snapshots(),
+    "720p": Snapshots(SNAPSHOT_720, (1280, 720)),
+    "many": Snapshots(percents=MANY_SNAPSHOT_PERCENTS),
+}
+
+
+@dataclass(frozen=True)
 class Workload:
     """Everything the pipelines need to know about one input: its name, size and timeline."""
 
@@ -101,6 +128,7 @@ class Workload:
     height: int
     duration: float
     fps: float
+    snapshots: Snapshots = Snapshots()
 
     @property
     def stem(self) -> str:
@@ -121,9 +149,20 @@ class Workload:
         return even(frame_width * LOGO_WIDTH_PERCENT / 100)
 
     def snapshot_times(self) -> list[float]:
-        """The ten time points, clamped to the last frame."""
+        """The time points, clamped to the last frame."""
         end = last_instant(self.duration, self.fps)
-        return [min(round(p * self.duration / 100, 3), end) for p in SNAPSHOT_PERCENTS]
+        return [min(round(p * self.duration / 100, 3), end) for p in self.snapshots.percents]
+
+    def snapshot_size(self) -> tuple[int, int] | None:
+        """Size of a time-point shot (None: the source's, no scaling)."""
+        box = self.snapshots.box
+        return None if box is None else fit((self.width, self.height), *box)
+
+    def percent_times(self, percent: int) -> list[float]:
+        """Instants every ``percent`` % of the duration from 0, while a frame exists (mps's rule)."""
+        last = self.duration - 1.0 / self.fps + 1e-6
+        step = self.duration * percent / 100
+        return [k * step for k in range(math.ceil(100 / percent)) if k * step <= last]
 
     def sample_times(self) -> list[float]:
         """Instants of the sampled snapshots."""
@@ -191,6 +230,17 @@ def check_task_files() -> None:
     sprites = {t["Definition"]: t for t in templates["ImageSpriteTemplateSet"]}
     assert sprites[SPRITE]["SampleInterval"] == SPRITE_INTERVAL
     assert sprites[LONG_SPRITE]["SampleInterval"] == LONG_SPRITE_INTERVAL
+    snapshots = {t["Definition"]: t for t in templates["SnapshotByTimeOffsetTemplateSet"]}
+    assert (snapshots[SNAPSHOT_720]["Width"], snapshots[SNAPSHOT_720]["Height"]) == SNAPSHOT_SETS["720p"].box
+    workflow20 = json.loads(WORKFLOW20_TASK_FILE.read_text())
+    assert workflow20["SnapshotByTimeOffsetTaskSet"][0]["Definition"] == SNAPSHOT_720
+    assert {k: v for k, v in workflow20.items() if k != "SnapshotByTimeOffsetTaskSet"} == {
+        k: v for k, v in task.items() if k != "SnapshotByTimeOffsetTaskSet"
+    }
+    shots = json.loads(SHOTS_TASK_FILE.read_text())["SnapshotByTimeOffsetTaskSet"][0]
+    assert shots["ExtTimeOffsetSet"] == [f"{p}%" for p in MANY_SNAPSHOT_PERCENTS]
+    dense = sprites[DENSE_SPRITE]
+    assert (dense["SampleType"], dense["SampleInterval"]) == ("Percent", DENSE_SPRITE_PERCENT)
     gif = task["AnimatedGraphicTaskSet"][0]
     assert (gif["StartTimeOffset"], gif["EndTimeOffset"]) == GIF_WINDOW
     assert templates["AnimatedGraphicsTemplateSet"][0]["Height"] == GIF_SHORT_SIDE

@@ -11,7 +11,8 @@ pad where the output's own filters (watermarks, pixel format) continue.
   (a cascade: 1080p -> 720p -> 360p), which costs less than scaling every rung from the source.
   Scaling is a per-axis resize, so the cascade frames the picture exactly as a direct scale does;
   only the resampling differs, and it is kept to downscales of at least :data:`CASCADE_FACTOR`
-  so that no rung is resampled twice at nearly the same size (which would blur it for no gain).
+  (give or take the even rounding of sizes) so that no rung is resampled twice at nearly the same
+  size (which would blur it for no gain).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from mps.media.geometry import Size, fill_filters
 
 #: A cascaded rung is made from a larger picture at least this much larger on both axes.
 CASCADE_FACTOR = 1.5
+#: Pixels a cascade source may miss :data:`CASCADE_FACTOR` by: sizes are rounded to even numbers,
+#: so a ladder's 1.5x steps land a pixel short (1280 is 1.499x 854, the 480p of 16:9).
+_EVEN_SLACK = 2
 #: How far (relative) a picture's aspect ratio may be from the source's and still be "the full picture".
 _ASPECT_TOLERANCE = 0.01
 
@@ -92,8 +96,8 @@ class SharedFrames:
             candidates = [
                 other for other in placed
                 if other.rate == request.rate and self._full_picture(other)
-                and other.size.width >= CASCADE_FACTOR * request.size.width
-                and other.size.height >= CASCADE_FACTOR * request.size.height
+                and other.size.width + _EVEN_SLACK >= CASCADE_FACTOR * request.size.width
+                and other.size.height + _EVEN_SLACK >= CASCADE_FACTOR * request.size.height
             ]  # fmt: skip
             parents[request] = min(candidates, key=lambda r: r.size.width * r.size.height, default=None)
             placed.append(request)

@@ -84,6 +84,14 @@ def test_a_ladder_cascades_through_the_nearest_larger_rung() -> None:
     assert_well_formed(graph, taken)
 
 
+def test_a_rung_a_pixel_short_of_the_factor_still_cascades() -> None:
+    # 1280x720 is 1.499x 854x480 (the 480p of 16:9, rounded to even): 480p comes from 720p, not 1080p.
+    graph, taken = take_all([req(1920, 1080), req(1280, 720), req(854, 480), req(640, 360)])
+    assert origin(graph, "scale=854:480") == "scale=1280:720"
+    assert origin(graph, "scale=640:360") == "scale=1280:720"
+    assert_well_formed(graph, taken)
+
+
 @pytest.mark.parametrize(
     "small",
     [
