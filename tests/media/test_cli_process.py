@@ -284,3 +284,21 @@ def test_one_failing_sub_task_does_not_fail_the_others(tmp_path: Path, sample_cl
     assert entries[0]["TranscodeTask"]["Status"] == "FAIL"
     assert entries[0]["TranscodeTask"]["ErrCodeExt"].startswith("InvalidParameterValue")
     assert entries[1]["TranscodeTask"]["Status"] == "SUCCESS"
+
+
+def test_the_mp3_preset_makes_a_320_kbps_mp3(tmp_path: Path, clip: ClipFactory) -> None:
+    # 1020 lies outside the client's bitrate range (26-256 kbps); a preset may, a client may not.
+    task = write_json(tmp_path / "task.json", {"TranscodeTaskSet": [{"Definition": 1020}]})
+    done = run_mps("process", clip(duration=2.0), "--task", task, "--output-dir", tmp_path / "out", "-q")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    output = result["MediaProcessResultSet"][0]["TranscodeTask"]["Output"]
+    mp3 = tmp_path / "out" / output["Path"].lstrip("/")
+    entries = "stream=codec_name,codec_type,bit_rate"
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", mp3],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    streams = json.loads(probe.stdout)["streams"]
+    assert [s["codec_type"] for s in streams] == ["audio"] and streams[0]["codec_name"] == "mp3"
+    assert int(streams[0]["bit_rate"]) == 320000

@@ -53,6 +53,7 @@ from mps.media.watermark import image_input_map, overlay_watermarks, watermark_i
 from mps.models.metadata import MediaMetaData
 from mps.models.templates import (
     AUDIO_CONTAINERS,
+    PRESET_CONTEXT,
     OverrideTranscodeParameter,
     RawTranscodeParameter,
     VideoTemplateInfo,
@@ -317,12 +318,17 @@ def _output_arg(output: Path) -> str:
 
 
 def effective_parameters(
-    template: RawTranscodeParameter, override: OverrideTranscodeParameter | None
+    template: RawTranscodeParameter,
+    override: OverrideTranscodeParameter | None,
+    *,
+    preset: bool = False,
 ) -> RawTranscodeParameter:
     """A template with a task's OverrideParameter applied, revalidated.
 
     Fields the override leaves out keep the template's values. ``Vcrf=100`` and ``Bframes=-1``
-    reset those fields to automatic, as Tencent's ``...ForUpdate`` models document.
+    reset those fields to automatic, as Tencent's ``...ForUpdate`` models document. ``preset``
+    revalidates in the preset context: Tencent's presets hold values a client may not ask for
+    (1020 is MP3 at 320 kbps), while an override's own values were already bounded by its model.
 
     Raises:
         InvalidParameterError: the merged template is invalid (``InvalidParameterValue.<Field>``).
@@ -341,6 +347,6 @@ def effective_parameters(
             if video.get("Bframes") == -1:
                 video["Bframes"] = None
     try:
-        return RawTranscodeParameter.model_validate(merged)
+        return RawTranscodeParameter.model_validate(merged, context=PRESET_CONTEXT if preset else None)
     except ValidationError as exc:
         raise invalid_parameter(exc, "OverrideParameter") from None

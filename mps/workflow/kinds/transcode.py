@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from mps.media.ops.transcode import effective_parameters
 from mps.media.specs import TranscodeSpec
 from mps.models import RawTranscodeParameter, TranscodeResult, TranscodeTaskInput, TranscodeTemplate
+from mps.models.templates import PRESET_CONTEXT
 from mps.workflow.kind import JsonDict, Kind
 from mps.workflow.operations.transcode import run_transcode
 
@@ -16,17 +17,21 @@ if TYPE_CHECKING:
 
 def resolve(resolver: SubtaskResolver, item: TranscodeTaskInput) -> TranscodeSpec:
     """The template (or ``RawParameter``) with ``OverrideParameter`` merged in."""
+    preset = False
     if item.Definition:
         template = resolver.template(KIND, item.Definition, TranscodeTemplate)
+        # A preset's values may lie outside the client's bounds (1020 is MP3 at 320 kbps).
+        preset = template.Type == "Preset"
         base = RawTranscodeParameter.model_validate(
-            template.model_dump(include=set(RawTranscodeParameter.model_fields))
+            template.model_dump(include=set(RawTranscodeParameter.model_fields)),
+            context=PRESET_CONTEXT if preset else None,
         )
     else:
         assert item.RawParameter is not None  # the input model requires it with Definition 0
         base = item.RawParameter
     return TranscodeSpec(
         definition=item.Definition,
-        params=effective_parameters(base, item.OverrideParameter),
+        params=effective_parameters(base, item.OverrideParameter, preset=preset),
         watermarks=resolver.watermarks(item.WatermarkSet),
         start=item.StartTimeOffset,
         end=item.EndTimeOffset,
