@@ -13,7 +13,7 @@ import tencentcloud.mps.v20190612.models as sdk
 from mps.errors import InvalidParameterError, SourceError
 from mps.media.geometry import Size
 from mps.media.naming import LadderNamer, Namer
-from mps.media.ops.ladder import LadderFiles, build_ladder, plan_ladder
+from mps.media.ops.ladder import LadderFiles, build_ladder, plan_ladder, x264_threads
 from mps.media.ops.ladder_manifest import (
     AudioGroup,
     Variant,
@@ -400,3 +400,17 @@ def test_std_ext_stream_infos_replace_the_templates_streams() -> None:
     with pytest.raises(InvalidParameterError) as caught:
         effective_template(template, audio_only)
     assert caught.value.code == "InvalidParameterValue.PureAudio"
+
+
+def test_each_rung_encoder_is_given_threads_to_bound_memory() -> None:
+    # Four x264s at their own 1.5 threads per core held 536 MiB on a 1080p ladder; 2 each, 492.
+    argv = _argv(_template([_stream(360, 600), _stream(240, 300), _stream(144, 150)]))
+    assert _after(argv, "-threads:v:0") == [str(x264_threads(3))] * 3
+    assert x264_threads(4, cores=2) == 2  # never 1: ffmpeg runs the encoders in turn from one thread
+    assert x264_threads(4, cores=16) == 6
+    assert x264_threads(1, cores=16) is None  # one encoder: x264's own choice
+
+
+def test_a_single_rung_keeps_x264s_own_threads() -> None:
+    argv = _argv(_template([_stream(360, 600)]))
+    assert not [arg for arg in argv if arg.startswith("-threads")]
