@@ -130,20 +130,8 @@ def submit_task(
             request, store, broker, templates, account_id, workflow_id, trigger, allow_private_urls
         )
     task = validate_request(request, templates, allow_private_urls=allow_private_urls)
-    new = NewTask(
-        task_id=new_task_id(account_id),
-        request=request.to_wire(),
-        session_id=request.SessionId or None,
-        session_context=request.SessionContext,
-        notify=_notify(request.TaskNotifyConfig),
-        priority=request.TasksPriority,
-        deadline=_deadline(request),
-        workflow_id=workflow_id,
-        subtasks=[
-            NewSubtask(kind=KINDS.of_input(item).name, input=item.to_wire()) for item in task.subtasks()
-        ],
-        trigger=trigger,
-    )
+    subtasks = [NewSubtask(kind=KINDS.of_input(item).name, input=item.to_wire()) for item in task.subtasks()]
+    new = _new_task(request, new_task_id(account_id), request.to_wire(), subtasks, workflow_id, trigger)
     record, created = create_task(store, new)
     if created:
         dispatch(broker, record.task_id, len(new.subtasks), record.priority,
@@ -170,17 +158,8 @@ def _submit_orchestration(
     dag = validate_orchestration(request, templates, allow_private_urls=allow_private_urls)
     wire = request.to_wire()
     wire["Activities"] = stored_activities(request.Activities or [])
-    new = NewTask(
-        task_id=new_schedule_task_id(account_id),
-        request=wire,
-        session_id=request.SessionId or None,
-        session_context=request.SessionContext,
-        notify=_notify(request.TaskNotifyConfig),
-        priority=request.TasksPriority,
-        deadline=_deadline(request),
-        workflow_id=workflow_id,
-        subtasks=new_activities(dag),
-        trigger=trigger,
+    new = _new_task(
+        request, new_schedule_task_id(account_id), wire, new_activities(dag), workflow_id, trigger
     )
     record, created = create_task(store, new)
     if created:
@@ -241,6 +220,30 @@ def with_schedule(request: ProcessMediaRequest, store: TaskStore) -> ProcessMedi
             or _parsed(_NotifyConfig, schedule.get("TaskNotifyConfig")),
             "TimeoutSeconds": request.TimeoutSeconds or schedule.get("TimeoutSeconds"),
         }
+    )
+
+
+def _new_task(
+    request: ProcessMediaRequest,
+    task_id: str,
+    wire: dict[str, Any],
+    subtasks: list[NewSubtask],
+    workflow_id: int | None,
+    trigger: BucketTrigger | None,
+) -> NewTask:
+    """The task to store for ``request``: what every task takes from its request, in one place
+    for flat tasks and orchestrations alike."""
+    return NewTask(
+        task_id=task_id,
+        request=wire,
+        session_id=request.SessionId or None,
+        session_context=request.SessionContext,
+        notify=_notify(request.TaskNotifyConfig),
+        priority=request.TasksPriority,
+        deadline=_deadline(request),
+        workflow_id=workflow_id,
+        subtasks=subtasks,
+        trigger=trigger,
     )
 
 
