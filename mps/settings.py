@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     schedule_poll_interval: float = Field(
         5.0, ge=0, description="Seconds between checks for due Schedule triggers in mps listen (0 = off)"
     )
+    segment_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Transcodes (MP4, H.264) of inputs longer than twice this are cut at keyframes into "
+        "chunks of about this many seconds, encoded by several workers and joined (0 = off)",
+    )
     stall_timeout: float = Field(
         120.0, ge=0, description="Seconds an ffmpeg run may go without progress before it is killed (0 = off)"
     )

@@ -38,10 +38,11 @@ WorkflowKind = Literal["workflow", "schedule"]
 #: What a task's history records (orchestration.md §5), one row per transition, written in the
 #: transaction that makes it: ``created``, ``probed`` and ``finished`` are the task's; ``ready``,
 #: ``started``, ``succeeded``, ``failed``, ``skipped``, ``retried`` and ``aborted`` a sub-task's;
-#: ``delivered`` an outbox row's (an event or a work message sent).
+#: ``delivered`` an outbox row's (an event or a work message sent); ``split`` a transcode's cut into
+#: chunk sub-tasks (:mod:`mps.workflow.chunks`).
 HistoryEvent = Literal[
     "created", "ready", "probed", "started", "succeeded", "failed", "retried", "skipped", "aborted",
-    "finished", "delivered",
+    "finished", "delivered", "split",
 ]  # fmt: skip
 
 #: Sub-task states after which nothing about the sub-task changes any more.
@@ -498,6 +499,21 @@ class Tasks(Protocol):
 
     def add_subtasks(self, task_id: str, subtasks: Sequence[NewSubtask]) -> int:
         """Append sub-tasks (after a probe); returns the index of the first one added."""
+        ...
+
+    def split_subtask(
+        self,
+        task_id: str,
+        index: int,
+        token: str,
+        parts: Sequence[NewSubtask],
+        work: Callable[[list[int]], Sequence[tuple[EventTarget, JsonDict]]],
+    ) -> int | None:
+        """Attempt ``token``'s sub-task is cut into ``parts`` (:mod:`mps.workflow.chunks`), in one
+        transaction: it goes PENDING with no lease, the parts are appended after the last sub-task,
+        ``split`` is recorded, and the outbox rows ``work`` returns for the parts' indexes are
+        written. Returns the first part's index; None when the attempt no longer holds the
+        sub-task (fenced off: nothing changed)."""
         ...
 
     def start_subtask(

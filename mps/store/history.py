@@ -45,6 +45,11 @@ def created_events(
     return events + [("ready", first + i) for i, sub in enumerate(subtasks) if sub.status == "WAITING"]
 
 
+def split_detail(first: int, parts: int) -> JsonDict:
+    """A ``split`` event's detail: the chunk sub-tasks the transcode was cut into (``first`` ..)."""
+    return {"Chunks": list(range(first, first + parts))}
+
+
 def probed_detail(metadata: JsonDict) -> JsonDict:
     """A ``probed`` event's detail: the headline of the input's MediaMetaData."""
     return {key: metadata[key] for key in _PROBED_KEYS if key in metadata}

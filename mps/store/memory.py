@@ -55,6 +55,7 @@ from mps.store.history import (
     finished_detail,
     followup_detail,
     probed_detail,
+    split_detail,
     started_detail,
     status_event,
 )
@@ -396,6 +397,31 @@ class MemoryTaskStore(MemoryCatalog, MemoryLeases, MemoryHistory):
             first = self._append_subtasks(task_id, new)
             for event, at in created_events(new, first, created=False):
                 self._history(task_id, event, at)
+            return first
+
+    def split_subtask(
+        self,
+        task_id: str,
+        index: int,
+        token: str,
+        parts: Sequence[NewSubtask],
+        work: Callable[[list[int]], Sequence[tuple[EventTarget, JsonDict]]],
+    ) -> int | None:
+        """See :meth:`mps.store.base.Tasks.split_subtask`."""
+        with self._lock:
+            self._task(task_id)
+            sub = self._subtask(task_id, index)
+            if sub.status != "PROCESSING" or sub.lease_token != token:
+                return None
+            self._subtasks[task_id][index] = replace(
+                sub, status="PENDING", progress=0, **lease_fields(None, None, self._now())
+            )
+            first = self._append_subtasks(task_id, parts)
+            self._history(task_id, "split", index, detail=split_detail(first, len(parts)))
+            for event, at in created_events(parts, first, created=False):
+                self._history(task_id, event, at)
+            for target, payload in work(list(range(first, first + len(parts)))):
+                self._insert_event(task_id, target, payload)
             return first
 
     def _subtask(self, task_id: str, index: int) -> SubtaskRecord:

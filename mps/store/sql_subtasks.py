@@ -3,7 +3,7 @@ harmless: a sub-task result is stored once, a task finishes once with its outbox
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from mps.store.history import (
     finish_detail,
     finished_detail,
     followup_detail,
+    split_detail,
     started_detail,
     status_event,
 )
@@ -61,6 +62,42 @@ class SubtasksMixin(TasksMixin):
             self._insert_subtasks(conn, task_id, first, new)
             for event, at in created_events(new, first, created=False):
                 self._history(conn, task_id, event, at)
+            return first
+
+    def split_subtask(
+        self,
+        task_id: str,
+        index: int,
+        token: str,
+        parts: Sequence[NewSubtask],
+        work: Callable[[list[int]], Sequence[tuple[EventTarget, JsonDict]]],
+    ) -> int | None:
+        """See :meth:`mps.store.base.Tasks.split_subtask`."""
+        now = self._now()
+        with self._write() as conn:
+            # The task row lock orders this against the finishes of the task's other sub-tasks.
+            self._fetch_task(conn, task_id, lock=self._postgres)
+            parked = conn.execute(
+                sa.update(subtasks)
+                .where(
+                    subtask_key(task_id, index),
+                    subtasks.c.status == "PROCESSING",
+                    subtasks.c.lease_token == token,
+                )
+                .values(status="PENDING", progress=0, lease_token=None, lease_until=None)
+            )
+            if parked.rowcount != 1:
+                return None
+            last = conn.execute(
+                sa.select(sa.func.max(subtasks.c.subtask_index)).where(subtasks.c.task_id == task_id)
+            ).scalar()
+            first = int(last or 0) + 1  # the parent itself is a row: never None
+            self._insert_subtasks(conn, task_id, first, parts)
+            self._history(conn, task_id, "split", index, detail=split_detail(first, len(parts)))
+            for event, at in created_events(parts, first, created=False):
+                self._history(conn, task_id, event, at)
+            for target, payload in work(list(range(first, first + len(parts)))):
+                insert_event(conn, task_id, target, payload, now)
             return first
 
     def start_subtask(

@@ -128,9 +128,7 @@ class Fence:
             MpsError: the store did not answer (retryable: the upload is tried again).
         """
         self.check()
-        with self._lock:
-            held = sorted(self._held)
-        renewed = all(self.lifecycle.renew(self.task_id, index, self.token, self.lease) for index in held)
+        renewed = self._renew_held()
         with self._lock:
             if renewed:
                 self._renewed_at = self.clock()
@@ -148,12 +146,8 @@ class Fence:
         # stops this attempt's ffmpeg.
         interval = min(self.lease.total_seconds() / 3, RENEW_AT_MOST_EVERY)
         while not self._stop.wait(interval):
-            with self._lock:
-                held = sorted(self._held)
             try:
-                renewed = all(
-                    self.lifecycle.renew(self.task_id, index, self.token, self.lease) for index in held
-                )
+                renewed = self._renew_held()
             except MpsError as exc:  # the store did not answer: holds() judges by the last success
                 log.warning("task %s: lease not renewed (%s); retrying", self.task_id, exc.message)
                 self.holds()
@@ -165,6 +159,16 @@ class Fence:
                     self._fenced("another attempt holds the sub-task, or it ended (aborted, or final)")
             if not self.holds():
                 return
+
+    def _renew_held(self) -> bool:
+        """Renew every sub-task still held; False when one of them was refused. A refusal for a
+        sub-task released meanwhile does not count: its commit (or its split into chunks,
+        :mod:`mps.workflow.chunks`) ended this attempt's hold on purpose."""
+        with self._lock:
+            held = sorted(self._held)
+        refused = [i for i in held if not self.lifecycle.renew(self.task_id, i, self.token, self.lease)]
+        with self._lock:
+            return not any(index in self._held for index in refused)
 
     def _fenced(self, why: str) -> None:
         """Close the fence (called with the lock held): kill the run, refuse uploads and commits."""

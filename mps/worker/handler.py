@@ -25,12 +25,14 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from mps.broker.base import DecodeError, Delivery, RetryPolicy
+from mps.errors import MpsError
 from mps.metrics import Metrics
-from mps.store.base import SubtaskRecord, TaskRecord
+from mps.store.base import SubtaskRecord, SubtaskStatus, TaskRecord
 from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import InputCache
 from mps.worker.produce import Produced, SubtaskProducer
 from mps.worker.retrying import Retrying
+from mps.workflow.chunks import CHUNK_KIND, ChunkJob, chunk_failure
 from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.messages import WorkMessage
 
@@ -118,6 +120,12 @@ class WorkHandler:
         self.lifecycle.changed(task)
         final = delivery.attempts >= self.max_attempts
         with Fence(self.lifecycle, task_id, [r.index for r in records], token, self.lease) as fence:
+            chunks = [record for record in records if record.kind == CHUNK_KIND]
+            for record in chunks:  # a chunk's message names it alone (mps.workflow.chunks)
+                self._run_chunk(task, record, fence, final)
+            records = [record for record in records if record.kind != CHUNK_KIND]
+            if not records:
+                return
             started = time.monotonic()
             try:
                 produced = self.producer.produce_many(task, records, final_attempt=final, fence=fence)
@@ -126,10 +134,47 @@ class WorkHandler:
                 return
             elapsed = time.monotonic() - started
             for record, result in zip(records, produced, strict=True):
+                if result.entry is None:  # split into chunks: the split was its commit
+                    continue
                 if self._commit(task, record.index, result, token, fence, record.attempts):
                     self.inputs.discard(task_id)
+                if result.joined is not None and result.entry.result.Status == "SUCCESS":
+                    self.producer.chunks.discard(result.joined)
         if self.metrics is not None:
             self._observe(task_id, records, produced, elapsed)
+
+    def _run_chunk(self, task: TaskRecord, record: SubtaskRecord, fence: Fence, final: bool) -> None:
+        """Encode one chunk sub-task and commit it (the last one releases its transcode's join).
+
+        A media failure is committed as the chunk's FAIL (its transcode then fails with it, unless
+        the retry policy runs it again); a transient one is raised, so the message is retried.
+        """
+        job = ChunkJob.from_input(record.input)
+        parent = next(s for s in self.store.get_subtasks(task.task_id) if s.index == job.parent)
+        status: SubtaskStatus = "SUCCESS"
+        try:
+            result = self.producer.encode_chunk(task, job, parent, fence)
+        except AttemptFencedError as exc:
+            log.warning("task %s chunk %d: %s", task.task_id, record.index, exc.message)
+            return
+        except MpsError as exc:
+            if exc.retryable and not final:
+                raise
+            log.warning("task %s chunk %d failed: %s [%s]", task.task_id, record.index, exc.message, exc.code)
+            result, status = chunk_failure(exc.code, exc.err_code, exc.message), "FAIL"
+
+        def commit() -> bool:
+            fence.check()
+            return self.lifecycle.finish_chunk(
+                task, record.index, job.parent, result, status, fence.token, record.attempts
+            )
+
+        try:
+            self.retry.call(commit, what=f"task {task.task_id} chunk {record.index}: commit")
+        except AttemptFencedError as exc:
+            log.warning("task %s chunk %d: not committed: %s", task.task_id, record.index, exc.message)
+            return
+        fence.release(record.index)
 
     def _observe(
         self, task_id: str, records: list[SubtaskRecord], produced: list[Produced], elapsed: float
@@ -140,7 +185,8 @@ class WorkHandler:
         metadata = self.store.get_task(task_id).metadata or {}
         duration = float(metadata.get("Duration") or 0.0)
         for record, result in zip(records, produced, strict=True):
-            self.metrics.observe_subtask(record.kind, result.entry.result.Status, elapsed, duration)
+            if result.entry is not None:  # a split is no run
+                self.metrics.observe_subtask(record.kind, result.entry.result.Status, elapsed, duration)
 
     def _start(self, task_id: str, index: int, token: str) -> SubtaskRecord | None:
         """Start the sub-task for attempt ``token``, or None when this delivery must not run it."""
@@ -165,9 +211,12 @@ class WorkHandler:
             MpsError: the store still did not answer after the retries (the message is retried).
         """
 
+        entry = produced.entry
+        assert entry is not None
+
         def commit() -> bool:
             fence.check()
-            return self.lifecycle.finish(task, index, produced.entry, produced.source_error, token, attempt)
+            return self.lifecycle.finish(task, index, entry, produced.source_error, token, attempt)
 
         try:
             finished = self.retry.call(commit, what=f"task {task.task_id} sub-task {index}: commit")

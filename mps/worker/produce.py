@@ -9,6 +9,7 @@ retried and nothing is committed.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,11 +28,22 @@ from mps.models import (
     parse_wire,
 )
 from mps.storage import Storage, output_location
-from mps.store.base import SubtaskRecord, TaskRecord
+from mps.store.base import JsonDict, SubtaskRecord, TaskRecord
+from mps.worker.chunked import (
+    ChunkWork,
+    Failed,
+    Fetched,
+    Join,
+    Split,
+    is_transcode,
+    join_operation,
+    parse_transcode,
+)
 from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import CachedInput, InputCache
 from mps.worker.retrying import Retrying
 from mps.workflow.assets import AssetFetcher
+from mps.workflow.chunks import ChunkJob
 from mps.workflow.execute import failed_result
 from mps.workflow.executor import Executor, Placement, Run
 from mps.workflow.kinds import KINDS
@@ -47,10 +59,16 @@ PROGRESS_INTERVAL = 1.0
 
 @dataclass(frozen=True)
 class Produced:
-    """A sub-task's result entry, and the source failure behind it if the input itself failed."""
+    """A sub-task's result entry, and the source failure behind it if the input itself failed.
 
-    entry: MediaProcessTaskResult
+    ``entry`` is None for a transcode that was split into chunks (:mod:`mps.workflow.chunks`):
+    there is nothing to commit, the split was. ``joined``: the chunks a joined transcode was made
+    of, to delete once it is committed.
+    """
+
+    entry: MediaProcessTaskResult | None
     source_error: MpsError | None = None
+    joined: Fetched | None = None
 
 
 class SubtaskProducer:
@@ -74,6 +92,7 @@ class SubtaskProducer:
     ) -> None:
         self.lifecycle, self.storage, self.executor, self.inputs = lifecycle, storage, executor, inputs
         self.retry = retry if retry is not None else Retrying()
+        self.chunks = ChunkWork(lifecycle, storage, executor, self.retry)
 
     def produce(self, task: TaskRecord, record: SubtaskRecord, *, final_attempt: bool = False) -> Produced:
         """The result entry of sub-task ``record`` of ``task`` (:meth:`produce_many` of one)."""
@@ -117,8 +136,15 @@ class SubtaskProducer:
                 pairs = zip(records, requests, strict=True)
                 return [Produced(workspace.failed(r.index, q, exc), exc) for r, q in pairs]
             assert cached.path is not None
+            done: dict[int, Produced] = {}
+            joins: dict[int, Fetched] = {}
+            if fence is not None and any(map(is_transcode, records)):
+                self._chunked(task, records, requests, meta, cached.path, fence, stack, done, joins)
+            todo = [(r, q) for r, q in zip(records, requests, strict=True) if r.index not in done]
+            if not todo:
+                return [done[record.index] for record in records]
             run = Run(
-                items=[(record.index, request) for record, request in zip(records, requests, strict=True)],
+                items=[(record.index, request) for record, request in todo],
                 meta=meta,
                 source=str(cached.path),
                 file_name=info.file_name,
@@ -127,9 +153,66 @@ class SubtaskProducer:
                 cancel=fence.cancel if fence is not None else threading.Event(),
                 task_id=task.task_id,
                 timeouts=activity_timeouts(task),
+                operations={index: join_operation(fetched, meta) for index, fetched in joins.items()},
             )
             entries = self.executor.run(run, workspace)
-        return [Produced(entries[record.index]) for record in records]
+        return [done.get(r.index) or Produced(entries[r.index], joined=joins.get(r.index)) for r in records]
+
+    def _chunked(
+        self,
+        task: TaskRecord,
+        records: Sequence[SubtaskRecord],
+        requests: Sequence[SubtaskInput],
+        meta: MediaMetaData,
+        source: Path,
+        fence: Fence,
+        stack: ExitStack,
+        done: dict[int, Produced],
+        joins: dict[int, Fetched],
+    ) -> None:
+        """Split, join or fail the chunked transcodes among ``records`` (:mod:`mps.worker.chunked`):
+        what needs no run goes into ``done`` (a split, a failure), the chunks of a join (fetched,
+        then removed with ``stack``) into ``joins``."""
+        subtasks = self.lifecycle.store.get_subtasks(task.task_id)
+        for record, request in zip(records, requests, strict=True):
+            decision = self.chunks.decide(record, request, meta, subtasks)
+            if isinstance(decision, Split):
+                try:
+                    if self.chunks.split(task, record, decision.spec, meta, source, fence):
+                        done[record.index] = Produced(None)
+                except AttemptFencedError:
+                    raise
+                except MpsError as exc:  # the packets could not be listed: encode it whole
+                    log.warning("task %s sub-task %d not split: %s", task.task_id, record.index, exc.message)
+            elif isinstance(decision, Join):
+                fetched = self.chunks.fetch(task, decision)
+                stack.callback(shutil.rmtree, fetched.directory, True)
+                joins[record.index] = fetched
+            elif isinstance(decision, Failed):
+                inner = decision.result.get("ChunkTask") or {}
+                error = MpsError(
+                    str(inner.get("Message") or "a chunk failed"),
+                    code=str(inner.get("ErrCodeExt") or "InternalError"),
+                )
+                error.err_code = int(inner.get("ErrCode") or 0) or error.err_code
+                done[record.index] = Produced(failed_result(record.kind, request, error))
+
+    def encode_chunk(self, task: TaskRecord, job: ChunkJob, parent: SubtaskRecord, fence: Fence) -> JsonDict:
+        """Run chunk sub-task ``job`` of transcode ``parent``: its file encoded and uploaded beside
+        the transcode's output; the chunk's result.
+
+        Raises:
+            MpsError: the input, ffmpeg or the upload failed.
+        """
+        info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
+        request = parse_transcode(parent)
+        bucket, _ = output_location(
+            info, _storage(task, "OutputStorage"), request.OutputStorage, task.request.get("OutputDir")
+        )
+        with self.inputs.use(task.task_id, info) as cached:
+            meta = self._metadata(task.task_id, cached)
+            assert cached.path is not None
+            return self.chunks.encode(task, job, parent, meta, cached.path, bucket, fence)
 
     def _assets(self, directory: Path) -> AssetFetcher:
         """Watermark images of a run: from the object store or http(s), never local files."""

@@ -35,6 +35,7 @@ from mps.runner import CancellableRunner, Runner
 from mps.settings import Settings
 from mps.workflow.assets import default_font_file
 from mps.workflow.context import OperationContext
+from mps.workflow.execute import Operation, execute_subtask
 from mps.workflow.fused import run_step
 from mps.workflow.kind import TemplateLookup
 from mps.workflow.resolve import AssetFetcher, SubtaskResolver, check_request
@@ -105,6 +106,8 @@ class Run:
         task_id: the task, for log lines.
         timeouts: seconds each sub-task's ffmpeg may run, by index, when shorter than
             ``MPS_FFMPEG_TIMEOUT`` (an activity's ``TimeoutSeconds``).
+        operations: sub-tasks produced by another operation than their kind's, by index, each run
+            alone (the join of a chunked transcode, :mod:`mps.workflow.chunks`).
     """
 
     items: Sequence[tuple[int, SubtaskInput]]
@@ -118,6 +121,7 @@ class Run:
     cancel: threading.Event = field(default_factory=threading.Event)
     task_id: str = ""
     timeouts: Mapping[int, float] = field(default_factory=dict)
+    operations: Mapping[int, Operation] = field(default_factory=dict)
 
 
 class Executor:
@@ -181,8 +185,10 @@ class Executor:
         scratch = Path(tempfile.mkdtemp(prefix="mps-run-", dir=settings.work_dir))
         try:
             entries, subtasks = self._resolve(run, workspace, scratch)
-            gop = run.gop() if needs_gop(subtasks) else None
-            plan = plan_subtasks(subtasks, run.meta, gop=gop, fuse=settings.plan != "split")
+            planned = [subtask for subtask in subtasks if subtask.index not in run.operations]
+            gop = run.gop() if needs_gop(planned) else None
+            plan = plan_subtasks(planned, run.meta, gop=gop, fuse=settings.plan != "split")
+            alone = tuple(Step((s.index,)) for s in subtasks if s.index in run.operations)
             by_index = {subtask.index: subtask for subtask in subtasks}
 
             def run_one(step: Step) -> dict[int, MediaProcessTaskResult]:
@@ -192,15 +198,19 @@ class Executor:
                     self._context(run, subtask, place, scratch, seek=subtask.index in plan.seek)
                     for subtask, place in zip(group, places, strict=True)
                 ]
-                results = run_step(step, group, contexts, [place.storage for place in places])
+                if (operation := run.operations.get(step.indexes[0])) is not None:
+                    results = [execute_subtask(group[0], contexts[0], places[0].storage, operation=operation)]
+                else:
+                    results = run_step(step, group, contexts, [place.storage for place in places])
                 return {
                     subtask.index: workspace.deliver(subtask, place, entry)
                     for subtask, place, entry in zip(group, places, results, strict=True)
                 }
 
-            workers = max(1, min(run.steps_at_once, len(plan.steps)))
+            steps = (*plan.steps, *alone)
+            workers = max(1, min(run.steps_at_once, len(steps)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mps-step") as pool:
-                for done in pool.map(run_one, plan.steps):
+                for done in pool.map(run_one, steps):
                     entries.update(done)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -8,12 +8,16 @@ transition                     state change                                  out
                                task PROCESSING with it
 :meth:`Lifecycle.probed`       the input's MetaData                          none
 :meth:`Lifecycle.progress`     a sub-task's Progress                         none
+:meth:`Lifecycle.split`        a transcode PENDING, its chunk sub-tasks      the chunks' work messages
+                               appended (:mod:`mps.workflow.chunks`)
 :meth:`Lifecycle.changed`      none (NotifyMode ``Change``)                  the PROCESSING event to
                                                                              the events exchange and
                                                                              the notify target
 :meth:`Lifecycle.finish`       a sub-task SUCCESS or FAIL, once; when it     the FINISH event to the
                                was the last, the task FINISH with the        events exchange and the
                                merged record                                 notify target
+:meth:`Lifecycle.finish_chunk` a chunk SUCCESS or FAIL, once; when it was    the transcode's work
+                               its transcode's last, the transcode WAITING   message (the join)
 :meth:`Lifecycle.abort`        a WAITING or PROCESSING task FINISH with the  the FINISH event to both
                                abort code, its unfinished sub-tasks FAIL     targets
 :meth:`Lifecycle.redo`         a FINISH task PROCESSING again, its failed    the work messages of the
@@ -29,8 +33,10 @@ times.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from mps.errors import MpsError
 from mps.models import MediaProcessTaskResult
@@ -45,13 +51,16 @@ from mps.store.base import (
     JsonDict,
     NewTask,
     SubtaskRecord,
+    SubtaskStatus,
     TaskRecord,
     Tasks,
     TaskStore,
 )
+from mps.workflow.chunks import ChunkJob, chunk_progress, chunk_rows, is_hidden, release_parents, visible
 from mps.workflow.execute import failed_result
 from mps.workflow.kinds import KINDS
 from mps.workflow.merge import is_orchestration, merge_task, notification
+from mps.workflow.messages import work_row
 from mps.workflow.notify import FINISH_KEY, PROCESSING_KEY, events_target, notify_target, wants_changes
 from mps.workflow.orchestration import (
     SCHEDULE_TASK,
@@ -60,7 +69,6 @@ from mps.workflow.orchestration import (
     core_outcome,
     redo_activities,
     retryable,
-    work_row,
 )
 
 log = logging.getLogger("mps.workflow.lifecycle")
@@ -129,6 +137,49 @@ class Lifecycle:
         :mod:`mps.worker.fence`)."""
         return self.store.renew_subtask_lease(task_id, index, token, lease)
 
+    def split(self, task_id: str, index: int, token: str, jobs: Sequence[ChunkJob], priority: int) -> bool:
+        """Attempt ``token``'s transcode ``index`` is cut into chunk sub-tasks ``jobs``, their work
+        messages in the same transaction; False when the attempt was fenced off (nothing changed)."""
+
+        def work(indexes: list[int]) -> list[tuple[EventTarget, JsonDict]]:
+            return [work_row(task_id, (chunk,), priority) for chunk in indexes]
+
+        first = self.store.split_subtask(task_id, index, token, chunk_rows(jobs), work)
+        if first is None:
+            return False
+        log.info(
+            "task %s sub-task %d split into chunk sub-tasks %d-%d",
+            task_id,
+            index,
+            first,
+            first + len(jobs) - 1,
+        )
+        return True
+
+    def finish_chunk(
+        self,
+        task: TaskRecord,
+        index: int,
+        parent: int,
+        result: JsonDict,
+        status: SubtaskStatus,
+        token: str,
+        attempt: int,
+    ) -> bool:
+        """Commit chunk sub-task ``index`` of transcode ``parent`` once; the commit of the
+        transcode's last chunk releases it (its join) in the same transaction. A failure the
+        transcode's retry policy covers runs the chunk again instead. False when nothing was
+        committed (a redelivery, or fenced off).
+        """
+        if status == "FAIL" and self._retried(task, index, result, token, attempt, policy_of=parent):
+            return False
+        committed = self.store.finish_subtask(task.task_id, index, result, status, token, release_parents)
+        if committed:
+            subtasks = self.store.get_subtasks(task.task_id)
+            self.progress(task.task_id, parent, chunk_progress(subtasks, parent))
+            log.info("task %s chunk sub-task %d (of %d) %s", task.task_id, index, parent, status)
+        return committed
+
     def progress(self, task_id: str, index: int, percent: int) -> bool:
         """Record a running sub-task's progress (advisory: False once it is final)."""
         return self.store.update_progress(task_id, index, percent)
@@ -176,10 +227,11 @@ class Lifecycle:
             True when this call finished the task.
         """
         status = entry.result.Status
-        if status == "FAIL" and source_error is None and self._retried(task, index, entry, token, attempt):
+        wire = entry.to_wire()
+        if status == "FAIL" and source_error is None and self._retried(task, index, wire, token, attempt):
             return False
         then = advance if is_orchestration(task) else None  # an activity may release its successors
-        committed = self.store.finish_subtask(task.task_id, index, entry.to_wire(), status, token, then)
+        committed = self.store.finish_subtask(task.task_id, index, wire, status, token, then)
         if committed:
             log.info("task %s sub-task %d %s", task.task_id, index, status)
         if self.try_finish(task.task_id, source_error):
@@ -189,11 +241,22 @@ class Lifecycle:
         return False
 
     def _retried(
-        self, task: TaskRecord, index: int, entry: MediaProcessTaskResult, token: str | None, attempt: int
+        self,
+        task: TaskRecord,
+        index: int,
+        result: JsonDict,
+        token: str | None,
+        attempt: int,
+        *,
+        policy_of: int | None = None,
     ) -> bool:
-        """Queue another run of a failed sub-task when its policy covers the failure; True if queued."""
-        policy = activity_retry(task, index) if is_orchestration(task) else self.default_retry
-        code = entry.result.ErrCodeExt
+        """Queue another run of a failed sub-task when its policy covers the failure; True if queued.
+
+        ``policy_of``: the sub-task whose policy applies (a chunk runs under its transcode's).
+        """
+        owner = index if policy_of is None else policy_of
+        policy = activity_retry(task, owner) if is_orchestration(task) else self.default_retry
+        code = str(_inner(result).get("ErrCodeExt") or "")
         if policy is None or attempt >= policy.MaxAttempts or not retryable(policy, code):
             return False
         delay = timedelta(seconds=policy.IntervalSeconds * policy.BackoffRate ** (attempt - 1))
@@ -259,7 +322,9 @@ class Lifecycle:
                     s.kind, KINDS.named(s.kind).input_model.model_validate(s.input), error
                 ).to_wire()
                 for s in subtasks
-                if s.status not in FINAL_SUBTASK_STATUSES and s.kind not in ("input", "output")
+                if s.status not in FINAL_SUBTASK_STATUSES
+                and s.kind not in ("input", "output")
+                and not is_hidden(s)
             }
             ended = [
                 replace(s, status="FAIL", result=results.get(s.index))
@@ -295,7 +360,8 @@ class Lifecycle:
             if is_orchestration(task):
                 updates = redo_activities(task, subtasks)
             else:
-                updates = {s.index: "WAITING" for s in subtasks if s.status == "FAIL"}
+                # A failed transcode that was split is split again when it runs (chunks stay as they were).
+                updates = {s.index: "WAITING" for s in visible(subtasks) if s.status == "FAIL"}
             ready = sorted(index for index, status in updates.items() if status == "WAITING")
             events = [work_row(task.task_id, (index,), task.priority) for index in ready]
             return Followup(updates=updates, events=events)  # type: ignore[arg-type]
@@ -303,6 +369,11 @@ class Lifecycle:
         record = self.store.redo_task(task_id, planner)
         log.info("task %s redone", task_id)
         return record
+
+
+def _inner(result: JsonDict) -> dict[str, Any]:
+    """The one ``*Task`` member of a stored result (its ErrCodeExt says what failed)."""
+    return next((v for k, v in result.items() if k.endswith("Task") and isinstance(v, dict)), {})
 
 
 __all__ = ["Lifecycle", "create_task"]

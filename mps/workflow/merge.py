@@ -14,6 +14,7 @@ from typing import Any
 from mps.models import MediaProcessTaskResult, WorkflowTask
 from mps.models.schedules import ActivityResItem, ActivityResult, ScheduleTask
 from mps.store.base import SubtaskRecord, TaskRecord
+from mps.workflow.chunks import split_parents, visible
 from mps.workflow.execute import pending_result
 from mps.workflow.kinds import KINDS
 
@@ -23,13 +24,18 @@ MergedTask = WorkflowTask | ScheduleTask
 EVENT_TTL_SECONDS = 600
 
 
-def subtask_entry(record: SubtaskRecord) -> MediaProcessTaskResult:
-    """The result entry of one stored sub-task: its committed result, or a pending one with progress."""
+def subtask_entry(record: SubtaskRecord, *, split: bool = False) -> MediaProcessTaskResult:
+    """The result entry of one stored sub-task: its committed result, or a pending one with progress.
+
+    ``split``: the sub-task is a transcode whose chunks run (:mod:`mps.workflow.chunks`): PROCESSING
+    on the wire, though it waits (PENDING) in the store.
+    """
     if record.result is not None:
         return MediaProcessTaskResult.model_validate(record.result)
     request = KINDS.named(record.kind).input_model.model_validate(record.input)
     # An activity not ready yet is, on the wire, waiting like any other.
-    entry = pending_result(record.kind, request, "WAITING" if record.status == "PENDING" else record.status)
+    pending = "PROCESSING" if split else "WAITING"
+    entry = pending_result(record.kind, request, pending if record.status == "PENDING" else record.status)
     if hasattr(entry.result, "Progress"):  # the kinds whose results report progress
         entry.result.Progress = record.progress
     return entry
@@ -45,7 +51,9 @@ def merge_workflow_task(
         subtasks: its sub-tasks (any order).
         finished: build the final record (Status FINISH) even if the stored status is not yet.
     """
-    entries = [subtask_entry(record) for record in sorted(subtasks, key=lambda r: r.index)]
+    split = split_parents(subtasks)
+    ordered = sorted(visible(subtasks), key=lambda r: r.index)
+    entries = [subtask_entry(record, split=record.index in split) for record in ordered]
     return WorkflowTask.model_validate({**_task_fields(task, finished), "MediaProcessResultSet": entries})
 
 
@@ -66,11 +74,12 @@ def merge_schedule_task(
 ) -> ScheduleTask:
     """The ScheduleTask of an orchestration ``task`` as DescribeTaskDetail and events show it."""
     results = []
-    for record in sorted(subtasks, key=lambda r: r.index):
+    split = split_parents(subtasks)
+    for record in sorted(visible(subtasks), key=lambda r: r.index):
         if record.status == "SKIPPED" or record.kind in ("input", "output"):
             continue
         kind = KINDS.named(record.kind)
-        entry = subtask_entry(record)
+        entry = subtask_entry(record, split=record.index in split)
         member = entry.result.model_dump(mode="json")  # each result class says what it sends
         item = ActivityResItem.model_validate({kind.result_field: member})
         results.append(ActivityResult(ActivityType=kind.name, ActivityResItem=item))

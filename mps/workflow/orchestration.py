@@ -19,12 +19,12 @@ from mps.errors import ERR_CODE_INTERNAL, InvalidParameterError, ResourceNotFoun
 from mps.models import MediaInputInfo, TaskOutputStorage
 from mps.models.schedules import Activity, RetryPolicy
 from mps.storage.locations import output_location
-from mps.store.base import EventTarget, Followup, JsonDict, NewSubtask, SubtaskRecord, TaskRecord
+from mps.store.base import Followup, JsonDict, NewSubtask, SubtaskRecord, TaskRecord
+from mps.workflow.chunks import split_parents, visible
 from mps.workflow.dag import INPUT, OUTPUT, PENDING, SKIPPED, Dag, build_dag, predrive_indexes
 from mps.workflow.kind import TemplateLookup
 from mps.workflow.kinds import KINDS
-from mps.workflow.messages import WorkMessage
-from mps.workflow.notify import WORK
+from mps.workflow.messages import work_row
 from mps.workflow.resolve import check_subtask
 
 #: The ``TaskType`` of orchestration tasks, and the middle of their TaskIds.
@@ -89,6 +89,9 @@ def new_activities(dag: Dag) -> list[NewSubtask]:
 
 def advance(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Followup:
     """What the activities' states now call for (see the module docstring)."""
+    # Chunk sub-tasks are no activities, and a split activity waits for its chunks, not the DAG.
+    split = split_parents(subtasks)
+    subtasks = visible(subtasks)
     dag = task_dag(task)
     states = {record.index: record.status for record in subtasks}
     chosen = {
@@ -96,7 +99,7 @@ def advance(task: TaskRecord, subtasks: list[SubtaskRecord]) -> Followup:
         for record in subtasks
         if record.status == "SUCCESS" and (choose := _chooser(record.kind)) is not None
     }
-    changes = dag.advance(states, chosen)
+    changes = {i: state for i, state in dag.advance(states, chosen).items() if i not in split}
     ready = sorted(index for index, state in changes.items() if state == "WAITING")
     events = [work_row(task.task_id, (index,), task.priority) for index in ready]
     return Followup(updates=changes, events=events)  # type: ignore[arg-type]  # DAG states are statuses
@@ -106,6 +109,7 @@ def redo_activities(task: TaskRecord, subtasks: list[SubtaskRecord]) -> dict[int
     """The activities a Redo runs again, and their new states: every failed activity and every one
     skipped (a rule skips the same ones again) go back to PENDING; then the DAG says which of
     them can run at once (WAITING) and which a rule skips again (left as they were)."""
+    subtasks = visible(subtasks)
     dag = task_dag(task)
     states: dict[int, str] = {record.index: record.status for record in subtasks}
     reset = [i for i, state in states.items() if state in ("FAIL", SKIPPED)]
@@ -130,7 +134,7 @@ def core_outcome(task: TaskRecord, subtasks: list[SubtaskRecord]) -> dict[str, o
     dag = task_dag(task)
     if not dag.has_core:
         return {}
-    for record in sorted(subtasks, key=lambda r: r.index):
+    for record in sorted(visible(subtasks), key=lambda r: r.index):
         if dag.nodes[record.index].core and record.status == "FAIL":
             members = (record.result or {}).items()
             result: JsonDict = next((v for k, v in members if k != "Type" and isinstance(v, dict)), {})
@@ -161,13 +165,6 @@ def activity_timeouts(task: TaskRecord) -> dict[int, float]:
     """The ``TimeoutSeconds`` of each activity of an orchestration task that has one."""
     activities = task.request.get("Activities") or []
     return {i: float(a["TimeoutSeconds"]) for i, a in enumerate(activities) if a.get("TimeoutSeconds")}
-
-
-def work_row(task_id: str, indexes: tuple[int, ...], priority: int) -> tuple[EventTarget, JsonDict]:
-    """The outbox row that publishes the work message of ``indexes`` (the relay sends it)."""
-    message = WorkMessage(task_id=task_id, indexes=indexes).model_dump(mode="json")
-    message_id = f"{task_id}:{'+'.join(map(str, indexes))}"
-    return EventTarget(WORK, "work"), {"message": message, "priority": priority, "message_id": message_id}
 
 
 def ready_indexes(subtasks: Sequence[NewSubtask]) -> list[int]:
