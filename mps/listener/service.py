@@ -33,6 +33,7 @@ from mps.settings import Settings
 from mps.storage.base import Storage
 from mps.store.base import TaskStore
 from mps.workflow.intake import handle_object_created, parse_bucket_message
+from mps.workflow.periodic import repeat_every
 from mps.workflow.reconcile import reconcile
 from mps.workflow.resolve import TemplateLookup
 from mps.workflow.ticks import TickScheduler, WorkflowStarter, tick_loop
@@ -182,13 +183,7 @@ def _declare_when_up(settings: Settings, broker: Broker, stop: threading.Event) 
 
 def reconcile_loop(handler: BucketEventHandler, interval: float, stop: threading.Event) -> None:
     """Reconcile now, then every ``interval`` seconds, until ``stop`` is set; failures are logged."""
-    while not stop.is_set():
-        try:
-            handler.reconcile()
-        except Exception:  # the loop's boundary: one failed scan must not end the next ones
-            log.exception("reconcile scan failed; next one in %s s", interval)
-        if stop.wait(interval):
-            return
+    repeat_every(interval, stop, handler.reconcile, log=log, failed="reconcile scan failed; next one in %s s")
 
 
 __all__ = ["PREFETCH", "BucketEventHandler", "declare_queue", "reconcile_loop", "run_listener"]

@@ -200,8 +200,9 @@ _RESULT_MEMBERS = tuple(name for name in MediaProcessTaskResult.model_fields if 
 _OWN_MEMBERS = frozenset({"ExecRuleTask"})
 
 
-class WorkflowTask(WireModel):
-    """One task's state and results: DescribeTaskDetail's ``WorkflowTask`` and the event payload."""
+class TaskResult(WireModel):
+    """The fields every task object has, first and in this order: :class:`WorkflowTask` and
+    :class:`~mps.models.schedules.ScheduleTask` differ only in the result sets after them."""
 
     TaskId: str
     Status: TaskStatus = "WAITING"
@@ -209,10 +210,9 @@ class WorkflowTask(WireModel):
     Message: str = ""
     InputInfo: MediaInputInfo | None = None
     MetaData: MediaMetaData | None = None
-    MediaProcessResultSet: list[MediaProcessTaskResult] = Field(default_factory=list)
 
-    def to_wire(self) -> dict[str, Any]:
-        """The object as Tencent sends it, AI members included as empty lists and nulls."""
+    def _wire_head(self) -> dict[str, Any]:
+        """The shared fields as Tencent sends them; each task object's ``to_wire`` goes on from here."""
         return {
             "TaskId": self.TaskId,
             "Status": self.Status,
@@ -220,6 +220,18 @@ class WorkflowTask(WireModel):
             "Message": self.Message,
             "InputInfo": self.InputInfo.to_wire() if self.InputInfo else None,
             "MetaData": self.MetaData.model_dump(mode="json") if self.MetaData else None,
+        }
+
+
+class WorkflowTask(TaskResult):
+    """One task's state and results: DescribeTaskDetail's ``WorkflowTask`` and the event payload."""
+
+    MediaProcessResultSet: list[MediaProcessTaskResult] = Field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object as Tencent sends it, AI members included as empty lists and nulls."""
+        return {
+            **self._wire_head(),
             "MediaProcessResultSet": [item.to_wire() for item in self.MediaProcessResultSet],
             "AiContentReviewResultSet": [],
             "AiAnalysisResultSet": [],

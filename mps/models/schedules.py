@@ -15,9 +15,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from mps.models.base import UnsupportedFields, WireModel
-from mps.models.common import MediaInputInfo, TaskNotifyConfig, TaskOutputStorage
-from mps.models.metadata import MediaMetaData
-from mps.models.results import ExecRuleTaskData, ScheduleExecRuleTaskResult
+from mps.models.common import TaskNotifyConfig, TaskOutputStorage
+from mps.models.results import ExecRuleTaskData, ScheduleExecRuleTaskResult, TaskResult
 from mps.models.tasks import (
     AdaptiveDynamicStreamingTaskInput,
     AnimatedGraphicTaskInput,
@@ -228,28 +227,17 @@ class ActivityResult(WireModel):
     ActivityResItem: ActivityResItem
 
 
-class ScheduleTask(WireModel):
+class ScheduleTask(TaskResult):
     """One orchestration task's state and results: DescribeTaskDetail's ``ScheduleTask`` and the
     ``ScheduleTaskEvent`` of its completion event. Activities skipped by a rule are left out (Tencent
     has no skipped status); ``input`` and ``output`` are never listed."""
 
-    TaskId: str
-    Status: Literal["WAITING", "PROCESSING", "FINISH"] = "WAITING"
-    ErrCode: int = 0
-    Message: str = ""
-    InputInfo: MediaInputInfo | None = None
-    MetaData: MediaMetaData | None = None
     ActivityResultSet: list[ActivityResult] = Field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
         """The object as Tencent sends it."""
         return {
-            "TaskId": self.TaskId,
-            "Status": self.Status,
-            "ErrCode": self.ErrCode,
-            "Message": self.Message,
-            "InputInfo": self.InputInfo.to_wire() if self.InputInfo else None,
-            "MetaData": self.MetaData.model_dump(mode="json") if self.MetaData else None,
+            **self._wire_head(),
             "ActivityResultSet": [item.to_wire() for item in self.ActivityResultSet],
         }
 

@@ -36,6 +36,7 @@ from mps.storage.base import Storage
 from mps.store.base import Clock, LeaseRecord, TaskStore, TriggerLeases, WorkflowRecord, utc_now
 from mps.workflow.events import ObjectCreated
 from mps.workflow.intake import SubmitTask, all_enabled_workflows, handle_object_created, workflow_rule
+from mps.workflow.periodic import repeat_every
 from mps.workflow.reconcile import event_from_listing
 from mps.workflow.resolve import TemplateLookup
 from mps.workflow.submit import submit_task
@@ -281,14 +282,10 @@ class TickScheduler:
 
 
 def tick_loop(scheduler: TickScheduler, interval: float, stop: threading.Event) -> None:
-    """Run due ticks every ``interval`` seconds until ``stop`` is set; failures are logged."""
-    while not stop.is_set():
-        try:
-            scheduler.run_due()
-        except Exception:  # the loop's boundary: one failed poll must not end the next ones
-            logger.exception("timed triggers: poll failed; next one in %s s", interval)
-        if stop.wait(interval):
-            return
+    """Run due ticks now, then every ``interval`` seconds, until ``stop`` is set; failures are logged."""
+    repeat_every(
+        interval, stop, scheduler.run_due, log=logger, failed="timed triggers: poll failed; next one in %s s"
+    )
 
 
 __all__ = [

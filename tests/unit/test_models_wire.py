@@ -25,6 +25,7 @@ from mps.models import (
 )
 from mps.models import tasks as our_tasks
 from mps.models import templates as our_templates
+from mps.models.schedules import ScheduleTask
 
 PAIRS = [
     (our_tasks.TranscodeTaskInput, sdk.TranscodeTaskInput),
@@ -145,6 +146,66 @@ def test_result_round_trips_through_json() -> None:
     task = _finished_task()
     again = WorkflowTask.model_validate(json.loads(json.dumps(task.to_wire())))
     assert again.to_wire() == task.to_wire()
+
+
+#: The members both task objects of DescribeTaskDetail start with, in Tencent's order.
+_TASK_HEAD = ["TaskId", "Status", "ErrCode", "Message", "InputInfo", "MetaData"]
+_AI_MEMBERS = [
+    "AiContentReviewResultSet",
+    "AiAnalysisResultSet",
+    "AiRecognitionResultSet",
+    "AiQualityControlTaskResult",
+    "SmartSubtitlesTaskResult",
+    "SmartEraseTaskResult",
+    "AiDubbingTaskResult",
+]
+
+
+def test_both_task_objects_send_the_same_head_then_their_own_sets() -> None:
+    workflow = _finished_task().to_wire()
+    activity = {"ActivityType": "Transcode", "ActivityResItem": {"TranscodeTask": {"Status": "SUCCESS"}}}
+    head = {name: workflow[name] for name in _TASK_HEAD}
+    schedule = ScheduleTask.model_validate({**head, "ActivityResultSet": [activity]}).to_wire()
+
+    assert list(workflow) == [*_TASK_HEAD, "MediaProcessResultSet", *_AI_MEMBERS]
+    assert list(schedule) == [*_TASK_HEAD, "ActivityResultSet"]
+    assert {name: schedule[name] for name in _TASK_HEAD} == head
+    assert schedule["ActivityResultSet"] == [activity]
+    # InputInfo leaves out what is not set; MetaData sends every field, zeros and empty lists included
+    assert head["InputInfo"] == {
+        "Type": "COS",
+        "CosInputInfo": {"Bucket": "media", "Region": "r", "Object": "/in/a.mov"},
+    }
+    assert head["MetaData"] == {
+        "Size": 0,
+        "Container": "",
+        "Bitrate": 0,
+        "Height": 1080,
+        "Width": 1920,
+        "Duration": 4.0,
+        "Rotate": 0,
+        "VideoStreamSet": [],
+        "AudioStreamSet": [],
+        "VideoDuration": 0.0,
+        "AudioDuration": 0.0,
+    }
+
+
+def test_a_fresh_task_object_sends_its_defaults_and_nulls() -> None:
+    defaults = {
+        "TaskId": "t",
+        "Status": "WAITING",
+        "ErrCode": 0,
+        "Message": "",
+        "InputInfo": None,
+        "MetaData": None,
+    }
+    assert WorkflowTask(TaskId="t").to_wire() == {
+        **defaults,
+        "MediaProcessResultSet": [],
+        **{name: [] if name.endswith("Set") else None for name in _AI_MEMBERS},
+    }
+    assert ScheduleTask(TaskId="t").to_wire() == {**defaults, "ActivityResultSet": []}
 
 
 def test_request_order_is_kept() -> None:
