@@ -70,6 +70,15 @@ class Failed:
 
     result: JsonDict
 
+    @property
+    def error(self) -> MpsError:
+        """The chunk's error, as the transcode reports it (same code, the message says a chunk)."""
+        inner = self.result.get("ChunkTask") or {}
+        why = str(inner.get("Message") or "no reason given")
+        error = MpsError(f"a chunk failed: {why}", code=str(inner.get("ErrCodeExt") or "InternalError"))
+        error.err_code = int(inner.get("ErrCode") or 0) or error.err_code
+        return error
+
 
 Decision = Split | Join | Failed | None
 

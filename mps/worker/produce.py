@@ -189,13 +189,7 @@ class SubtaskProducer:
                 stack.callback(shutil.rmtree, fetched.directory, True)
                 joins[record.index] = fetched
             elif isinstance(decision, Failed):
-                inner = decision.result.get("ChunkTask") or {}
-                error = MpsError(
-                    str(inner.get("Message") or "a chunk failed"),
-                    code=str(inner.get("ErrCodeExt") or "InternalError"),
-                )
-                error.err_code = int(inner.get("ErrCode") or 0) or error.err_code
-                done[record.index] = Produced(failed_result(record.kind, request, error))
+                done[record.index] = Produced(failed_result(record.kind, request, decision.error))
 
     def encode_chunk(self, task: TaskRecord, job: ChunkJob, parent: SubtaskRecord, fence: Fence) -> JsonDict:
         """Run chunk sub-task ``job`` of transcode ``parent``: its file encoded and uploaded beside

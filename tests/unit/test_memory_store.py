@@ -209,6 +209,34 @@ class StoreContract:
         assert first == 1
         assert [s.kind for s in store.get_subtasks(task.task_id)] == ["Transcode", "SnapshotByTimeOffset"]
 
+    def test_a_split_parks_its_subtask_and_appends_the_parts_with_their_work_in_one_commit(
+        self, store: TaskStore
+    ) -> None:
+        task, _ = store.create_task(new(2))
+        assert store.start_subtask(task.task_id, 0, "holder", timedelta(seconds=30)) is not None
+        parts = [NewSubtask("chunk", {"Parent": 0, "Chunk": n}) for n in range(3)]
+
+        def work(indexes: list[int]) -> list[tuple[EventTarget, dict[str, Any]]]:
+            return [(TARGET, {"run": index}) for index in indexes]
+
+        # Only the holder can split it
+        assert store.split_subtask(task.task_id, 0, "another", parts, work) is None
+        assert store.list_events(task.task_id) == []
+        first = store.split_subtask(task.task_id, 0, "holder", parts, work)
+
+        assert first == 2
+        subtasks = store.get_subtasks(task.task_id)
+        assert [(s.kind, s.status) for s in subtasks] == [
+            ("Transcode", "PENDING"),
+            ("Transcode", "WAITING"),
+            *[("chunk", "WAITING")] * 3,
+        ]
+        assert (subtasks[0].lease_token, subtasks[0].lease_until) == (None, None)
+        assert [e.payload for e in store.list_events(task.task_id)] == [{"run": 2}, {"run": 3}, {"run": 4}]
+        assert store.start_subtask(task.task_id, 0, "late") is None, "a parked sub-task waits for its parts"
+        split = [h for h in store.task_history(task.task_id) if h.event == "split"]
+        assert [(h.index, h.detail) for h in split] == [(0, {"Chunks": [2, 3, 4]})]
+
     def test_abort_ends_a_waiting_task(self, store: TaskStore) -> None:
         task, _ = store.create_task(new(2, workflow_task={"TaskId": "x", "Status": "WAITING"}))
 
