@@ -29,16 +29,7 @@ from mps.models import (
 )
 from mps.storage import Storage, output_location
 from mps.store.base import JsonDict, SubtaskRecord, TaskRecord
-from mps.worker.chunked import (
-    ChunkWork,
-    Failed,
-    Fetched,
-    Join,
-    Split,
-    is_transcode,
-    join_operation,
-    parse_transcode,
-)
+from mps.worker.chunked import ChunkWork, Failed, Fetched, Join, Split, may_chunk, output_storage, parse_input
 from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import CachedInput, InputCache
 from mps.worker.retrying import Retrying
@@ -138,7 +129,7 @@ class SubtaskProducer:
             assert cached.path is not None
             done: dict[int, Produced] = {}
             joins: dict[int, Fetched] = {}
-            if fence is not None and any(map(is_transcode, records)):
+            if fence is not None and any(map(may_chunk, records)):
                 self._chunked(task, records, requests, meta, cached.path, fence, stack, done, joins)
             todo = [(r, q) for r, q in zip(records, requests, strict=True) if r.index not in done]
             if not todo:
@@ -153,7 +144,11 @@ class SubtaskProducer:
                 cancel=fence.cancel if fence is not None else threading.Event(),
                 task_id=task.task_id,
                 timeouts=activity_timeouts(task),
-                operations={index: join_operation(fetched, meta) for index, fetched in joins.items()},
+                operations={
+                    r.index: self.chunks.operation(r, joins[r.index], meta)
+                    for r in records
+                    if r.index in joins
+                },
             )
             entries = self.executor.run(run, workspace)
         return [done.get(r.index) or Produced(entries[r.index], joined=joins.get(r.index)) for r in records]
@@ -199,10 +194,8 @@ class SubtaskProducer:
             MpsError: the input, ffmpeg or the upload failed.
         """
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
-        request = parse_transcode(parent)
-        bucket, _ = output_location(
-            info, _storage(task, "OutputStorage"), request.OutputStorage, task.request.get("OutputDir")
-        )
+        own = output_storage(parse_input(parent))
+        bucket, _ = output_location(info, _storage(task, "OutputStorage"), own, task.request.get("OutputDir"))
         with self.inputs.use(task.task_id, info) as cached:
             meta = self._metadata(task.task_id, cached)
             assert cached.path is not None

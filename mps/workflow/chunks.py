@@ -60,8 +60,8 @@ class ChunkJob:
 
     @property
     def name(self) -> str:
-        """The file name of its output (``chunk00003.mp4``, ``audio.mp4``)."""
-        return "audio.mp4" if self.chunk is None else f"chunk{self.chunk.index:05d}.mp4"
+        """The folder of its files (``chunk00003``, ``audio``)."""
+        return "audio" if self.chunk is None else f"chunk{self.chunk.index:05d}"
 
     def to_input(self) -> JsonDict:
         """The sub-task's stored ``input``."""
@@ -101,14 +101,14 @@ def chunk_rows(jobs: Sequence[ChunkJob]) -> list[NewSubtask]:
     return [NewSubtask(CHUNK_KIND, job.to_input()) for job in jobs]
 
 
-def chunk_key(task_id: str, job: ChunkJob) -> str:
-    """Where a chunk job's file is kept in the parent's output bucket until the join."""
-    return f"{CHUNK_FOLDER}/{task_id}/{job.parent}/{job.split}/{job.name}"
+def chunk_key(task_id: str, job: ChunkJob, file_name: str) -> str:
+    """Where one file of a chunk job is kept in the parent's output bucket until the join."""
+    return f"{CHUNK_FOLDER}/{task_id}/{job.parent}/{job.split}/{job.name}/{file_name}"
 
 
-def chunk_result(bucket: str, key: str, size: int) -> JsonDict:
-    """What a chunk sub-task commits when it succeeded: where its file is."""
-    done = {"ErrCode": 0, "Message": "SUCCESS", "Bucket": bucket, "Key": key, "Size": size}
+def chunk_result(bucket: str, files: dict[str, str], size: int) -> JsonDict:
+    """What a chunk sub-task commits when it succeeded: where its files are (name -> key)."""
+    done = {"ErrCode": 0, "Message": "SUCCESS", "Bucket": bucket, "Files": files, "Size": size}
     return {"Type": CHUNK_RESULT, "ChunkTask": done}
 
 

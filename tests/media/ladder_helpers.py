@@ -100,3 +100,53 @@ def keyframe_times(path: Path) -> list[float]:
         timeout=60,
     ).stdout
     return [float(f["pts_time"]) for f in json.loads(out)["frames"] if f.get("key_frame") == 1]
+
+
+def run_ladder_chunked(
+    source: Path,
+    template: AdaptiveDynamicStreamingTemplate,
+    out_root: Path,
+    *,
+    segment_seconds: float,
+) -> tuple[AdaptiveDynamicStreamingInfoItem, Path, int]:
+    """Run one ladder as chunked workers would (:mod:`mps.worker.chunked`): plan the chunks on its
+    segment grid, encode each chunk and the audio apart, package them; the result item, the local
+    manifest and how many chunks there were."""
+    from mps.runner.packets import video_packets
+    from mps.worker.chunked import CHUNKED, Fetched
+    from mps.workflow.chunks import chunk_jobs
+
+    chunked = CHUNKED["AdaptiveDynamicStreaming"]
+    meta = RUNNER.probe(source)
+    spec = AdaptiveSpec(template.Definition, template, (), x264_preset="ultrafast")
+    assert (
+        chunked.refusal(spec, AdaptiveDynamicStreamingTaskInput(Definition=template.Definition), meta) is None
+    )
+    chunks, audio = chunked.plan(spec, meta, video_packets(source), segment_seconds)
+    work = out_root.parent / f"{out_root.name}-chunks"
+    videos: list[dict[str, Path]] = []
+    audio_files: dict[str, Path] = {}
+    for job in chunk_jobs(0, 1, chunks, audio):
+        folder = work / job.name
+        folder.mkdir(parents=True)
+        command = chunked.command(spec, meta, str(source), job, folder, RUNNER.encoders())
+        RUNNER.run(command)
+        files = {path.name: path for path in command.outputs}
+        if job.chunk is None:
+            audio_files = files
+        else:
+            videos.append(files)
+    fetched = Fetched(work, tuple(videos), audio_files, sum(c.frames for c in chunks), ())
+    ctx = OperationContext(
+        runner=RUNNER,
+        meta=meta,
+        source=str(source),
+        out_root=out_root,
+        namer=Namer(source.name, "/out/", template.Definition),
+        workdir=work,
+    )
+    task = AdaptiveDynamicStreamingTaskInput(Definition=template.Definition)
+    operation = chunked.operation(fetched, meta)
+    item = operation(Subtask(0, "AdaptiveDynamicStreaming", spec, task), ctx)
+    assert isinstance(item, AdaptiveDynamicStreamingInfoItem)
+    return item, out_root / item.Path.lstrip("/"), len(chunks)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import require_service
-from tests.media.ladder_helpers import ladder_template, run_ladder
+from tests.media.ladder_helpers import ladder_template, run_ladder, run_ladder_chunked
 
 PLAYERS = Path(__file__).resolve().parents[1] / "players"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -152,3 +152,30 @@ def test_dash_ladder_plays_to_the_end_in_dash_js(publish: Callable[[str, str], s
     assert result["currentTime"] >= 3.5
     requested = _rungs_requested(played["requests"], r"_adaptiveDynamicStreaming_1001_([0-2])\.mp4$")
     assert len(requested) >= 2
+
+
+@pytest.fixture(scope="module")
+def publish_chunked(clip: Callable[..., Path], player_root: Path) -> Callable[[str, str], str]:
+    """The 360/240/144 ladder made chunk by chunk (2 s chunks of an 8 s clip), under the served root."""
+    source = clip(width=640, height=360, duration=8, gop=10)
+
+    def make(fmt: str, segment_type: str) -> str:
+        out = player_root / f"chunked-{segment_type}"
+        item, _, _ = run_ladder_chunked(source, ladder_template(fmt, SegmentType=segment_type), out,
+                                        segment_seconds=2.0)  # fmt: skip
+        return f"chunked-{segment_type}{item.Path}"
+
+    return make
+
+
+@pytest.mark.parametrize(("fmt", "page"), [("HLS", "hls.html"), ("MPEG-DASH", "dash.html")])
+def test_a_ladder_made_chunk_by_chunk_plays_across_its_joins(
+    publish_chunked: Callable[[str, str], str], server: str, fmt: str, page: str
+) -> None:
+    segment_type = "ts-segment" if fmt == "HLS" else "mp4-byterange"
+    played = _play(f"{server}/{page}?src=/{publish_chunked(fmt, segment_type)}")
+    result = played["result"]
+    assert played["pageErrors"] == []
+    assert result["ok"], result
+    assert not [e for e in result["errors"] if "fatal" in e]
+    assert result["currentTime"] >= 7.5, "played past every join (2, 4 and 6 s) to the end"

@@ -70,8 +70,13 @@ __all__ = [
     "LadderFiles",
     "SkippedRung",
     "VideoRung",
+    "audio_args",
     "build_ladder",
+    "dash_muxer",
+    "hls_muxer",
     "plan_ladder",
+    "rung_frames",
+    "rung_video_args",
 ]
 
 
@@ -315,6 +320,23 @@ def build_ladder(
     Raises:
         InvalidParameterError: a codec this ffmpeg lacks, a bad profile or watermark.
     """
+    graph, inputs = rung_frames(spec, ladder, meta, font_file)
+    argv = [*input_args(source), *inputs]
+    if graph.chains:
+        argv += ["-filter_complex", graph.render()]
+    if ladder.package == "MPEG-DASH":
+        argv += _dash_output(spec, ladder, meta, files, encoders)
+    else:
+        argv += _hls_outputs(spec, ladder, meta, files, encoders)
+    written = [files.mpd] if ladder.package == "MPEG-DASH" else [files.playlist(n) for n in _numbers(ladder)]
+    return Command(argv=argv, duration=meta.media_duration, outputs=written)
+
+
+def rung_frames(
+    spec: AdaptiveSpec, ladder: Ladder, meta: MediaMetaData, font_file: str | None
+) -> tuple[FilterGraph, list[str]]:
+    """The filter graph giving every rung its frames (``[rung<number>]``) from one decode of input
+    0, and the extra inputs (watermark images) it reads."""
     graph = FilterGraph()
     inputs: list[str] = []
     if ladder.rungs:
@@ -327,15 +349,7 @@ def build_ladder(
                                      duration=meta.media_duration, font_file=font_file)  # fmt: skip
             tail = ["format=yuv420p", *_dash_sar(ladder, rung)]
             graph.add(pad, tail, f"[rung{rung.number}]")
-    argv = [*input_args(source), *inputs]
-    if graph.chains:
-        argv += ["-filter_complex", graph.render()]
-    if ladder.package == "MPEG-DASH":
-        argv += _dash_output(spec, ladder, meta, files, encoders)
-    else:
-        argv += _hls_outputs(spec, ladder, meta, files, encoders)
-    written = [files.mpd] if ladder.package == "MPEG-DASH" else [files.playlist(n) for n in _numbers(ladder)]
-    return Command(argv=argv, duration=meta.media_duration, outputs=written)
+    return graph, inputs
 
 
 def _dash_sar(ladder: Ladder, rung: VideoRung) -> list[str]:
@@ -370,7 +384,9 @@ def _numbers(ladder: Ladder) -> list[int]:
     return [*(r.number for r in ladder.rungs), *(ladder.audio_number(i) for i in range(len(ladder.audios)))]
 
 
-def _video_args(rung: VideoRung, ladder: Ladder, preset: str, encoders: Set[str], stream: str) -> list[str]:
+def rung_video_args(
+    rung: VideoRung, ladder: Ladder, preset: str, encoders: Set[str], stream: str
+) -> list[str]:
     """Encoder options of one rung, every option addressed to output stream ``stream`` (``v:0``)."""
     encoder = video_encoder(rung.video.Codec, "mp4", encoders)
     gop = max(1, round(ladder.segment_seconds * rung.fps))
@@ -399,7 +415,7 @@ def x264_threads(encoders: int, cores: int | None = None) -> int | None:
     return max(2, math.ceil(1.5 * cores / encoders))
 
 
-def _audio_args(audio: AudioTemplateInfo, meta: MediaMetaData, encoders: Set[str], stream: str) -> list[str]:
+def audio_args(audio: AudioTemplateInfo, meta: MediaMetaData, encoders: Set[str], stream: str) -> list[str]:
     return _for_stream(audio_codec_args(audio, meta, "mp4", encoders), stream)
 
 
@@ -420,17 +436,17 @@ def _hls_outputs(
         argv += [
             "-map",
             f"[rung{rung.number}]",
-            *_video_args(rung, ladder, spec.x264_preset, encoders, "v:0"),
+            *rung_video_args(rung, ladder, spec.x264_preset, encoders, "v:0"),
             "-an",
         ]
-        argv += _hls_muxer(ladder, files, rung.number)
+        argv += hls_muxer(ladder, files, rung.number)
     for index, audio in enumerate(ladder.audios):
-        argv += ["-map", "0:a:0", *_audio_args(audio, meta, encoders, "a:0"), "-vn"]
-        argv += _hls_muxer(ladder, files, ladder.audio_number(index))
+        argv += ["-map", "0:a:0", *audio_args(audio, meta, encoders, "a:0"), "-vn"]
+        argv += hls_muxer(ladder, files, ladder.audio_number(index))
     return argv
 
 
-def _hls_muxer(ladder: Ladder, files: LadderFiles, number: int) -> list[str]:
+def hls_muxer(ladder: Ladder, files: LadderFiles, number: int) -> list[str]:
     ext = "m4s" if ladder.fmp4 else "ts"
     folder = files.directory(number)
     segments = folder / (f"media.{ext}" if ladder.byterange else f"seg%d.{ext}")
@@ -451,13 +467,18 @@ def _dash_output(
         argv += ["-map", f"[rung{rung.number}]"]
     argv += ["-map", "0:a:0"] * len(ladder.audios)
     for rung in ladder.rungs:
-        argv += _video_args(rung, ladder, spec.x264_preset, encoders, f"v:{rung.number}")
+        argv += rung_video_args(rung, ladder, spec.x264_preset, encoders, f"v:{rung.number}")
     for index, audio in enumerate(ladder.audios):
-        argv += _audio_args(audio, meta, encoders, f"a:{index}")
+        argv += audio_args(audio, meta, encoders, f"a:{index}")
+    return [*argv, *dash_muxer(ladder, files)]
+
+
+def dash_muxer(ladder: Ladder, files: LadderFiles) -> list[str]:
+    """The DASH muxer of a ladder whose streams are mapped video rungs first, then audios."""
     sets = [f"id={n},streams={kind}" for n, kind in enumerate(
         k for k, present in (("v", ladder.rungs), ("a", ladder.audios)) if present)]  # fmt: skip
     return [
-        *argv, "-f", "dash", "-seg_duration", str(ladder.segment_seconds), "-single_file", "1",
+        "-f", "dash", "-seg_duration", str(ladder.segment_seconds), "-single_file", "1",
         "-single_file_name", "stream$RepresentationID$.mp4", "-adaptation_sets", " ".join(sets),
         str(files.mpd),
     ]  # fmt: skip

@@ -34,6 +34,7 @@ watermark, no trim. Everything else runs on one worker as before.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ __all__ = [
     "join_command",
     "parse_packets",
     "plan_chunks",
+    "seek_point",
 ]
 
 #: Video codecs a chunked transcode can join with ``-c copy`` (identical SPS/PPS per chunk).
@@ -112,6 +114,13 @@ def plan_chunks(packets: Sequence[tuple[float, bool]], segment_seconds: float) -
     ]
 
 
+def seek_point(chunk: Chunk) -> float | None:
+    """Where a chunk's input-side seek goes: its first frame's time rounded *down* to the
+    millisecond (ffmpeg's command line carries milliseconds), so that frame is kept, never dropped
+    as "before the seek", whatever the frame rate. None for the first chunk (no seek)."""
+    return math.floor(chunk.start * 1000) / 1000 or None
+
+
 def chunkable(spec: TranscodeSpec, meta: MediaMetaData) -> str | None:
     """Why ``spec`` cannot be chunked, or None when it can (see the module docstring)."""
     params = spec.params
@@ -143,7 +152,7 @@ def chunk_command(
     """The video-only encode of one chunk: the single-worker command, sought to the chunk's
     keyframe, limited to its frames, opening on a forced keyframe."""
     params = spec.params.model_copy(update={"RemoveAudio": 1})
-    chunk_spec = dataclasses.replace(spec, params=params, start=chunk.start or None, end=None)
+    chunk_spec = dataclasses.replace(spec, params=params, start=seek_point(chunk), end=None)
     command = build_transcode(chunk_spec, meta, source, output, encoders=encoders)
     argv = list(command.argv)
     duration = chunk.frames / meta.fps if meta.fps else command.duration

@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import posixpath
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from mps.errors import ProcessingError
+from mps.media.command import Command
 from mps.media.naming import LadderNamer
 from mps.media.ops.ladder import AAC_CODECS, Ladder, LadderFiles, build_ladder, plan_ladder
 from mps.media.ops.ladder_manifest import (
@@ -42,7 +44,7 @@ from mps.workflow.context import OperationContext
 
 _log = logging.getLogger("mps.workflow.operations.adaptive")
 
-__all__ = ["effective_template", "run_adaptive"]
+__all__ = ["LadderCommand", "effective_template", "make_ladder", "run_adaptive"]
 
 
 def effective_template(
@@ -77,6 +79,25 @@ def run_adaptive(subtask: Subtask, ctx: OperationContext) -> AdaptiveDynamicStre
         SourceError: the source lacks the streams the ladder needs.
         ProcessingError: ffmpeg failed, or wrote files the manifests do not match.
     """
+
+    def whole(spec: AdaptiveSpec, ladder: Ladder, files: LadderFiles, font: str | None) -> Command:
+        return build_ladder(
+            spec, ladder, ctx.meta, ctx.source, files, encoders=ctx.runner.encoders(), font_file=font
+        )
+
+    return make_ladder(subtask, ctx, whole)
+
+
+#: The ffmpeg command that writes a ladder's scratch files (the whole-input encode, or the
+#: packaging of chunks made apart: :mod:`mps.media.ops.ladder_chunks`).
+LadderCommand = Callable[[AdaptiveSpec, Ladder, LadderFiles, str | None], Command]
+
+
+def make_ladder(
+    subtask: Subtask, ctx: OperationContext, command_for: LadderCommand
+) -> AdaptiveDynamicStreamingInfoItem:
+    """Run the command that writes the ladder's scratch files, then publish them under their output
+    names with the manifest (see :func:`run_adaptive`)."""
     spec, request = _inputs(subtask)
     ladder = plan_ladder(spec.template, ctx.meta)
     for skipped in ladder.skipped:
@@ -89,9 +110,7 @@ def run_adaptive(subtask: Subtask, ctx: OperationContext) -> AdaptiveDynamicStre
     files = _scratch(ctx, ladder)
     text_marks = any(mark.kind == "text" and not mark.font_file for mark in spec.watermarks)
     font = (ctx.font_file or default_font_file()) if text_marks else ctx.font_file
-    command = build_ladder(
-        spec, ladder, ctx.meta, ctx.source, files, encoders=ctx.runner.encoders(), font_file=font
-    )
+    command = command_for(spec, ladder, files, font)
     ctx.runner.run(command, on_progress=ctx.on_progress, timeout=ctx.timeout)
     publish = _Publisher(ctx, names, manifest, ladder, files)
     if ladder.package == "MPEG-DASH":
