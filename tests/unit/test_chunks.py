@@ -194,3 +194,36 @@ def test_only_the_newest_split_releases_its_parent() -> None:
 
     rows[-1] = row(4, CHUNK_KIND, "PROCESSING", new[-1].to_input())
     assert release_parents(task, rows).updates == {}
+
+
+def test_a_ladder_is_chunked_through_the_workers_and_reports_one_entry(
+    rig: tuple[Rig, WorkHandler], clip: ClipFactory, tmp_path: Path
+) -> None:
+    rig_, handler = rig
+    source = clip(duration=10.0, gop=10)  # 4 s segments (preset 10): chunks at 0 and 4 s (8-10 folds in)
+    task_id = rig_.submit(source, MediaProcessTask={"AdaptiveDynamicStreamingTaskSet": [{"Definition": 10}]})
+    rig_.run(handler, task_id)
+
+    task, subtasks = rig_.store.get_task_detail(task_id)
+    chunks = [ChunkJob.from_input(s.input) for s in subtasks if s.kind == CHUNK_KIND]
+    assert [job.chunk.start if job.chunk else None for job in chunks] == [0.0, 4.0, None]
+    entries = (task.workflow_task or {})["MediaProcessResultSet"]
+    assert len(entries) == 1
+    item = entries[0]["AdaptiveDynamicStreamingTask"]
+    assert item["Status"] == "SUCCESS" and item["Output"]["Path"].endswith(".m3u8")
+    master = tmp_path / "master.m3u8"
+    rig_.storage.get(BUCKET, item["Output"]["Path"].lstrip("/"), master)
+    rung = next(line for line in master.read_text().splitlines() if line and not line.startswith("#"))
+    folder = item["Output"]["Path"].lstrip("/").rsplit("/", 1)[0]
+    playlist = tmp_path / "rung.m3u8"
+    rig_.storage.get(BUCKET, f"{folder}/{rung}", playlist)
+    segments = [line for line in playlist.read_text().splitlines() if line and not line.startswith("#")]
+    assert len(segments) == 3  # 4 + 4 + 2 s, as one run cuts them
+    joined = tmp_path / "rung.ts"
+    with joined.open("wb") as out:
+        for name in segments:
+            part = tmp_path / "part.ts"
+            rig_.storage.get(BUCKET, f"{folder}/{name}", part)
+            out.write(part.read_bytes())
+    assert len(packets(joined, "v:0")) == 250
+    assert list(rig_.storage.list(BUCKET, CHUNK_FOLDER + "/")) == []
