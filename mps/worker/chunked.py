@@ -352,7 +352,7 @@ class ChunkWork:
         job: ChunkJob,
         parent: SubtaskRecord,
         meta: MediaMetaData,
-        source: Path,
+        source: Path | str,
         bucket: str,
         fence: Fence,
     ) -> JsonDict:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from mps.errors import MpsError
@@ -27,7 +28,7 @@ from mps.models import (
     TaskOutputStorage,
     parse_wire,
 )
-from mps.storage import Storage, output_location
+from mps.storage import Storage, input_location, output_location
 from mps.store.base import JsonDict, SubtaskRecord, TaskRecord
 from mps.worker.chunked import ChunkWork, Failed, Fetched, Join, Split, may_chunk, output_storage, parse_input
 from mps.worker.fence import AttemptFencedError, Fence
@@ -119,28 +120,37 @@ class SubtaskProducer:
         requests = [parse_wire(KINDS.named(r.kind).input_model, r.input, where=r.kind) for r in records]
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
         workspace = _UploadWorkspace(self, task, info, final_attempt, fence)
+        chunking = fence is not None and any(map(may_chunk, records))
         with ExitStack() as stack:
-            try:
-                cached = stack.enter_context(self.inputs.use(task.task_id, info))
-                meta = self._metadata(task.task_id, cached)
-            except MpsError as exc:  # the input itself failed: the task's ErrCode says so
-                pairs = zip(records, requests, strict=True)
-                return [Produced(workspace.failed(r.index, q, exc), exc) for r, q in pairs]
-            assert cached.path is not None
             done: dict[int, Produced] = {}
             joins: dict[int, Fetched] = {}
-            if fence is not None and any(map(may_chunk, records)):
-                self._chunked(task, records, requests, meta, cached.path, fence, stack, done, joins)
+            stored = MediaMetaData.model_validate(task.metadata) if task.metadata else None
+            if chunking and stored is not None:  # joins (and failed chunks) need no input file
+                self._settle_chunked(task, records, requests, stored, stack, done, joins)
+            rest = [r for r in records if r.index not in done and r.index not in joins]
+            if not rest and stored is not None:
+                meta, source, cached = stored, "", None
+            else:
+                try:
+                    cached = stack.enter_context(self.inputs.use(task.task_id, info))
+                    meta = self._metadata(task.task_id, cached)
+                except MpsError as exc:  # the input itself failed: the task's ErrCode says so
+                    pairs = zip(records, requests, strict=True)
+                    return [Produced(workspace.failed(r.index, q, exc), exc) for r, q in pairs]
+                assert cached.path is not None
+                source = str(cached.path)
+                if chunking:
+                    self._split(task, records, requests, meta, cached.path, fence, done, joins)
             todo = [(r, q) for r, q in zip(records, requests, strict=True) if r.index not in done]
             if not todo:
                 return [done[record.index] for record in records]
             run = Run(
                 items=[(record.index, request) for record, request in todo],
                 meta=meta,
-                source=str(cached.path),
+                source=source,
                 file_name=info.file_name,
                 assets=self._assets,
-                gop=lambda: self._keyframe_interval(cached),
+                gop=partial(self._keyframe_interval, cached),
                 cancel=fence.cancel if fence is not None else threading.Event(),
                 task_id=task.task_id,
                 timeouts=activity_timeouts(task),
@@ -153,42 +163,66 @@ class SubtaskProducer:
             entries = self.executor.run(run, workspace)
         return [done.get(r.index) or Produced(entries[r.index], joined=joins.get(r.index)) for r in records]
 
-    def _chunked(
+    def _settle_chunked(
         self,
         task: TaskRecord,
         records: Sequence[SubtaskRecord],
         requests: Sequence[SubtaskInput],
         meta: MediaMetaData,
-        source: Path,
-        fence: Fence,
         stack: ExitStack,
         done: dict[int, Produced],
         joins: dict[int, Fetched],
     ) -> None:
-        """Split, join or fail the chunked transcodes among ``records`` (:mod:`mps.worker.chunked`):
-        what needs no run goes into ``done`` (a split, a failure), the chunks of a join (fetched,
-        then removed with ``stack``) into ``joins``."""
+        """The chunked sub-tasks among ``records`` whose chunks are done (:mod:`mps.worker.chunked`):
+        a join's chunks are fetched into ``joins`` (removed with ``stack``); a sub-task whose chunk
+        failed goes into ``done`` with that failure."""
         subtasks = self.lifecycle.store.get_subtasks(task.task_id)
         for record, request in zip(records, requests, strict=True):
             decision = self.chunks.decide(record, request, meta, subtasks)
-            if isinstance(decision, Split):
-                try:
-                    if self.chunks.split(task, record, decision.spec, meta, source, fence):
-                        done[record.index] = Produced(None)
-                except AttemptFencedError:
-                    raise
-                except MpsError as exc:  # the packets could not be listed: encode it whole
-                    log.warning("task %s sub-task %d not split: %s", task.task_id, record.index, exc.message)
-            elif isinstance(decision, Join):
+            if isinstance(decision, Join):
                 fetched = self.chunks.fetch(task, decision)
                 stack.callback(shutil.rmtree, fetched.directory, True)
                 joins[record.index] = fetched
             elif isinstance(decision, Failed):
                 done[record.index] = Produced(failed_result(record.kind, request, decision.error))
 
+    def _split(
+        self,
+        task: TaskRecord,
+        records: Sequence[SubtaskRecord],
+        requests: Sequence[SubtaskInput],
+        meta: MediaMetaData,
+        source: Path,
+        fence: Fence | None,
+        done: dict[int, Produced],
+        joins: dict[int, Fetched],
+    ) -> None:
+        """Split the sub-tasks among ``records`` worth cutting into chunks; each one split goes
+        into ``done`` (its split was its commit). One whose packets cannot be listed runs whole."""
+        assert fence is not None
+        subtasks = self.lifecycle.store.get_subtasks(task.task_id)
+        for record, request in zip(records, requests, strict=True):
+            if record.index in done or record.index in joins:
+                continue
+            decision = self.chunks.decide(record, request, meta, subtasks)
+            if not isinstance(decision, Split):
+                continue
+            try:
+                if self.chunks.split(task, record, decision.spec, meta, source, fence):
+                    done[record.index] = Produced(None)
+            except AttemptFencedError:
+                raise
+            except MpsError as exc:
+                log.warning("task %s sub-task %d not split: %s", task.task_id, record.index, exc.message)
+
     def encode_chunk(self, task: TaskRecord, job: ChunkJob, parent: SubtaskRecord, fence: Fence) -> JsonDict:
-        """Run chunk sub-task ``job`` of transcode ``parent``: its file encoded and uploaded beside
-        the transcode's output; the chunk's result.
+        """Run chunk sub-task ``job`` of sub-task ``parent``: its files encoded and uploaded beside
+        the parent's outputs; the chunk's result.
+
+        A slice of video is read straight from the object store by ranged reads (a presigned URL:
+        ffmpeg seeks to the slice), so a worker taking one chunk of a long film does not download
+        the film; where the store has no URLs, and for the audio job (which reads every audio
+        packet of the film anyway), the input is fetched once per worker as for any sub-task.
 
         Raises:
             MpsError: the input, ffmpeg or the upload failed.
@@ -196,10 +230,24 @@ class SubtaskProducer:
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
         own = output_storage(parse_input(parent))
         bucket, _ = output_location(info, _storage(task, "OutputStorage"), own, task.request.get("OutputDir"))
+        url = self._ranged_source(info) if job.chunk is not None and task.metadata else None
+        if url is not None:
+            meta = MediaMetaData.model_validate(task.metadata)
+            return self.chunks.encode(task, job, parent, meta, url, bucket, fence)
         with self.inputs.use(task.task_id, info) as cached:
             meta = self._metadata(task.task_id, cached)
             assert cached.path is not None
             return self.chunks.encode(task, job, parent, meta, cached.path, bucket, fence)
+
+    def _ranged_source(self, info: MediaInputInfo) -> str | None:
+        """A URL ffmpeg can read the input by ranges from (the object store's), or None."""
+        if info.Type not in ("COS", "AWS-S3"):
+            return None
+        bucket, key = input_location(info)
+        # Valid for as long as one ffmpeg run may take, and a margin.
+        return self.storage.presigned_url(
+            bucket, key, expires=int(self.executor.settings.ffmpeg_timeout) + 600
+        )
 
     def _assets(self, directory: Path) -> AssetFetcher:
         """Watermark images of a run: from the object store or http(s), never local files."""
@@ -226,9 +274,11 @@ class SubtaskProducer:
             cached.meta = meta
             return meta
 
-    def _keyframe_interval(self, cached: CachedInput) -> float | None:
+    def _keyframe_interval(self, cached: CachedInput | None) -> float | None:
         """The input's GOP, measured once per task per process: the sampled snapshots and the sprite
         of one task usually arrive in separate messages (``MPS_PLAN=auto``)."""
+        if cached is None:  # a run of joins only: nothing is planned on the input's GOP
+            return None
         with cached.lock:
             if not cached.gop_measured:
                 assert cached.path is not None

@@ -42,6 +42,18 @@ TRANSCODE = {
 SEGMENT = 1.5
 
 
+class ReadingStorage(S3Storage):
+    """The real S3 store, remembering which keys this worker downloaded."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: list[str] = []
+
+    def get(self, bucket: str, key: str, dest: Path) -> Any:
+        self.read.append(key)
+        return super().get(bucket, key, dest)
+
+
 class Cluster:
     """One task store and one object store; workers built on demand; work messages read from the
     outbox (what the relay would publish) and handed to whichever worker the test picks."""
@@ -61,12 +73,13 @@ class Cluster:
         self.stack = ExitStack()
         self.sent: set[int] = set()
 
-    def storage(self) -> S3Storage:
+    def storage(self) -> ReadingStorage:
         s = self.settings
-        return S3Storage(s.s3_endpoint_url, s.s3_access_key, s.s3_secret_key, s.s3_region)
+        return ReadingStorage(s.s3_endpoint_url, s.s3_access_key, s.s3_secret_key, s.s3_region)
 
-    def worker(self) -> WorkHandler:
-        return self.stack.enter_context(work_handler(self.settings, self.store, self.storage()))
+    def worker(self, storage: S3Storage | None = None) -> WorkHandler:
+        storage = storage if storage is not None else self.storage()
+        return self.stack.enter_context(work_handler(self.settings, self.store, storage))
 
     def create(self, source: Path) -> str:
         self.storage().put(self.bucket, "in/film.mp4", source)
@@ -116,7 +129,8 @@ def film(clip: ClipFactory) -> Path:
 def test_two_workers_make_the_unchunked_output_from_chunks(cluster: Cluster, film: Path) -> None:
     # Given a transcode of a 6 s film with 1.5 s segments
     task_id = cluster.create(film)
-    first, second = cluster.worker(), cluster.worker()
+    reads = cluster.storage()
+    first, second = cluster.worker(), cluster.worker(reads)
 
     # When one worker takes the transcode
     deliver(first, task_id, 0)
@@ -165,6 +179,11 @@ def test_two_workers_make_the_unchunked_output_from_chunks(cluster: Cluster, fil
         assert after["pts_time"] == pytest.approx(before["pts_time"] + before["duration_time"], abs=1e-4)
     assert audio[-1]["pts_time"] + audio[-1]["duration_time"] == pytest.approx(6.0, abs=0.025)
     assert top_level_boxes(joined).count("moov") == 1
+
+    # And the worker that made video chunks and the join never downloaded the film: it read its
+    # slices by ranges, and the join needs only the chunks
+    assert "in/film.mp4" not in reads.read
+    assert any("/chunk00000/" in key for key in reads.read), "the join fetched the chunks"
 
     # And the chunk files are gone from the bucket; the history says the transcode was split
     assert list(cluster.storage().list(cluster.bucket, CHUNK_FOLDER + "/")) == []
