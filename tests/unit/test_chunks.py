@@ -206,7 +206,7 @@ def test_a_ladder_is_chunked_through_the_workers_and_reports_one_entry(
 
     task, subtasks = rig_.store.get_task_detail(task_id)
     chunks = [ChunkJob.from_input(s.input) for s in subtasks if s.kind == CHUNK_KIND]
-    assert [job.chunk.start if job.chunk else None for job in chunks] == [0.0, 4.0, None]
+    assert [job.chunk.start if job.chunk else None for job in chunks] == [None, 0.0, 4.0]
     entries = (task.workflow_task or {})["MediaProcessResultSet"]
     assert len(entries) == 1
     item = entries[0]["AdaptiveDynamicStreamingTask"]
