@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := sample
 
-.PHONY: install system-deps player-deps sample services run run-local test test-fast lint bench bench-api clean
+.PHONY: install system-deps player-deps sample services run run-local test test-fast lint bench bench-api bench-segments clean
 
 install: system-deps $(STAMP)
 
@@ -90,6 +90,13 @@ bench: install services
 # The API part alone (a few minutes).
 bench-api: install services
 	$(BIN)/python bench/api_load.py $(BENCH_ARGS) $(API_BENCH_ARGS)
+
+# Chunked transcodes through the service: a 10-minute 1080p transcode on one worker pinned to one
+# core, then on two workers pinned to a core each (MPS_SEGMENT_SECONDS=30); SeaweedFS and a SQLite
+# store of its own. Wall and CPU speed-ups, CPU overhead, output checks: bench/work/SEGMENTS-service.md.
+# SEGMENTS_ARGS="--seconds 60 --segment 10" for a quick run, "--postgres", "--wait-idle 1.0".
+bench-segments: install services
+	$(BIN)/python bench/segments_service.py $(SEGMENTS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAMPLE) .pytest_cache .ruff_cache
