@@ -80,12 +80,15 @@ lint: install
 	$(BIN)/mypy
 
 # mps process vs the naive and the best hand-written ffmpeg pipelines, then `mps api` under fixed
-# request rates on SQLite and PostgreSQL; writes bench/RESULTS.md (the API part is its own section).
-# BENCH_ARGS="--runs 5" for more runs, "--quick" for a smoke run on tiny inputs (both parts);
-# API_BENCH_ARGS for the API part only ("--workers 2", "--baseline DIR" to compare older code).
+# request rates on SQLite and PostgreSQL, then a chunked transcode through the service on one and
+# two pinned workers; writes bench/RESULTS.md (the API and the chunked parts are sections of their own).
+# BENCH_ARGS="--runs 5" for more runs, "--quick" for a smoke run on tiny inputs (first two parts);
+# API_BENCH_ARGS for the API part only ("--workers 2", "--baseline DIR" to compare older code);
+# SEGMENTS_ARGS for the chunked part (see bench-segments).
 bench: install services
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/api_load.py $(BENCH_ARGS) $(API_BENCH_ARGS)
+	$(BIN)/python bench/segments_service.py $(SEGMENTS_ARGS)
 
 # The API part alone (a few minutes).
 bench-api: install services
@@ -93,7 +96,8 @@ bench-api: install services
 
 # Chunked transcodes through the service: a 10-minute 1080p transcode on one worker pinned to one
 # core, then on two workers pinned to a core each (MPS_SEGMENT_SECONDS=30); SeaweedFS and a SQLite
-# store of its own. Wall and CPU speed-ups, CPU overhead, output checks: bench/work/SEGMENTS-service.md.
+# store of its own. Wall and CPU speed-ups, CPU overhead, output checks: its section of bench/RESULTS.md,
+# the full report (CPU by kind of run, timelines) in bench/work/SEGMENTS-service.md.
 # SEGMENTS_ARGS="--seconds 60 --segment 10" for a quick run, "--postgres", "--wait-idle 1.0".
 bench-segments: install services
 	$(BIN)/python bench/segments_service.py $(SEGMENTS_ARGS)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import socket
 import statistics
@@ -40,6 +39,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from report import replace_section
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -395,15 +396,8 @@ def goals(groups: dict[tuple[str, str, str], list[Phase]], args: argparse.Namesp
 
 
 def update_report(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it)."""
-    text = path.read_text() if path.exists() else ""
-    pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text)
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    """Replace the API section of ``path`` (or append it)."""
+    replace_section(path, START_MARK, END_MARK, section)
 
 
 def git_head(root: Path = ROOT) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from measure import Sample
 
@@ -128,3 +130,17 @@ def goals_section(goals: Sequence[Goal]) -> list[str]:
         else:
             rows.append(f"| {goal.text} | {goal.measured} | {'yes' if goal.holds else '**no**'} |")
     return rows
+
+
+def replace_section(path: Path, start: str, end: str, section: str) -> None:
+    """Replace the part of ``path`` between the markers ``start`` and ``end`` with ``section`` (which
+    carries the markers itself), or append ``section`` when there is none: each benchmark owns its
+    own section of ``bench/RESULTS.md``."""
+    text = path.read_text() if path.exists() else ""
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _match: section, text)
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text else "") + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))  # for tests.seaweed, the SeaweedFS launcher the t
 
 import pika  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from report import replace_section  # noqa: E402
 
 from mps.broker.rabbitmq import RabbitmqBroker  # noqa: E402
 from mps.storage import S3Storage  # noqa: E402
@@ -64,7 +65,8 @@ from mps.workflow.submit import submit_task  # noqa: E402
 from mps.workflow.templates import StoreTemplates  # noqa: E402
 from tests.seaweed import SeaweedServer  # noqa: E402
 
-WORK = ROOT / "bench" / "work"
+BENCH = ROOT / "bench"
+WORK = BENCH / "work"
 MPS = Path(sys.executable).parent / "mps"
 AMQP_URL = os.environ.get("MPS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 PG_SERVER = os.environ.get("MPS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -601,6 +603,59 @@ def render(args: argparse.Namespace, single: ModeResult, chunked: ModeResult, fa
     return "\n".join(lines) + "\n"
 
 
+#: The section of ``bench/RESULTS.md`` this benchmark owns.
+START_MARK, END_MARK = "<!-- segments-service:start -->", "<!-- segments-service:end -->"
+#: The issue's goals: wall speed-up on two workers, and the chunking's CPU overhead.
+SPEEDUP_GOAL, OVERHEAD_GOAL = 1.8, 5.0
+
+
+def results_section(args: argparse.Namespace, a: ModeResult, b: ModeResult, failures: list[str]) -> str:
+    """The goals and the headline figures, for ``bench/RESULTS.md`` (the full report is ``--out``)."""
+    wall, path = a.wall / b.wall, a.cpu / b.busiest
+    overhead = 100 * (b.cpu / a.cpu - 1)
+    load = max(max(r.load_during, default=0.0) for r in (a, b))
+    lines = [
+        START_MARK,
+        "## Segment-parallel transcode through the service (`make bench-segments`)",
+        "",
+        f"{args.seconds:g} s 1080p25 source, 720p H.264 2.5 Mb/s + AAC 128k MP4 (x264 {args.preset}); "
+        f"A: one `mps worker` pinned to core 0, unchunked; B: {len(b.workers)} workers pinned to a core "
+        f"each (`taskset`, standing in for hosts), `MPS_SEGMENT_SECONDS={b.segment:g}` ({b.chunks} video "
+        f"chunks + the audio); SeaweedFS, RabbitMQ, relay, {'PostgreSQL' if args.postgres else 'SQLite'}; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, highest 1-minute load during the runs {load:.1f}. Details, CPU "
+        f"by kind of run and B's timeline: `{_shown(args.out)}`.",
+        "",
+        "| | A: 1 worker | B: chunked |",
+        "|---|---|---|",
+        f"| wall, submit to FINISH | {a.wall:.1f} s | {b.wall:.1f} s |",
+        f"| CPU, workers + their ffmpeg | {a.cpu:.1f} s | {b.cpu:.1f} s |",
+        f"| busiest worker's CPU | {a.busiest:.1f} s | {b.busiest:.1f} s |",
+        f"| output | {a.output.frames} frames, {a.output.video_seconds:.3f} s | "
+        f"{b.output.frames} frames, {b.output.video_seconds:.3f} s |",
+        "",
+        "| goal | measured | holds |",
+        "|---|---|---|",
+        f"| two workers at least {SPEEDUP_GOAL:g}x faster (wall) | {wall:.2f}x | "
+        f"{'yes' if wall >= SPEEDUP_GOAL else 'no'} |",
+        f"| the same by CPU critical path (A's CPU / B's busiest worker: load-independent) | {path:.2f}x | "
+        f"{'yes' if path >= SPEEDUP_GOAL else 'no'} |",
+        f"| chunk overhead (split, join, extra keyframes) under {OVERHEAD_GOAL:g} % of CPU | "
+        f"{overhead:+.1f} % | {'yes' if overhead < OVERHEAD_GOAL else 'no'} |",
+        f"| chunked output = unchunked (frames, durations) | {'same' if not failures else 'differs'} | "
+        f"{'yes' if not failures else 'no'} |",
+        END_MARK,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def wait_for_idle(limit: float, patience: float) -> None:
     """Poll the 1-minute load average every 30 s until it is below ``limit`` (at most ``patience`` s)."""
     deadline = time.monotonic() + patience
@@ -630,7 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--wait-max", type=float, default=1200.0, help="seconds --wait-idle waits at most")
     parser.add_argument("--scratch", type=Path, default=None, help="services' data (default: system temp)")
-    parser.add_argument("--out", type=Path, default=WORK / "SEGMENTS-service.md")
+    parser.add_argument("--out", type=Path, default=WORK / "SEGMENTS-service.md", help="the full report")
+    parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md",
+                        help="the report whose segments section is replaced (bench/RESULTS.md)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.workers > (os.cpu_count() or 1):
         parser.error(f"--workers {args.workers}: only {os.cpu_count()} cores")
@@ -645,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(report)
+    replace_section(args.results, START_MARK, END_MARK, results_section(args, single, chunked, failures))
     log(f"wrote {args.out}; service logs in {logs}")
     if failures:
         print("OUTPUT CHECK FAILED: " + "; ".join(failures), file=sys.stderr)
