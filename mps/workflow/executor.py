@@ -181,7 +181,7 @@ class Executor:
         scratch = Path(tempfile.mkdtemp(prefix="mps-run-", dir=settings.work_dir))
         try:
             entries, subtasks = self._resolve(run, workspace, scratch)
-            gop = run.gop() if needs_gop(subtasks) else None
+            gop = run.gop() if needs_gop(subtasks, run.meta) else None
             plan = plan_subtasks(subtasks, run.meta, gop=gop, fuse=settings.plan != "split")
             by_index = {subtask.index: subtask for subtask in subtasks}
 
