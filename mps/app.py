@@ -27,7 +27,6 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from mps.broker.base import Broker, QueueInspector, RetryPolicy
-from mps.metrics import Metrics, MetricsServer, StoreCollector, serve_metrics
 from mps.models.schedules import RetryPolicy as ActivityRetry
 from mps.runner import Runner
 from mps.runner.ffmpeg import FfmpegRunner
@@ -35,21 +34,22 @@ from mps.settings import Settings
 from mps.storage.base import Storage
 from mps.store.base import TaskStore
 from mps.templates import TemplateCatalog, load_presets, load_template_file
-from mps.worker.handler import WorkHandler
-from mps.worker.inputs import InputCache, make_fetch
-from mps.worker.produce import SubtaskProducer
 from mps.workflow.assets import AssetFetcher
 from mps.workflow.engine import TaskEngine
 from mps.workflow.executor import Executor
 from mps.workflow.kind import TemplateLookup
-from mps.workflow.lifecycle import Lifecycle
 from mps.workflow.templates import StoreTemplates
 
+# What only the services use (metrics and prometheus_client, the worker, the lifecycle and the task
+# store behind them) is imported inside the functions that build them: `mps process` imports
+# this module too, and should not pay for them at every start.
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from mps.api.handlers import ApiServices
     from mps.listener.service import BucketEventHandler
+    from mps.metrics import Metrics, MetricsServer
+    from mps.worker.handler import WorkHandler
 
 log = logging.getLogger("mps.app")
 
@@ -155,6 +155,8 @@ def build_metrics(store: TaskStore | None = None, broker: Broker | None = None) 
     """A process's metrics; with ``store`` (the API, ``mps up``), also the gauges read from the store
     and the work queue's depth from ``broker`` at scrape time. Workers, the listener and the relay
     count only what they do themselves, so the store is asked once per scrape, by the API."""
+    from mps.metrics import Metrics, StoreCollector
+
     metrics = Metrics()
     if store is not None:
         depth = None
@@ -174,6 +176,8 @@ def metrics_endpoint(settings: Settings, metrics: Metrics) -> Iterator[MetricsSe
     if not settings.metrics_port:
         yield None
         return
+    from mps.metrics import serve_metrics
+
     server = serve_metrics(metrics, settings.metrics_port, settings.metrics_host)
     try:
         yield server
@@ -224,6 +228,11 @@ def work_handler(
         max_attempts: the consumer's retry policy's attempts.
         metrics: the worker's metrics (None: not observed).
     """
+    from mps.worker.handler import WorkHandler
+    from mps.worker.inputs import InputCache, make_fetch
+    from mps.worker.produce import SubtaskProducer
+    from mps.workflow.lifecycle import Lifecycle
+
     directory = settings.work_dir / f"mps-inputs-{uuid.uuid4().hex[:12]}"
     fetch = make_fetch(
         storage, url_max_bytes=settings.url_max_bytes, allow_private=settings.url_allow_private

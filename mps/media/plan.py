@@ -105,9 +105,15 @@ def _shared_pictures(subtasks: Sequence[Subtask], meta: MediaMetaData, seek: set
     return pictures if any(index not in seek for index in pictures) else []
 
 
-def needs_gop(subtasks: Sequence[Subtask]) -> bool:
-    """Whether the plan of ``subtasks`` depends on the input's GOP (worth measuring it first)."""
-    return any(isinstance(s.spec, SampleSpec | SpriteSpec) for s in subtasks)
+def needs_gop(subtasks: Sequence[Subtask], meta: MediaMetaData) -> bool:
+    """Whether the plan of ``subtasks`` depends on the input's GOP (worth measuring it first).
+
+    It does when a picture sub-task would seek were every frame a keyframe: a seek costs more as
+    the GOP grows, so a sub-task that decodes even then decodes whatever the GOP (dense sprites,
+    short inputs), and measuring it (an ffprobe demuxing the first seconds) would be wasted.
+    """
+    shortest = 1 / (meta.fps or _DEFAULT_FPS)
+    return any(seeks_pictures(s, meta, shortest) for s in subtasks)
 
 
 def _shares_decode(subtask: Subtask, meta: MediaMetaData) -> bool:

@@ -6,6 +6,8 @@ schema migrated by alembic on open; ``MemoryTaskStore`` is the in-memory twin fo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from mps.store.base import (
     ABORTED_ERR_CODE,
     CUSTOM_DEFINITION_BASE,
@@ -32,10 +34,30 @@ from mps.store.base import (
     WorkflowStatusError,
     new_task_id,
 )
-from mps.store.memory import MemoryTaskStore
-from mps.store.migrate import migrate_url
-from mps.store.sql import SqlTaskStore
-from mps.store.sqlbase import map_db_errors
+
+if TYPE_CHECKING:
+    from mps.store.memory import MemoryTaskStore
+    from mps.store.migrate import migrate_url
+    from mps.store.sql import SqlTaskStore
+    from mps.store.sqlbase import map_db_errors
+
+#: Loaded on first use: the SQL store brings SQLAlchemy and alembic (a quarter of a second to
+#: import), which `mps process` and every other process without a database should not pay.
+_LAZY = {
+    "MemoryTaskStore": "mps.store.memory",
+    "SqlTaskStore": "mps.store.sql",
+    "map_db_errors": "mps.store.sqlbase",
+    "migrate_url": "mps.store.migrate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mps.store' has no attribute {name!r}")
+
 
 __all__ = [
     "ABORTED_ERR_CODE",

@@ -186,7 +186,7 @@ class Executor:
         try:
             entries, subtasks = self._resolve(run, workspace, scratch)
             planned = [subtask for subtask in subtasks if subtask.index not in run.operations]
-            gop = run.gop() if needs_gop(planned) else None
+            gop = run.gop() if needs_gop(planned, run.meta) else None
             plan = plan_subtasks(planned, run.meta, gop=gop, fuse=settings.plan != "split")
             alone = tuple(Step((s.index,)) for s in subtasks if s.index in run.operations)
             by_index = {subtask.index: subtask for subtask in subtasks}

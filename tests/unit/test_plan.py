@@ -9,7 +9,7 @@ from mps.media.command import Command
 from mps.media.ops.fused import FusedOutput, build_fused_transcodes
 from mps.media.ops.snapshot import BATCH_SIZE, seek_batch_size
 from mps.media.ops.transcode import build_transcode
-from mps.media.plan import Plan, Step, plan_subtasks, seek_cost
+from mps.media.plan import Plan, Step, needs_gop, plan_subtasks, seek_cost
 from mps.media.specs import SampleSpec, SnapshotSpec, SpriteSpec, Subtask, TranscodeSpec
 from mps.models.metadata import MediaAudioStreamItem, MediaMetaData, MediaVideoStreamItem
 from mps.models.tasks import (
@@ -21,6 +21,7 @@ from mps.models.tasks import (
 from mps.models.templates import (
     ImageSpriteTemplate,
     RawTranscodeParameter,
+    SampleKind,
     SampleSnapshotTemplate,
     SnapshotByTimeOffsetTemplate,
 )
@@ -45,9 +46,9 @@ def transcode(index: int, height: int, **window: Any) -> Subtask:
     return Subtask(index, "Transcode", spec, TranscodeTaskInput(Definition=spec.definition))
 
 
-def sprite(index: int, interval: float) -> Subtask:
+def sprite(index: int, interval: float, sample_type: SampleKind = "Time") -> Subtask:
     template = ImageSpriteTemplate(
-        Definition=1, SampleType="Time", SampleInterval=interval, RowCount=10, ColumnCount=10,
+        Definition=1, SampleType=sample_type, SampleInterval=interval, RowCount=10, ColumnCount=10,
         Width=160, Height=90,
     )  # fmt: skip
     return Subtask(index, "ImageSprites", SpriteSpec(1, template), ImageSpriteTaskInput(Definition=1))
@@ -98,6 +99,17 @@ def test_samples_seek_by_the_same_rule_and_an_unknown_gop_is_assumed_long() -> N
     assert plan_subtasks([sample(0, 5)], meta(60.0), gop=2.0).seek == {0}
     assert plan_subtasks([sample(0, 5)], meta(60.0)).seek == set()
     assert seek_cost(1, meta(60.0)) > seek_cost(1, meta(60.0), gop=2.0)
+
+
+def test_the_gop_is_measured_only_when_a_picture_subtask_could_seek() -> None:
+    # A tile every 1 % of 20 s: 100 seeks cost more than the 500 frames of one decode even were
+    # every frame a keyframe, so the plan is the same whatever the GOP (make bench's dense sprite).
+    dense = sprite(0, 1, "Percent")
+    assert not needs_gop([dense], meta(20.0))
+    assert plan_subtasks([dense], meta(20.0), gop=0.04).seek == set()
+    assert needs_gop([sprite(0, 10)], meta(600.0, 1280, 720))
+    assert needs_gop([transcode(0, 720), sprite(1, 1, "Percent"), sample(2, 5)], meta(20.0))
+    assert not needs_gop([transcode(0, 720), snapshot(1)], meta(60.0))
 
 
 def test_pictures_share_one_decode_once_one_of_them_decodes() -> None:
