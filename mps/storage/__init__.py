@@ -6,8 +6,9 @@ wire locations to ``(bucket, key)`` (:mod:`mps.storage.locations`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mps.lazy import lazy_exports
 from mps.storage.base import TASK_METADATA_KEY, ObjectInfo, Storage
 from mps.storage.local import LocalStorage
 from mps.storage.locations import input_location, output_location, parse_s3_uri
@@ -27,12 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mps.storage' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ schema migrated by alembic on open; ``MemoryTaskStore`` is the in-memory twin fo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mps.lazy import lazy_exports
 from mps.store.base import (
     ABORTED_ERR_CODE,
     CUSTOM_DEFINITION_BASE,
@@ -51,12 +52,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mps.store' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

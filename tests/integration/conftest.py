@@ -7,10 +7,12 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from mps.settings import Settings
 from mps.storage import S3Storage
 from tests.seaweed import SeaweedServer, weed_binary
 
@@ -39,6 +41,19 @@ def listening(url: str, default_port: int = 5672) -> bool:
             return True
     except OSError:
         return False
+
+
+def service_settings(seaweed: SeaweedServer, database_url: str, work_dir: Path, **overrides: Any) -> Settings:
+    """The settings of in-process workers on this SeaweedFS and store, scratch in ``work_dir``;
+    ``overrides`` sets any other field."""
+    return Settings(
+        database_url=database_url,
+        s3_endpoint_url=seaweed.endpoint_url,
+        s3_access_key=seaweed.access_key,
+        s3_secret_key=seaweed.secret_key,
+        work_dir=work_dir,
+        **overrides,
+    )
 
 
 def mps_up_env(

@@ -17,7 +17,6 @@ import pytest
 
 from mps.app import work_handler
 from mps.broker import Delivery
-from mps.settings import Settings
 from mps.storage import S3Storage
 from mps.store import NewSubtask, NewTask, SqlTaskStore, new_task_id
 from mps.worker.handler import WorkHandler
@@ -26,6 +25,7 @@ from mps.workflow.merge import merge_task
 from mps.workflow.messages import WorkMessage
 from mps.workflow.notify import WORK
 from tests.conftest import ClipFactory
+from tests.integration.conftest import service_settings
 from tests.media.test_segments import FRAME, packets, top_level_boxes
 from tests.seaweed import SeaweedServer
 
@@ -60,12 +60,10 @@ class Cluster:
 
     def __init__(self, seaweed: SeaweedServer, bucket: str, database_url: str, work_dir: Path) -> None:
         self.bucket, self.work_dir = bucket, work_dir
-        self.settings = Settings(
-            database_url=database_url,
-            s3_endpoint_url=seaweed.endpoint_url,
-            s3_access_key=seaweed.access_key,
-            s3_secret_key=seaweed.secret_key,
-            work_dir=work_dir,
+        self.settings = service_settings(
+            seaweed,
+            database_url,
+            work_dir,
             segment_seconds=SEGMENT,
             subtask_lease=3.0,
         )

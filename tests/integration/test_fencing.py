@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from mps.app import work_handler
 from mps.broker import Delivery
 from mps.errors import StorageUnavailableError
-from mps.settings import Settings
 from mps.storage import S3Storage
 from mps.store import NewSubtask, NewTask, SqlTaskStore, new_task_id
 from mps.store.schema import subtasks
 from mps.worker.handler import WorkHandler
 from mps.workflow.messages import WorkMessage
 from tests.conftest import ClipFactory
+from tests.integration.conftest import service_settings
 from tests.processes import children, wait_until
 from tests.seaweed import SeaweedServer
 
@@ -58,12 +58,10 @@ class Cluster:
 
     def __init__(self, seaweed: SeaweedServer, bucket: str, database_url: str, work_dir: Path) -> None:
         self.bucket = bucket
-        self.settings = Settings(
-            database_url=database_url,
-            s3_endpoint_url=seaweed.endpoint_url,
-            s3_access_key=seaweed.access_key,
-            s3_secret_key=seaweed.secret_key,
-            work_dir=work_dir,
+        self.settings = service_settings(
+            seaweed,
+            database_url,
+            work_dir,
             x264_preset="slow",
             subtask_lease=LEASE.total_seconds(),
         )

@@ -17,7 +17,6 @@ import pytest
 from mps.app import work_handler
 from mps.broker import Delivery, StubBroker
 from mps.errors import MpsError
-from mps.settings import Settings
 from mps.storage import S3Storage
 from mps.store import ABORTED_ERR_CODE, NewSubtask, NewTask, SqlTaskStore, new_task_id
 from mps.templates import TemplateCatalog, load_presets
@@ -28,6 +27,7 @@ from mps.workflow.relay import OutboxRelay
 from mps.workflow.submit import submit_task
 from mps.workflow.templates import StoreTemplates
 from tests.conftest import ClipFactory
+from tests.integration.conftest import service_settings
 from tests.processes import children, wait_until
 from tests.seaweed import SeaweedServer
 
@@ -48,12 +48,10 @@ SLOW_TRANSCODE = {
 class Rig:
     def __init__(self, seaweed: SeaweedServer, bucket: str, database_url: str, work_dir: Path) -> None:
         self.bucket = bucket
-        self.settings = Settings(
-            database_url=database_url,
-            s3_endpoint_url=seaweed.endpoint_url,
-            s3_access_key=seaweed.access_key,
-            s3_secret_key=seaweed.secret_key,
-            work_dir=work_dir,
+        self.settings = service_settings(
+            seaweed,
+            database_url,
+            work_dir,
             events_exchange=EXCHANGE,
             x264_preset="slow",
         )
