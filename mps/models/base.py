@@ -39,7 +39,10 @@ class WireModel(BaseModel):
     # imported. There are a few hundred wire models and a process uses a few dozen of them, so this
     # takes about 0.08 s off every start (mps process on a short clip pays it for nothing).
     model_config = ConfigDict(
-        extra="ignore", populate_by_name=True, validate_assignment=False, allow_inf_nan=False,
+        extra="ignore",
+        populate_by_name=True,
+        validate_assignment=False,
+        allow_inf_nan=False,
         defer_build=True,
     )
 
