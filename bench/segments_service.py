@@ -96,10 +96,11 @@ def loadavg() -> tuple[float, float, float]:
 # -- the source ---------------------------------------------------------------------------------
 
 
-def make_source(seconds: float) -> Path:
-    """A 1080p25 testsrc2 + 440 Hz sine of ``seconds`` (x264 ultrafast, GOP 2 s, 8 Mb/s), cached."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / f"segments-src-{seconds:g}s.mp4"
+def make_source(seconds: float, work: Path = WORK) -> Path:
+    """A 1080p25 testsrc2 + 440 Hz sine of ``seconds`` (x264 ultrafast, GOP 2 s, 8 Mb/s), cached
+    in ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"segments-src-{seconds:g}s.mp4"
     if path.exists():
         return path
     log(f"making the {seconds:g} s 1080p25 source {path}")
@@ -685,16 +686,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--wait-max", type=float, default=1200.0, help="seconds --wait-idle waits at most")
     parser.add_argument("--scratch", type=Path, default=None, help="services' data (default: system temp)")
-    parser.add_argument("--out", type=Path, default=WORK / "SEGMENTS-service.md", help="the full report")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 s source, 5 s segments")
+    parser.add_argument("--work", type=Path, default=WORK, help="the source cache and the service logs")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="the full report (default: WORK/SEGMENTS-service.md)"
+    )
     parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md",
                         help="the report whose segments section is replaced (bench/RESULTS.md)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.segment = 20.0, 5.0
+    args.out = args.out or args.work / "SEGMENTS-service.md"
     if args.workers > (os.cpu_count() or 1):
         parser.error(f"--workers {args.workers}: only {os.cpu_count()} cores")
-    source = make_source(args.seconds)
+    source = make_source(args.seconds, args.work)
     if args.wait_idle > 0:
         wait_for_idle(args.wait_idle, args.wait_max)
-    logs = WORK / "segments-service" / time.strftime("%Y%m%d-%H%M%S")
+    logs = args.work / "segments-service" / time.strftime("%Y%m%d-%H%M%S")
     single = run_mode("A", [0], 0.0, source, args, logs / "A")
     chunked = run_mode("B", list(range(args.workers)), args.segment, source, args, logs / "B")
     failures = verify(single, chunked)

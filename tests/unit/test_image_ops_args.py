@@ -152,7 +152,7 @@ def test_sprite_thumbnails_have_the_template_size() -> None:
     assert times == [0.0, 1.0, 2.0, 3.0]
     graph = command.argv[command.argv.index("-filter_complex") + 1]
     assert "scale=142:80" in graph and "pad=" not in graph
-    assert command.argv[-1] == "/work/tile_%06d.png"
+    assert command.argv[-1] == "/work/tile_%06d.bmp"
 
 
 def animation(start: float, end: float, **template: object) -> AnimationSpec:
