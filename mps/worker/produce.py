@@ -35,7 +35,7 @@ from mps.worker.fence import AttemptFencedError, Fence
 from mps.worker.inputs import CachedInput, InputCache
 from mps.worker.retrying import Retrying
 from mps.workflow.assets import AssetFetcher
-from mps.workflow.chunks import ChunkJob
+from mps.workflow.chunks import ChunkJob, split_parents
 from mps.workflow.execute import failed_result
 from mps.workflow.executor import Executor, Placement, Run
 from mps.workflow.kinds import KINDS
@@ -177,7 +177,10 @@ class SubtaskProducer:
         a join's chunks are fetched into ``joins`` (removed with ``stack``); a sub-task whose chunk
         failed goes into ``done`` with that failure."""
         subtasks = self.lifecycle.store.get_subtasks(task.task_id)
+        split = split_parents(subtasks)
         for record, request in zip(records, requests, strict=True):
+            if record.index not in split:  # never split: nothing to settle (decided in _split)
+                continue
             decision = self.chunks.decide(record, request, meta, subtasks)
             if isinstance(decision, Join):
                 fetched = self.chunks.fetch(task, decision)
