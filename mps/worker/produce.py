@@ -120,13 +120,15 @@ class SubtaskProducer:
         requests = [parse_wire(KINDS.named(r.kind).input_model, r.input, where=r.kind) for r in records]
         info = parse_wire(MediaInputInfo, task.request.get("InputInfo"), where="InputInfo")
         workspace = _UploadWorkspace(self, task, info, final_attempt, fence)
-        chunking = fence is not None and any(map(may_chunk, records))
+        # One read of the task's sub-tasks serves both chunking passes; none when chunking is off.
+        chunking = fence is not None and self.chunks.segment_seconds > 0 and any(map(may_chunk, records))
+        subtasks = self.lifecycle.store.get_subtasks(task.task_id) if chunking else []
         with ExitStack() as stack:
             done: dict[int, Produced] = {}
             joins: dict[int, Fetched] = {}
             stored = MediaMetaData.model_validate(task.metadata) if task.metadata else None
             if chunking and stored is not None:  # joins (and failed chunks) need no input file
-                self._settle_chunked(task, records, requests, stored, stack, done, joins)
+                self._settle_chunked(task, records, requests, subtasks, stored, stack, done, joins)
             rest = [r for r in records if r.index not in done and r.index not in joins]
             if not rest and stored is not None:
                 meta, source, cached = stored, "", None
@@ -140,7 +142,7 @@ class SubtaskProducer:
                 assert cached.path is not None
                 source = str(cached.path)
                 if chunking:
-                    self._split(task, records, requests, meta, cached.path, fence, done, joins)
+                    self._split(task, records, requests, subtasks, meta, cached.path, fence, done, joins)
             todo = [(r, q) for r, q in zip(records, requests, strict=True) if r.index not in done]
             if not todo:
                 return [done[record.index] for record in records]
@@ -168,6 +170,7 @@ class SubtaskProducer:
         task: TaskRecord,
         records: Sequence[SubtaskRecord],
         requests: Sequence[SubtaskInput],
+        subtasks: Sequence[SubtaskRecord],
         meta: MediaMetaData,
         stack: ExitStack,
         done: dict[int, Produced],
@@ -176,7 +179,6 @@ class SubtaskProducer:
         """The chunked sub-tasks among ``records`` whose chunks are done (:mod:`mps.worker.chunked`):
         a join's chunks are fetched into ``joins`` (removed with ``stack``); a sub-task whose chunk
         failed goes into ``done`` with that failure."""
-        subtasks = self.lifecycle.store.get_subtasks(task.task_id)
         split = split_parents(subtasks)
         for record, request in zip(records, requests, strict=True):
             if record.index not in split:  # never split: nothing to settle (decided in _split)
@@ -194,6 +196,7 @@ class SubtaskProducer:
         task: TaskRecord,
         records: Sequence[SubtaskRecord],
         requests: Sequence[SubtaskInput],
+        subtasks: Sequence[SubtaskRecord],
         meta: MediaMetaData,
         source: Path,
         fence: Fence | None,
@@ -203,7 +206,6 @@ class SubtaskProducer:
         """Split the sub-tasks among ``records`` worth cutting into chunks; each one split goes
         into ``done`` (its split was its commit). One whose packets cannot be listed runs whole."""
         assert fence is not None
-        subtasks = self.lifecycle.store.get_subtasks(task.task_id)
         for record, request in zip(records, requests, strict=True):
             if record.index in done or record.index in joins:
                 continue
