@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from segments_service import make_source
+
 from mps.media.command import Command
 from mps.media.ops.segments import audio_command, chunk_command, concat_list, join_command, plan_chunks
 from mps.media.ops.transcode import build_transcode
@@ -61,14 +63,8 @@ def main() -> None:
     global VERBOSE
     VERBOSE = args.verbose
     work = Path(tempfile.mkdtemp(prefix="mps-seg-bench-"))
-    source = work / "src.mp4"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-y", "-v", "error",
-         "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:duration={args.seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={args.seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-b:v", "8M", "-c:a", "aac", str(source)],
-        check=True,
-    )  # fmt: skip
+    # The service benchmark's source, made once and cached in bench/work/ (the same file).
+    source = make_source(args.seconds)
     runner = FfmpegRunner()
     meta, encoders = runner.probe(source), runner.encoders()
     params = RawTranscodeParameter.model_validate({
